@@ -1,0 +1,67 @@
+"""Checks for the identifiers of the integration (domain.md, "IDs").
+
+Each ``check_*`` returns the cleaned value or raises ``ValidationError``
+naming the field, what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import ValidationError
+
+_IMS_ORG = re.compile(r"[A-Za-z0-9]{24}@AdobeOrg")
+_DIGITS = re.compile(r"[0-9]+")
+_INT63_MAX = 2**63 - 1
+
+IMS_ORG_HINT = (
+    "24 letters or digits followed by @AdobeOrg, e.g. 5DC5123F5245B1D20A490D46@AdobeOrg; "
+    "find it in Experience Cloud > Administration, or in the welcome email"
+)
+
+
+def is_ims_org_id(value: str) -> bool:
+    """True when ``value`` is 24 alphanumerics followed by ``@AdobeOrg``."""
+    return bool(_IMS_ORG.fullmatch(value))
+
+
+def check_ims_org_id(value: str, field: str = "ims_org_id") -> str:
+    value = value.strip()
+    if not value:
+        raise ValidationError(field, "is required", IMS_ORG_HINT)
+    if not is_ims_org_id(value):
+        raise ValidationError(field, f"{value!r} is not an IMS Org ID", IMS_ORG_HINT)
+    return value
+
+
+def is_ecid(value: str) -> bool:
+    """True for a 38-digit Experience Cloud ID whose two 19-digit halves fit in int64."""
+    if len(value) != 38 or not value.isascii() or not value.isdigit():
+        return False
+    return int(value[:19]) <= _INT63_MAX and int(value[19:]) <= _INT63_MAX
+
+
+def check_numeric_id(value: object, field: str, *, required: bool = True) -> int | None:
+    """A positive integer ID (DPID, destination ID, segment ID); str or int accepted."""
+    if value is None or value == "":
+        if required:
+            raise ValidationError(field, "is required", "Adobe sends this number after provisioning")
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a number", "write it without quotes, e.g. 14016")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValidationError(
+            field, f"{value!r} is not a number", "only digits, e.g. 14016 (not the alias text)"
+        )
+    if number <= 0:
+        raise ValidationError(field, "must be a positive number", "e.g. 14016")
+    return number
+
+
+def is_segment_list(text: str) -> bool:
+    """True for a comma-separated list of numeric segment IDs (at least one)."""
+    return bool(text) and all(part.isascii() and part.isdigit() for part in text.split(","))

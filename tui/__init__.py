@@ -1,0 +1,1 @@
+"""Everything a person touches: the Textual console and the `audiencectl` command line."""
