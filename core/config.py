@@ -30,25 +30,51 @@ from core.model import (
 )
 from core.secrets import STORED_MARK, Secret
 
-SECRET_FIELDS = frozenset({"password", "private_key", "private_key_passphrase", "aes_key", "aes_iv"})
+SECRET_FIELDS = frozenset(
+    {"password", "private_key", "private_key_passphrase", "aes_key", "aes_iv"}
+)
 
 # Expected TOML types per key; a tuple means any of them.
 _REQUEST_KEYS: dict[str, type | tuple[type, ...]] = {
-    "organization": str, "ims_org_id": str, "environment": str, "service": str,
-    "id_type": str, "additional_info": str,
+    "organization": str,
+    "ims_org_id": str,
+    "environment": str,
+    "service": str,
+    "id_type": str,
+    "additional_info": str,
 }
 _ACCOUNT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "type": str, "host": str, "port": int, "user": str, "password": str, "private_key": str,
-    "private_key_passphrase": str, "remote_dir": str, "host_key": str, "path": str,
+    "type": str,
+    "host": str,
+    "port": int,
+    "user": str,
+    "password": str,
+    "private_key": str,
+    "private_key_passphrase": str,
+    "remote_dir": str,
+    "host_key": str,
+    "path": str,
 }
 _TRACKING_KEYS: dict[str, type | tuple[type, ...]] = {
-    "server": str, "website": str, "website_file": str,
+    "server": str,
+    "website": str,
+    "website_file": str,
 }
 _WORKFLOW_KEYS: dict[str, type | tuple[type, ...]] = {"interval_minutes": int}
 _DATASOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
-    "label": str, "alias": str, "dpid": (int, str), "destination_id": (int, str),
-    "triggers_only": bool, "priority": int, "id_type": str, "reconciliation_key": str,
-    "transform": str, "aes_key": str, "aes_iv": str, "ciphertext_encoding": str, "channel": str,
+    "label": str,
+    "alias": str,
+    "dpid": (int, str),
+    "destination_id": (int, str),
+    "triggers_only": bool,
+    "priority": int,
+    "id_type": str,
+    "reconciliation_key": str,
+    "transform": str,
+    "aes_key": str,
+    "aes_iv": str,
+    "ciphertext_encoding": str,
+    "channel": str,
 }
 _TOP_KEYS = {"name", "request", "accounts", "tracking", "workflow", "datasources"}
 
@@ -151,7 +177,8 @@ class _Reader:
                 kept = current(key)
                 if kept is None:
                     raise self.fail(
-                        (*path, key), '"<stored>" but nothing is stored for it yet',
+                        (*path, key),
+                        '"<stored>" but nothing is stored for it yet',
                         "give env:NAME, file:PATH or the value itself",
                     )
                 values[key] = kept
@@ -170,7 +197,9 @@ class _Reader:
             raise self.fail((*where, exc.field), exc.reason, exc.hint) from None
 
 
-def parse_environment(text: str, source: str = "<config>", existing: Environment | None = None) -> Environment:
+def parse_environment(
+    text: str, source: str = "<config>", existing: Environment | None = None
+) -> Environment:
     """Parses and validates a TOML environment; raises ``ConfigError`` naming key and line.
 
     ``existing`` is the stored environment of the same name, used to resolve
@@ -190,7 +219,8 @@ def parse_environment(text: str, source: str = "<config>", existing: Environment
     if not isinstance(name, str) or not name:
         raise reader.fail(("name",), "is required and must be a string", 'e.g. name = "production"')
     request = reader.build(
-        ("request",), ProvisioningRequest,
+        ("request",),
+        ProvisioningRequest,
         **reader.table(data.get("request", {}), ("request",), _REQUEST_KEYS),
     )
     accounts_raw = data.get("accounts", {})
@@ -198,7 +228,9 @@ def parse_environment(text: str, source: str = "<config>", existing: Environment
         raise reader.fail(("accounts",), "must be a table")
     for key in accounts_raw:
         if key not in ("import", "export"):
-            raise reader.fail(("accounts", key), "unknown account", "use [accounts.import] or [accounts.export]")
+            raise reader.fail(
+                ("accounts", key), "unknown account", "use [accounts.import] or [accounts.export]"
+            )
     built: dict[Role, Account] = {}
     for role in Role:
         path: tuple[str | int, ...] = ("accounts", role.value)
@@ -207,15 +239,20 @@ def parse_environment(text: str, source: str = "<config>", existing: Environment
         reader.secrets(values, path, lambda k, old=old: getattr(old, k, None))
         built[role] = reader.build(path, Account, role=role, **values)
     tracking = reader.build(
-        ("tracking",), Tracking, **reader.table(data.get("tracking", {}), ("tracking",), _TRACKING_KEYS)
+        ("tracking",),
+        Tracking,
+        **reader.table(data.get("tracking", {}), ("tracking",), _TRACKING_KEYS),
     )
     workflow = reader.build(
-        ("workflow",), WorkflowSettings,
+        ("workflow",),
+        WorkflowSettings,
         **reader.table(data.get("workflow", {}), ("workflow",), _WORKFLOW_KEYS),
     )
     raw_sources = data.get("datasources", [])
     if not isinstance(raw_sources, list):
-        raise reader.fail(("datasources",), "must be an array of tables", "write each as [[datasources]]")
+        raise reader.fail(
+            ("datasources",), "must be an array of tables", "write each as [[datasources]]"
+        )
     sources: list[DataSource] = []
     for index, raw in enumerate(raw_sources):
         path = ("datasources", index)
@@ -228,13 +265,21 @@ def parse_environment(text: str, source: str = "<config>", existing: Environment
         reader.secrets(values, path, lambda k, old=old_ds: getattr(old, k, None))
         sources.append(reader.build(path, DataSource, **values))
     return reader.build(
-        (), Environment, name=name, request=request, import_account=built[Role.IMPORT],
-        export_account=built[Role.EXPORT], tracking=tracking, workflow=workflow,
+        (),
+        Environment,
+        name=name,
+        request=request,
+        import_account=built[Role.IMPORT],
+        export_account=built[Role.EXPORT],
+        tracking=tracking,
+        workflow=workflow,
         datasources=tuple(sources),
     )
 
 
-def load_file(path: Path, existing_lookup: Callable[[str], Environment | None] | None = None) -> Environment:
+def load_file(
+    path: Path, existing_lookup: Callable[[str], Environment | None] | None = None
+) -> Environment:
     """Reads and parses a TOML file; unreadable files are a one-line ``ConfigError``."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -243,7 +288,9 @@ def load_file(path: Path, existing_lookup: Callable[[str], Environment | None] |
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})", "check its permissions") from None
+        raise ConfigError(
+            f"{path}: cannot be read ({exc.strerror})", "check its permissions"
+        ) from None
     existing = None
     if existing_lookup is not None:
         try:

@@ -45,7 +45,9 @@ def check_numeric_id(value: object, field: str, *, required: bool = True) -> int
     """A positive integer ID (DPID, destination ID, segment ID); str or int accepted."""
     if value is None or value == "":
         if required:
-            raise ValidationError(field, "is required", "Adobe sends this number after provisioning")
+            raise ValidationError(
+                field, "is required", "Adobe sends this number after provisioning"
+            )
         return None
     if isinstance(value, bool):
         raise ValidationError(field, "must be a number", "write it without quotes, e.g. 14016")

@@ -85,7 +85,9 @@ REQUEST_ID_TYPES = ("Declared ID", "Visitor ID")
 REQUEST_TYPE = "Configure AAM/People core service-Campaign Integration"
 
 _ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_HOST = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?")
+_HOST = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?"
+)
 _FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 
 
@@ -105,13 +107,16 @@ def _enum(cls: type[E], value: object, field_name: str) -> E:
         return cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in cls)
-        raise ValidationError(field_name, f"{value!r} is not allowed", f"one of: {allowed}") from None
+        raise ValidationError(
+            field_name, f"{value!r} is not allowed", f"one of: {allowed}"
+        ) from None
 
 
 def check_env_name(name: str) -> str:
     if not _ENV_NAME.fullmatch(name):
         raise ValidationError(
-            "name", f"{name!r} is not a valid environment name",
+            "name",
+            f"{name!r} is not a valid environment name",
             "letters, digits, '-', '_' and '.', up to 64 characters, e.g. production",
         )
     return name
@@ -177,11 +182,14 @@ class Account:
             raise ValidationError("port", f"{self.port} is out of range", "1 to 65535, usually 22")
         if self.host and not is_host(self.host):
             raise ValidationError(
-                "host", f"{self.host!r} is not a host name", "a name like sftp.example.net, no scheme"
+                "host",
+                f"{self.host!r} is not a host name",
+                "a name like sftp.example.net, no scheme",
             )
         if self.host_key and not _FINGERPRINT.fullmatch(self.host_key):
             raise ValidationError(
-                "host_key", "is not a SHA256 fingerprint",
+                "host_key",
+                "is not a SHA256 fingerprint",
                 "as ssh-keygen -lf prints it: SHA256: and 43 base64 characters",
             )
         if any(ord(c) < 32 for c in self.user + self.remote_dir + self.path):
@@ -232,7 +240,8 @@ class DataSource:
             raise ValidationError("label", "is required", 'e.g. "Recipient - Visitor ID"')
         object.__setattr__(self, "dpid", check_numeric_id(self.dpid, "dpid", required=False))
         object.__setattr__(
-            self, "destination_id",
+            self,
+            "destination_id",
             check_numeric_id(self.destination_id, "destination_id", required=False),
         )
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
@@ -240,24 +249,28 @@ class DataSource:
         object.__setattr__(self, "id_type", _enum(IdType, self.id_type, "id_type"))
         object.__setattr__(self, "transform", _enum(Transform, self.transform, "transform"))
         object.__setattr__(
-            self, "ciphertext_encoding",
+            self,
+            "ciphertext_encoding",
             _enum(CipherEncoding, self.ciphertext_encoding, "ciphertext_encoding"),
         )
         object.__setattr__(self, "channel", _enum(Channel, self.channel, "channel"))
         if self.id_type is IdType.DECLARED and not self.reconciliation_key:
             raise ValidationError(
-                "reconciliation_key", "is required for declared IDs",
+                "reconciliation_key",
+                "is required for declared IDs",
                 "the profile column whose value the website sends, e.g. email",
             )
         if self.transform is Transform.AES and (self.aes_key is None or self.aes_iv is None):
             field_name = "aes_key" if self.aes_key is None else "aes_iv"
             raise ValidationError(
-                field_name, "is required when transform is aes",
+                field_name,
+                "is required when transform is aes",
                 "the same key and IV as the website, hex (or base64:...)",
             )
         if self.id_type is IdType.VISITOR and self.transform is not Transform.NONE:
             raise ValidationError(
-                "transform", "must be none for visitor IDs",
+                "transform",
+                "must be none for visitor IDs",
                 "visitor IDs (ECIDs) are never hashed or encrypted; choose declared IDs",
             )
 
@@ -286,7 +299,8 @@ class WorkflowSettings:
             raise ValidationError("interval_minutes", "must be a whole number of minutes")
         if not 5 <= self.interval_minutes <= 7 * 24 * 60:
             raise ValidationError(
-                "interval_minutes", f"{self.interval_minutes} is out of range",
+                "interval_minutes",
+                f"{self.interval_minutes} is out of range",
                 "between 5 minutes and a week; Campaign's default is 60",
             )
 

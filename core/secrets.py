@@ -56,8 +56,8 @@ class Secret:
             return cls("file", text[5:])
         if text == STORED_MARK:
             raise SecretError(
-                '"<stored>" stands for a value already in the store and cannot be imported alone',
-                "keep the key out of the file to leave the stored value, or give env:/file:/a value",
+                '"<stored>" stands for a value kept in the store, and none is stored here',
+                "give env:NAME, file:PATH or the value itself",
             )
         return cls("literal", text)
 

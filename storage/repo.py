@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields, is_dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import iso, now, parse_iso
 from core.errors import InputError, StoreError
 from core.model import (
     Account,
@@ -23,18 +23,6 @@ from core.secrets import Secret, SecretBox
 from storage.db import Store
 
 SECRET_CONTEXT = "{env}/{owner}/{field}"
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def secret_context(env: str, owner: str, field: str) -> str:
@@ -110,7 +98,9 @@ def resolve_secret(
         where = f"accounts.{owner.role.value}"
     else:
         where = f"datasources.{owner.label}"
-    return box.resolve(getattr(owner, field), secret_context(env.name, where, field), f"{where}.{field}")
+    return box.resolve(
+        getattr(owner, field), secret_context(env.name, where, field), f"{where}.{field}"
+    )
 
 
 class EnvironmentRepo:
@@ -121,10 +111,14 @@ class EnvironmentRepo:
         self.box = box or SecretBox(store.key_path)
 
     def names(self) -> list[str]:
-        return [row[0] for row in self.store.conn.execute("SELECT name FROM environments ORDER BY name")]
+        return [
+            row[0] for row in self.store.conn.execute("SELECT name FROM environments ORDER BY name")
+        ]
 
     def get(self, name: str) -> Environment | None:
-        row = self.store.conn.execute("SELECT config FROM environments WHERE name = ?", (name,)).fetchone()
+        row = self.store.conn.execute(
+            "SELECT config FROM environments WHERE name = ?", (name,)
+        ).fetchone()
         return _decode(json.loads(row[0])) if row else None
 
     def require(self, name: str | None) -> Environment:
@@ -155,8 +149,10 @@ class EnvironmentRepo:
         stamp = iso(now())
         with self.store.transaction() as conn:
             conn.execute(
-                "INSERT INTO environments (name, config, created_at, updated_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+                "INSERT INTO environments (name, config, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE"
+                " SET config = excluded.config, updated_at = excluded.updated_at",
                 (sealed.name, payload, stamp, stamp),
             )
             conn.execute(
@@ -183,7 +179,7 @@ class EnvironmentRepo:
         return history[-1].status if history else RequestStatus.DRAFT
 
     def set_request_status(self, env: Environment, status: RequestStatus) -> list[StatusStamp]:
-        """Moves the request to ``status``: forward fills skipped steps, backward forgets later ones.
+        """Moves the request to ``status``: skipped steps are filled, later ones forgotten.
 
         Leaving draft requires a complete request.
         """

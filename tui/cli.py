@@ -38,7 +38,9 @@ pass_state = click.make_pass_decorator(CliState)
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--db", type=click.Path(path_type=Path, dir_okay=False), envvar="AUDIENCECTL_DB",
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AUDIENCECTL_DB",
     help="The store (default: the user data dir; env AUDIENCECTL_DB).",
 )
 @click.option("--env", "env_name", envvar="AUDIENCECTL_ENV", help="The environment to act on.")
@@ -58,7 +60,9 @@ def cli(ctx: click.Context, db: Path | None, env_name: str | None) -> None:
 
 @cli.command("tui")
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse (select text over SSH).")
-@click.option("--theme", default="textual-dark", show_default=True, help="e.g. ansi-dark, textual-light.")
+@click.option(
+    "--theme", default="textual-dark", show_default=True, help="e.g. ansi-dark, textual-light."
+)
 @pass_state
 def tui_command(state: CliState, no_mouse: bool, theme: str) -> None:
     """Open the console."""

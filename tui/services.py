@@ -27,7 +27,9 @@ class Services:
 
     @classmethod
     def from_options(cls, db: Path | None, env_name: str | None) -> Services:
-        return cls(db_path=db or default_db_path(), env_name=env_name or os.environ.get(ENV_VAR) or None)
+        return cls(
+            db_path=db or default_db_path(), env_name=env_name or os.environ.get(ENV_VAR) or None
+        )
 
     @property
     def store(self) -> Store:

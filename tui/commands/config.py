@@ -79,6 +79,8 @@ def config_export(state: CliState, file: Path | None) -> int:
         tmp.replace(file)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ConfigError(f"{file}: cannot be written ({exc.strerror})", "check the folder") from None
+        raise ConfigError(
+            f"{file}: cannot be written ({exc.strerror})", "check the folder"
+        ) from None
     click.echo(f"wrote {file}", err=True)
     return ExitCode.OK

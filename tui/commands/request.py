@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from core.clock import iso
 from core.errors import ExitCode, InputError
 from core.model import RequestStatus
 from core.request import render_eml, render_json, render_text
-from storage.repo import iso
 from tui.cli import CliState, pass_state
 
 
@@ -44,7 +44,9 @@ def request_render(state: CliState, fmt: str, out: Path | None, to: str) -> int:
         try:
             out.write_bytes(data)
         except OSError as exc:
-            raise InputError(f"{out}: cannot be written ({exc.strerror})", "check the folder") from None
+            raise InputError(
+                f"{out}: cannot be written ({exc.strerror})", "check the folder"
+            ) from None
         click.echo(f"wrote {out}", err=True)
     return ExitCode.OK
 
@@ -58,7 +60,9 @@ def request_status(state: CliState, status: str | None, as_json: bool) -> int:
     env = state.services.env()
     repo = state.services.repo
     history = (
-        repo.set_request_status(env, RequestStatus(status)) if status else repo.request_history(env.name)
+        repo.set_request_status(env, RequestStatus(status))
+        if status
+        else repo.request_history(env.name)
     )
     current = history[-1].status if history else RequestStatus.DRAFT
     if as_json:

@@ -1,0 +1,90 @@
+"""The CLI's contract: one-line errors, documented exit codes, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.errors import ExitCode
+
+
+def _assert_one_line_error(err: str) -> None:
+    assert err.startswith("audiencectl: error: ")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'name = "p"\nbogus = 1\n',
+        "name = \n",
+        'name = "p"\n[request]\nims_org_id = "nope"\n',
+        'name = "p"\n[accounts.import]\npassword = "env:"\n',
+    ],
+)
+def test_bad_toml_exit_2(run_cli, tmp_path: Path, content: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "c.toml"
+    path.write_text(content)
+    result = run_cli("config", "import", str(path))
+    assert result.code == ExitCode.USAGE
+    _assert_one_line_error(result.err)
+
+
+def test_unreadable_and_missing_files(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("config", "import", str(tmp_path / "nope.toml"))
+    assert result.code == 2 and "no such file" in result.err
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    result = run_cli("config", "import", str(binary))
+    assert result.code == 2
+    _assert_one_line_error(result.err)
+
+
+def test_store_not_sqlite(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bogus = tmp_path / "x.db"
+    bogus.write_text("hello" * 1000)
+    result = run_cli("--db", str(bogus), "request", "status")
+    assert result.code == 2
+    _assert_one_line_error(result.err)
+    assert bogus.read_text() == "hello" * 1000
+
+
+def test_no_environment_and_several(run_cli, sample_toml: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("request", "status")
+    assert result.code == 2 and "audiencectl demo" in result.err
+    assert run_cli("config", "import", str(sample_toml)).code == 0
+    other = tmp_path / "stage.toml"
+    other.write_text('name = "stage"\n')
+    assert run_cli("config", "import", str(other)).code == 0
+    result = run_cli("request", "status")
+    assert result.code == 2 and "--env" in result.err
+    assert run_cli("--env", "stage", "request", "status").code == 0
+    assert run_cli("--env", "nope", "request", "status").code == 2
+
+
+def test_missing_secret_reference_names_the_field(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "c.toml"
+    path.write_text('name = "p"\n[accounts.import]\npassword = "file:"\n')
+    result = run_cli("config", "import", str(path))
+    assert result.code == 2 and "accounts.import.password" in result.err
+
+
+def test_usage_error_is_exit_2(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("request", "render", "--format", "pdf")
+    assert result.code == 2
+    _assert_one_line_error(result.err)
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("audiencectl")
+    out = subprocess.run(
+        [str(exe), "--db", str(tmp_path / "s.db"), "request", "status"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    _assert_one_line_error(out.stderr)

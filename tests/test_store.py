@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from core.errors import StoreError
+from storage.db import Store
+from storage.migrations import SCHEMA_VERSION
+
+
+def test_new_store_is_private_wal_and_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "s.db"
+    with Store(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert "environments" in store.db.table_names()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store, store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO environments VALUES ('p', '{}', '2026-01-01', '2026-01-01')"
+        )
+    with Store(path) as store:
+        assert store.conn.execute("SELECT name FROM environments").fetchall() == [("p",)]
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        with pytest.raises(RuntimeError), store.transaction() as conn:
+            conn.execute("INSERT INTO environments VALUES ('p', '{}', 'x', 'x')")
+            raise RuntimeError("boom")
+        assert store.conn.execute("SELECT count(*) FROM environments").fetchone()[0] == 0
+
+
+def test_not_sqlite_is_a_clear_error_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.write_bytes(b"this is not a database at all" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not an audiencectl store"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE future (x)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("future",)]
+
+
+def test_older_schema_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    sqlite3.connect(path).close()  # version 0, empty
+    with Store(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_integrity(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,0 +1,131 @@
+"""The console: owns the services, installs the screens, routes navigation and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from core.errors import AudienceError
+from core.model import Environment
+from tui.palette import ScreenCommands
+from tui.screens.accounts import AccountsScreen
+from tui.screens.audiences import AudiencesScreen
+from tui.screens.checklist import ChecklistScreen
+from tui.screens.datasources import DataSourcesScreen
+from tui.screens.home import HomeScreen
+from tui.screens.request import RequestScreen
+from tui.services import Services
+
+STYLES = Path(__file__).parent / "styles"
+
+#: (mode, title, key): the screens, in the seed's order.
+SCREENS: list[tuple[str, str, str]] = [
+    ("home", "Home", "f1"),
+    ("request", "Request", "f2"),
+    ("accounts", "Accounts", "f3"),
+    ("datasources", "Data sources", "f4"),
+    ("audiences", "Audiences", "f5"),
+    ("checklist", "Checklist", "f6"),
+]
+
+
+class AudienceApp(App[int]):
+    """audiencectl's console. Services come in; widgets never open the store themselves."""
+
+    TITLE = "audiencectl"
+    CSS_PATH = [
+        STYLES / "global.tcss",
+        STYLES / "home.tcss",
+        STYLES / "request.tcss",
+        STYLES / "accounts.tcss",
+        STYLES / "datasources.tcss",
+        STYLES / "audiences.tcss",
+        STYLES / "checklist.tcss",
+    ]
+    COMMANDS = App.COMMANDS | {ScreenCommands}
+    MODES: dict[str, Callable[[], Screen[None]]] = {  # type: ignore[assignment]
+        "home": HomeScreen,
+        "request": RequestScreen,
+        "accounts": AccountsScreen,
+        "datasources": DataSourcesScreen,
+        "audiences": AudiencesScreen,
+        "checklist": ChecklistScreen,
+    }
+    DEFAULT_MODE = "home"
+    BINDINGS = [
+        *[
+            Binding(key, f"go('{mode}')", title, id=f"go.{mode}", priority=True)
+            for mode, title, key in SCREENS
+        ],
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("f10", "quit", "Quit", id="app.quit_f10"),
+    ]
+
+    def __init__(self, services: Services, *, theme: str = "textual-dark") -> None:
+        super().__init__()
+        self.services = services
+        self.animation_level = "none"
+        self.requested_theme = theme
+
+    def on_mount(self) -> None:
+        if self.requested_theme in self.available_themes:
+            self.theme = self.requested_theme
+        else:
+            self.notify(f"unknown theme {self.requested_theme!r}", severity="warning")
+        self.update_subtitle()
+
+    # --- environment ------------------------------------------------------
+
+    def current_env(self) -> Environment | None:
+        """The environment the console shows (None when the store has none yet)."""
+        try:
+            return self.services.maybe_env()
+        except AudienceError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return None
+
+    def update_subtitle(self) -> None:
+        env = self.current_env()
+        self.sub_title = (
+            f"environment {env.name}" if env else "no environment yet: F2 starts one"
+        )
+
+    def environment_saved(self, env: Environment) -> None:
+        """Screens call this after saving, so the rest of the console follows."""
+        if self.services.env_name is None or self.services.env_name != env.name:
+            self.services.env_name = env.name
+        self.update_subtitle()
+
+    # --- navigation -------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        self.switch_mode(mode)
+
+    # --- errors -----------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """One place for worker errors: known ones as a notification, the rest as a bug."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, AudienceError):
+            self.notify(str(error), title="Error", severity="error", timeout=10)
+        else:
+            self.notify(
+                f"unexpected {type(error).__name__}: {error}",
+                title="Internal error",
+                severity="error",
+                timeout=15,
+            )
+
+
+def run_console(services: Services, *, mouse: bool = True, theme: str = "textual-dark") -> None:
+    """Runs the console until the user quits."""
+    AudienceApp(services, theme=theme).run(mouse=mouse)

@@ -1,0 +1,1 @@
+"""Typed modal screens that return through ``dismiss(value)``."""

@@ -1,0 +1,47 @@
+"""Our commands in the command palette, named ``area: verb``.
+
+Navigation commands are always there; the active screen adds its own through
+``palette_commands()`` (a list of ``PaletteCommand``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+@dataclass(frozen=True)
+class PaletteCommand:
+    title: str
+    help: str
+    callback: Callable[[], object]
+
+
+class ScreenCommands(Provider):
+    def _commands(self) -> Iterable[PaletteCommand]:
+        from tui.app import SCREENS
+
+        screen = self.screen
+        provider = getattr(screen, "palette_commands", None)
+        if provider is not None:
+            yield from provider()
+        for mode, title, key in SCREENS:
+            yield PaletteCommand(
+                f"go: {title.lower()}",
+                f"Open the {title} screen ({key.upper()})",
+                partial(self.app.switch_mode, mode),
+            )
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)

@@ -1,0 +1,1 @@
+"""One screen per area: home, request, accounts, data sources, audiences, checklist."""

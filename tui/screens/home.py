@@ -1,0 +1,108 @@
+"""Home: the setup as the seed's steps, each with its real state from the store."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from storage.overview import SetupStep, overview
+from tui.palette import PaletteCommand
+from tui.widgets.glyphs import badge
+from tui.widgets.screen_header import ScreenIntro
+
+NEXT_STEP = {
+    "request": "Fill the provisioning request and send it to Adobe (F2).",
+    "accounts": "Enter the SFTP accounts Adobe sent and probe them (F3).",
+    "datasources": "Enter the data source alias and AAM destination ID (F4).",
+    "checklist": "Run the troubleshooting checklist (F6).",
+    "audiences": "Load profiles and run a dry run on an audience file (F5).",
+}
+
+EMPTY = (
+    "This store holds no environment yet.\n\n"
+    "  • F2 starts one with the provisioning request,\n"
+    "  • or: audiencectl config import FILE.toml\n"
+    "  • or try everything offline: audiencectl demo"
+)
+
+
+class HomeScreen(Screen[None]):
+    """The integration's setup at a glance; Enter opens the step's screen."""
+
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="home.refresh")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="home"):
+            yield ScreenIntro("Campaign ↔ Audience Manager: the setup, step by step", id="home-intro")
+            yield DataTable(id="steps", cursor_type="row", zebra_stripes=False)
+            yield Static("", id="next-step", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#steps", DataTable)
+        table.add_column("", key="state", width=8)
+        table.add_column("Step", key="step", width=29)
+        table.add_column("State", key="summary")
+        self.steps: list[SetupStep] = []
+        self.refresh_steps()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_steps()
+
+    def action_refresh(self) -> None:
+        self.refresh_steps()
+
+    def refresh_steps(self) -> None:
+        table = self.query_one("#steps", DataTable)
+        table.clear()
+        env = self.app.current_env()  # type: ignore[attr-defined]
+        if env is None:
+            self.steps = []
+            table.display = False
+            self.query_one("#next-step", Static).update(EMPTY)
+            return
+        table.display = True
+        services = self.app.services  # type: ignore[attr-defined]
+        self.steps = overview(services.store, services.repo, env)
+        for number, step in enumerate(self.steps, start=1):
+            table.add_row(
+                badge(step.state, {"done": "ok", "todo": "todo"}.get(step.state)),
+                f"{number}. {step.title}",
+                step.summary,
+                key=f"{number}",
+            )
+        self.show_next_step()
+
+    def show_next_step(self) -> None:
+        pending = next((s for s in self.steps if s.state != "done"), None)
+        text = (
+            f"Next: {NEXT_STEP.get(pending.key, pending.title)}"
+            if pending
+            else "Every step is done. Run the checklist (F6) whenever audiences look wrong."
+        )
+        self.query_one("#next-step", Static).update(text)
+
+    @on(DataTable.RowHighlighted, "#steps")
+    def describe_step(self, event: DataTable.RowHighlighted) -> None:
+        index = event.cursor_row
+        if not 0 <= index < len(self.steps):
+            return
+        step = self.steps[index]
+        hint = NEXT_STEP.get(step.key, "")
+        self.query_one("#next-step", Static).update(
+            f"{step.title}: {step.summary}\n" + (f"→ {hint}  (Enter opens it)" if hint else "")
+        )
+
+    @on(DataTable.RowSelected, "#steps")
+    def open_step(self, event: DataTable.RowSelected) -> None:
+        index = event.cursor_row
+        if 0 <= index < len(self.steps):
+            self.app.switch_mode(self.steps[index].key)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [PaletteCommand("home: refresh", "Re-read the setup's state", self.refresh_steps)]

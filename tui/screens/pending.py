@@ -1,0 +1,21 @@
+"""A screen whose capability is not built yet says so plainly: no fake data."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class PendingScreen(Screen[None]):
+    AREA = ""
+    WHAT = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            f"{self.AREA}\n\nNot available in this version yet: {self.WHAT}",
+            classes="pending",
+            markup=False,
+        )
+        yield Footer()
