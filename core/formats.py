@@ -548,14 +548,14 @@ def group_batches(
 
 #: A line longer than this (in bytes, without its newline) is malformed and skipped.
 MAX_LINE_BYTES = 1 << 20
-_BLOCK_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 18
 _EXCERPT_CHARS = 80
 _BOM = b"\xef\xbb\xbf"
 
 _SEP = re.compile(r"[ \t]+")
 _SEGMENTS = re.compile(r"[0-9]+(?:,[0-9]+)*")
-# Anything but printable ASCII, TAB and newline sends a block to the careful path.
-_NOT_PLAIN = re.compile(r"[^\t\n\x20-\x7e]")
+# Anything but printable ASCII, TAB and newline (and CR of CRLF) takes the careful path.
+_PLAIN_BYTES = bytes([0x09, 0x0A, *range(0x20, 0x7F)])
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _HEADER_IDS = frozenset(
     {
@@ -654,7 +654,7 @@ def _raw_blocks(source: IO[bytes]) -> Iterator[tuple[bytes | None, bytes | None]
         if newline >= 0:
             data, buf = buf[:newline], buf[newline + 1 :]
         overlong: bytes | None = None
-        if len(buf) > MAX_LINE_BYTES:
+        if len(buf) > MAX_LINE_BYTES + 1:  # + 1: the CR of a CRLF does not count
             overlong, buf, skipping = buf[: _EXCERPT_CHARS * 4], b"", True
         if data is not None or overlong is not None:
             yield data, overlong
@@ -662,11 +662,26 @@ def _raw_blocks(source: IO[bytes]) -> Iterator[tuple[bytes | None, bytes | None]
         yield buf, None
 
 
+def _plain_text(data: bytes) -> str | None:
+    """``data`` as text when it is printable ASCII, TABs and newlines only (CRLF made LF)
+    and no line is over ``MAX_LINE_BYTES``; None sends it to the careful path."""
+    others = data.translate(None, _PLAIN_BYTES)
+    if others:
+        if others.count(b"\r") != len(others):
+            return None
+        data = data.replace(b"\r\n", b"\n").removesuffix(b"\r")
+        if b"\r" in data:
+            return None
+    if len(data) > MAX_LINE_BYTES and max(map(len, data.split(b"\n"))) > MAX_LINE_BYTES:
+        return None
+    return data.decode("ascii")
+
+
 def _fields_of(raw: bytes) -> tuple[list[str] | None, str]:
     """Fields of one line read carefully, or ``(None, reason)`` when it cannot be read."""
+    raw = raw.removesuffix(b"\r")
     if len(raw) > MAX_LINE_BYTES:
         return None, "line longer than 1 MiB"
-    raw = raw.removesuffix(b"\r")
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -743,15 +758,18 @@ class _LineParser:
     def feed(self, data: bytes | None, overlong: bytes | None) -> list[Chunk]:
         """Parse complete lines (``data``) and then an overlong line; return full chunks."""
         ready: list[Chunk] = []
-        if data is not None:
-            lines = data.split(b"\n")
-            start = 0
-            while start < len(lines):
-                room = self.chunk_lines - (self.next_line - self.chunk.first_line)
-                self._parse(lines[start : start + room])
-                start += room
-                if self._full():
-                    ready.append(self._rotate())
+        rest = data
+        while rest is not None:
+            room = self.chunk_lines - (self.next_line - self.chunk.first_line)
+            if rest.count(b"\n") < room:
+                self._parse(rest)
+                rest = None
+            else:
+                lines = rest.split(b"\n", room)
+                self._parse(b"\n".join(lines[:room]))
+                rest = lines[room]
+            if self._full():
+                ready.append(self._rotate())
         if overlong is not None:
             self._add_malformed(self.next_line, excerpt(overlong), "line longer than 1 MiB")
             self.next_line += 1
@@ -763,44 +781,42 @@ class _LineParser:
         self.chunk.malformed.append((number, text))
         self.chunk.malformed_reasons.append(reason)
 
-    def _parse(self, lines: list[bytes]) -> None:
-        if self.expect_header:
-            lines = self._parse_until_content(lines)
-        if not lines:
+    def _parse(self, data: bytes | None) -> None:
+        """Parse ``data``: one or more lines joined by newlines (b"" is one blank line)."""
+        if self.expect_header and data is not None:
+            data = self._parse_until_content(data)
+        if data is None:
             return
-        joined = b"\n".join(lines)
-        text: str | None = None
-        if len(joined) <= MAX_LINE_BYTES or max(map(len, lines)) <= MAX_LINE_BYTES:
-            try:
-                text = joined.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        if text is not None and "\r" in text:
-            text = text.replace("\r\n", "\n")
-            text = text.removesuffix("\r")
-        if text is not None and not _NOT_PLAIN.search(text):
-            if not self._parse_uniform(text):
-                self._parse_plain(text.split("\n"))
-        else:
-            for raw in lines:
+        text = _plain_text(data)
+        if text is None:
+            for raw in data.split(b"\n"):
                 self._parse_careful(raw)
+        elif not self._parse_uniform(text):
+            self._parse_plain(text.split("\n"))
 
-    def _parse_until_content(self, lines: list[bytes]) -> list[bytes]:
-        """Parse lines one by one up to the first non-blank one (which may be a header)."""
-        for index, raw in enumerate(lines):
+    def _parse_until_content(self, data: bytes) -> bytes | None:
+        """Parse lines one by one up to the first non-blank one (which may be a header);
+        return the lines after it, or None when none is left."""
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            raw = data[start:] if end < 0 else data[start:end]
             fields, _ = _fields_of(raw)
             if fields == []:
                 self.chunk.blank_lines += 1
                 self.next_line += 1
-                continue
-            self.expect_header = False
-            if fields is not None and _record_problem(fields) and _is_header(fields):
-                self.chunk.header_line = self.next_line
-                self.next_line += 1
             else:
-                self._parse_careful(raw)
-            return lines[index + 1 :]
-        return []
+                self.expect_header = False
+                if fields is not None and _record_problem(fields) and _is_header(fields):
+                    self.chunk.header_line = self.next_line
+                    self.next_line += 1
+                else:
+                    self._parse_careful(raw)
+            if end < 0:
+                return None
+            start = end + 1
+            if not self.expect_header:
+                return data[start:]
 
     def _parse_uniform(self, text: str) -> bool:
         """The fastest path, column by column: every line is ``ID SEP SEGS [SEP REMOVED]``

@@ -1,0 +1,25 @@
+"""SVG snapshots of the home and request screens at 80x24 and 120x36."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.model import RequestStatus
+from tests.tui_helpers import app_for, services_with_sample
+
+SIZES = [(80, 24), (120, 36)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
+def test_home(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    services, env = services_with_sample(db_path)
+    services.repo.set_request_status(env, RequestStatus.SENT)
+    assert snap_compare(app_for(services), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
+def test_request(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    services, _ = services_with_sample(db_path)
+    assert snap_compare(app_for(services), press=["f2"], terminal_size=size)

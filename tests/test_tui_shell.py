@@ -1,0 +1,124 @@
+"""Pilot tests of the console shell: navigation, the request form, the palette."""
+
+from __future__ import annotations
+
+import email
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Select, Static
+
+from core.model import RequestStatus
+from tests.tui_helpers import app_for, services_with_sample
+from tui.app import AudienceApp
+from tui.services import Services
+
+
+async def test_function_keys_switch_screens(db_path: Path) -> None:
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        expected = {
+            "f2": "RequestScreen",
+            "f3": "AccountsScreen",
+            "f4": "DataSourcesScreen",
+            "f5": "AudiencesScreen",
+            "f6": "ChecklistScreen",
+            "f1": "HomeScreen",
+        }
+        for key, screen in expected.items():
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == screen
+
+
+async def test_home_shows_real_state_and_enter_opens_step(db_path: Path) -> None:
+    services, env = services_with_sample(db_path)
+    services.repo.set_request_status(env, RequestStatus.SENT)
+    app = app_for(services)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one("#steps", DataTable)
+        first = [str(cell) for cell in table.get_row_at(0)]
+        assert "sent since" in first[2]
+        accounts = [str(cell) for cell in table.get_row_at(1)]
+        assert "never probed" in accounts[2]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "RequestScreen"
+
+
+async def test_empty_store_explains_how_to_start(db_path: Path) -> None:
+    app = AudienceApp(Services(db_path=db_path))
+    async with app.run_test(size=(80, 24)):
+        text = str(app.screen.query_one("#next-step", Static).render())
+        assert "audiencectl demo" in text
+        assert "no environment" in app.sub_title
+
+
+async def test_request_form_creates_environment(db_path: Path) -> None:
+    services = Services(db_path=db_path)
+    app = AudienceApp(services)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#env-name", Input).value = "staging"
+        screen.query_one("#organization", Input).value = "Example Corp"
+        screen.query_one("#ims_org_id", Input).value = "not-an-org"
+        await pilot.pause()
+        error = str(screen.query_one("#ims_org_id-error", Static).render())
+        assert "not an IMS Org ID" in error
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert services.repo.names() == []  # invalid: nothing saved
+        screen.query_one("#ims_org_id", Input).value = "5DC5123F5245B1D20A490D46@AdobeOrg"
+        screen.query_one("#environment", Select).value = "Stage"
+        await pilot.pause()
+        assert str(screen.query_one("#ims_org_id-error", Static).render()) == ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        env = services.repo.get("staging")
+        assert env is not None
+        assert env.request.environment == "Stage"
+        assert env.request.organization == "Example Corp"
+        assert "Stage" in str(screen.query_one("#preview", Static).render())
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert services.repo.request_status("staging") is RequestStatus.SENT
+
+
+async def test_request_copy_and_eml(db_path: Path, tmp_path: Path) -> None:
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert copied and "IMS Org ID:" in copied[0]
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        target = tmp_path / "out.eml"
+        app.screen.query_one("#prompt-input", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        message = email.message_from_bytes(target.read_bytes())
+        assert "Example Corp" in message["Subject"]
+
+
+async def test_palette_lists_our_commands(db_path: Path) -> None:
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"request: copy")
+        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        options = app.screen.query_one(CommandList)
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert any("request: copy email" in p for p in prompts)
