@@ -92,9 +92,7 @@ class AudienceApp(App[int]):
 
     def update_subtitle(self) -> None:
         env = self.current_env()
-        self.sub_title = (
-            f"environment {env.name}" if env else "no environment yet: F2 starts one"
-        )
+        self.sub_title = f"environment {env.name}" if env else "no environment yet: F2 starts one"
 
     def environment_saved(self, env: Environment) -> None:
         """Screens call this after saving, so the rest of the console follows."""

@@ -44,4 +44,6 @@ class ScreenCommands(Provider):
         for command in self._commands():
             score = matcher.match(command.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.title), command.callback, help=command.help)
+                yield Hit(
+                    score, matcher.highlight(command.title), command.callback, help=command.help
+                )

@@ -38,7 +38,9 @@ class HomeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="home"):
-            yield ScreenIntro("Campaign ↔ Audience Manager: the setup, step by step", id="home-intro")
+            yield ScreenIntro(
+                "Campaign ↔ Audience Manager: the setup, step by step", id="home-intro"
+            )
             yield DataTable(id="steps", cursor_type="row", zebra_stripes=False)
             yield Static("", id="next-step", markup=False)
         yield Footer()

@@ -56,19 +56,33 @@ class RequestScreen(Screen[None]):
                 yield Static("", classes="error", id="organization-error")
             with Vertical(classes="field"):
                 yield Label("IMS Org ID")
-                yield Input(placeholder="5DC5123F5245B1D20A490D46@AdobeOrg", id="ims_org_id", compact=True)
+                yield Input(
+                    placeholder="5DC5123F5245B1D20A490D46@AdobeOrg", id="ims_org_id", compact=True
+                )
                 yield Static(ORG_ID_HINT, classes="hint", markup=False)
                 yield Static("", classes="error", id="ims_org_id-error")
             with Horizontal(classes="selects"):
                 with Vertical(classes="field"):
                     yield Label("Environment")
-                    yield Select([(e, e) for e in ENVIRONMENTS], id="environment", allow_blank=False, compact=True)
+                    yield Select(
+                        [(e, e) for e in ENVIRONMENTS],
+                        id="environment",
+                        allow_blank=False,
+                        compact=True,
+                    )
                 with Vertical(classes="field"):
                     yield Label("AAM or People Service")
-                    yield Select([(s, s) for s in SERVICES], id="service", allow_blank=False, compact=True)
+                    yield Select(
+                        [(s, s) for s in SERVICES], id="service", allow_blank=False, compact=True
+                    )
                 with Vertical(classes="field"):
                     yield Label("Declared ID or Visitor ID")
-                    yield Select([(t, t) for t in REQUEST_ID_TYPES], id="id_type", allow_blank=False, compact=True)
+                    yield Select(
+                        [(t, t) for t in REQUEST_ID_TYPES],
+                        id="id_type",
+                        allow_blank=False,
+                        compact=True,
+                    )
             with Vertical(classes="field"):
                 yield Label("Additional information")
                 yield TextArea(id="additional_info", soft_wrap=True, show_line_numbers=False)
@@ -215,7 +229,9 @@ class RequestScreen(Screen[None]):
         if env is None:
             return
         self.app.copy_to_clipboard(render_text(env))
-        self.notify("email copied to the clipboard (OSC 52: works over SSH where the terminal allows)")
+        self.notify(
+            "email copied to the clipboard (OSC 52: works over SSH where the terminal allows)"
+        )
 
     @on(Button.Pressed, "#eml")
     def action_save_eml(self) -> None:
@@ -259,5 +275,7 @@ class RequestScreen(Screen[None]):
             PaletteCommand("request: save", "Save the request (Ctrl+S)", self.action_save),
             PaletteCommand("request: copy email", "Copy the email (OSC 52)", self.action_copy),
             PaletteCommand("request: save .eml", "Write an RFC 5322 message", self.action_save_eml),
-            PaletteCommand("request: next status", "draft → sent → provisioned → ...", self.action_advance),
+            PaletteCommand(
+                "request: next status", "draft → sent → provisioned → ...", self.action_advance
+            ),
         ]

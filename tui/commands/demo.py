@@ -1,0 +1,64 @@
+"""`audiencectl demo`: a self-contained, offline workspace, then the console on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import platformdirs
+
+from core.demo import build_demo
+from core.errors import ExitCode
+from core.model import RequestStatus
+from tui.cli import CliState, pass_state
+from tui.services import Services
+
+
+def default_demo_dir() -> Path:
+    return Path(platformdirs.user_data_dir("audiencectl", appauthor=False)) / "demo"
+
+
+@click.command("demo")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to build the workspace (default: the user data dir's demo folder).",
+)
+@click.option(
+    "--no-tui", is_flag=True, help="Build the workspace, print where, do not open the console."
+)
+@click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
+@click.option("--theme", default="textual-dark", show_default=True)
+@pass_state
+def demo_command(
+    state: CliState, folder: Path | None, no_tui: bool, no_mouse: bool, theme: str
+) -> int:
+    """Build a demo workspace (store, profiles, AAM files, data sources) and open the console.
+
+    Works offline. The demo's store is its own (DIR/audiencectl.db); --db is ignored.
+    """
+    workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
+    services = Services(db_path=workspace.db_path, env_name="demo")
+    try:
+        repo = services.repo
+        env = repo.save(workspace.env)
+        if repo.request_status(env.name) is RequestStatus.DRAFT:
+            repo.set_request_status(env, RequestStatus.PROVISIONED)
+    finally:
+        services.close()
+    click.echo(f"demo workspace: {workspace.root}", err=True)
+    click.echo(f"  store:    {workspace.db_path}", err=True)
+    click.echo(f"  profiles: {workspace.profiles_csv}", err=True)
+    click.echo(f"  AAM files (import account): {workspace.inbox}", err=True)
+    if no_tui:
+        click.echo(f"open it with: audiencectl --db {workspace.db_path}", err=True)
+        return ExitCode.OK
+    from tui.app import run_console
+
+    console = Services(db_path=workspace.db_path, env_name="demo")
+    try:
+        run_console(console, mouse=not no_mouse, theme=theme)
+    finally:
+        console.close()
+    return ExitCode.OK
