@@ -84,7 +84,7 @@ def test_export_onto_existing_file_keeps_comments(tmp_path: Path) -> None:
 
 def test_stored_marker_without_stored_value_is_an_error() -> None:
     text = SAMPLE_TOML.replace('"hunter2-import-secret"', '"<stored>"')
-    with pytest.raises(ConfigError, match="accounts.import.password"):
+    with pytest.raises(ConfigError, match=r"accounts\.import\.password"):
         parse_environment(text)
 
 
