@@ -197,6 +197,19 @@ class _Reader:
             raise self.fail((*where, exc.field), exc.reason, exc.hint) from None
 
 
+def _check_literal_aes(reader: _Reader, path: tuple[str | int, ...], ds: DataSource) -> None:
+    """Literal AES keys and IVs are checked now; references are checked when resolved."""
+    from core.cipher import parse_iv, parse_key
+
+    for name, parse in (("aes_key", parse_key), ("aes_iv", parse_iv)):
+        secret = getattr(ds, name)
+        if secret is not None and secret.kind == "literal":
+            try:
+                parse(secret.ref)
+            except ValidationError as exc:
+                raise reader.fail((*path, name), exc.reason, exc.hint) from None
+
+
 def parse_environment(
     text: str, source: str = "<config>", existing: Environment | None = None
 ) -> Environment:
@@ -263,7 +276,9 @@ def parse_environment(
         if existing:
             old_ds = next((d for d in existing.datasources if d.label == values["label"]), None)
         reader.secrets(values, path, lambda k, old=old_ds: getattr(old, k, None))
-        sources.append(reader.build(path, DataSource, **values))
+        source = reader.build(path, DataSource, **values)
+        _check_literal_aes(reader, path, source)
+        sources.append(source)
     return reader.build(
         (),
         Environment,

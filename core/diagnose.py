@@ -354,7 +354,7 @@ def _key_text_candidates(key: bytes) -> list[tuple[bytes, int]]:
 def _iv_candidates(key: bytes, iv: bytes) -> list[tuple[bytes, str]]:
     """IVs a website commonly uses by mistake, with a description for the admin."""
     cands: list[tuple[bytes, str]] = [
-        (bytes(BLOCK), "an all-zero IV"),
+        (bytes(BLOCK), "an all-zero IV, or ECB mode: the same for a value under 16 bytes"),
         (key[:BLOCK], "the first 16 bytes of the key as IV"),
         (key[-BLOCK:], "the last 16 bytes of the key as IV"),
         (iv.hex().encode("ascii")[:BLOCK], "the IV's hex text read as UTF-8 (Utf8.parse)"),
@@ -513,6 +513,17 @@ def _analyse_bytes(
             "default)." + _also_unnormalized(kind, cl),
         )
 
+    # ECB mode: no IV, every block encrypted alone.
+    # For a one-block value ECB equals CBC with an all-zero IV: the IV check names that.
+    for kind, variant in cl.variants:
+        if len(ct) > BLOCK and ecb_encrypt(key, pkcs7_pad(variant.encode("utf-8"))) == ct:
+            return _verdict(
+                "ecb_mode",
+                "Key and padding are right but the website encrypts in ECB mode (no IV): use "
+                "CBC with the data source's IV (CryptoJS.mode.CBC, the default, with an iv "
+                "option)." + _also_unnormalized(kind, cl),
+            )
+
     # Wrong IV: with CBC only the first plaintext block depends on the IV.
     first = ecb_decrypt(key, ct[:BLOCK])
     for kind, variant in cl.variants:
@@ -529,16 +540,6 @@ def _analyse_bytes(
                 "16 bytes differ. Give the website the data source's IV as 32 hex characters "
                 "(CryptoJS.enc.Hex.parse(iv)), or update the data source's IV."
                 + _also_unnormalized(kind, cl),
-            )
-
-    # ECB mode: no IV, every block encrypted alone.
-    for kind, variant in cl.variants:
-        if ecb_encrypt(key, pkcs7_pad(variant.encode("utf-8"))) == ct:
-            return _verdict(
-                "ecb_mode",
-                "Key and padding are right but the website encrypts in ECB mode (no IV): use "
-                "CBC with the data source's IV (CryptoJS.mode.CBC, the default, with an iv "
-                "option)." + _also_unnormalized(kind, cl),
             )
 
     # The hex key text used as bytes (CryptoJS.enc.Utf8.parse, PHP/Node strings).

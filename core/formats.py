@@ -884,7 +884,7 @@ class _LineParser:
         if fields is not None:
             reason = _record_problem(fields)
         if fields is None or reason:
-            self._add_malformed(number, excerpt(raw), reason)
+            self._add_malformed(number, excerpt(raw.removesuffix(b"\r")), reason)
             return
         self.chunk.line_numbers.append(number)
         self.chunk.ids.append(fields[0])

@@ -907,7 +907,9 @@ def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
                              "the server truncates uploads: disk full or quota?")
         try:
             sftp.posix_rename(paths[0], paths[1])
-        except OSError:
+        except OSError as exc:
+            if "unsupported" not in str(exc).lower():
+                raise
             sftp.rename(paths[0], paths[1])
             status = "warn"
             note = "; the server lacks posix-rename, so a plain rename was used"

@@ -88,6 +88,14 @@ def check_remote_name(name: str) -> str:
     return name
 
 
+def printable_name(raw: bytes) -> str:
+    """A file name safe to display: undecodable bytes and control characters as ``\\xNN``."""
+    text = raw.decode("utf-8", "backslashreplace")
+    return "".join(
+        f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text
+    )
+
+
 def _temp_name(name: str) -> str:
     token = secrets.token_hex(6)
     temp = f".{name}.part-{token}"
@@ -100,7 +108,7 @@ class FileTransport(ABC):
     """Files of one account's folder. Use as a context manager; ``close()`` is idempotent.
 
     ``list_rejected`` holds the names the last ``list()`` skipped because they
-    failed ``check_remote_name`` (shown with backslash escapes).
+    failed ``check_remote_name`` (made displayable by ``printable_name``).
     """
 
     location: str
@@ -276,7 +284,7 @@ class SftpTransport(FileTransport):
                 try:
                     check_remote_name(name)
                 except InputError:
-                    rejected.append(raw.decode("utf-8", "backslashreplace"))
+                    rejected.append(printable_name(raw))
                     continue
                 if _PARTIAL.match(name):
                     continue
@@ -390,7 +398,7 @@ class LocalTransport(FileTransport):
                 try:
                     check_remote_name(entry.name)
                 except InputError:
-                    rejected.append(os.fsencode(entry.name).decode("utf-8", "backslashreplace"))
+                    rejected.append(printable_name(os.fsencode(entry.name)))
                     continue
                 if _PARTIAL.match(entry.name):
                     continue

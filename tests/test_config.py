@@ -113,3 +113,26 @@ def test_dry_run_changes_nothing(run_cli, db_path: Path, sample_toml: Path) -> N
     assert "would create" in result.out
     assert "hunter2" not in result.out
     assert run_cli("request", "status").code == 2  # no environment was created
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("aes_key", "603deb1015ca71be2b73aef0857d7781", None),  # 16 bytes: AES-128 is fine
+        ("aes_key", "603deb1015ca71be", r"datasources\[0\]\.aes_key"),  # 8 bytes
+        ("aes_key", "zz3deb1015ca71be2b73aef0857d7781", r"datasources\[0\]\.aes_key"),
+        ("aes_iv", "000102030405060708090a0b0c0d0e", r"datasources\[0\]\.aes_iv"),  # 15 bytes
+    ],
+)
+def test_literal_aes_sizes_are_checked(field: str, value: str, expected: str | None) -> None:
+    original = {
+        "aes_key": "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+        "aes_iv": "000102030405060708090a0b0c0d0e0f",
+    }[field]
+    text = SAMPLE_TOML.replace(original, value)
+    if expected is None:
+        parse_environment(text)
+        return
+    with pytest.raises(ConfigError, match=expected) as info:
+        parse_environment(text)
+    assert value not in str(info.value)  # never echo key material

@@ -29,7 +29,7 @@ SCREENS: list[tuple[str, str, str]] = [
     ("home", "Home", "f1"),
     ("request", "Request", "f2"),
     ("accounts", "Accounts", "f3"),
-    ("datasources", "Data sources", "f4"),
+    ("datasources", "Sources", "f4"),
     ("audiences", "Audiences", "f5"),
     ("checklist", "Checklist", "f6"),
 ]
@@ -64,7 +64,7 @@ class AudienceApp(App[int]):
             for mode, title, key in SCREENS
         ],
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit"),
-        Binding("f10", "quit", "Quit", id="app.quit_f10"),
+        Binding("f10", "quit", "Quit", show=False, id="app.quit_f10"),
     ]
 
     def __init__(self, services: Services, *, theme: str = "textual-dark") -> None:

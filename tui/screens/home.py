@@ -33,7 +33,7 @@ EMPTY = (
 class HomeScreen(Screen[None]):
     """The integration's setup at a glance; Enter opens the step's screen."""
 
-    BINDINGS = [Binding("r", "refresh", "Refresh", id="home.refresh")]
+    BINDINGS = [Binding("r", "refresh", "Refresh", show=False, id="home.refresh")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -43,7 +43,7 @@ class HomeScreen(Screen[None]):
             )
             yield DataTable(id="steps", cursor_type="row", zebra_stripes=False)
             yield Static("", id="next-step", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#steps", DataTable)
@@ -95,10 +95,8 @@ class HomeScreen(Screen[None]):
         if not 0 <= index < len(self.steps):
             return
         step = self.steps[index]
-        hint = NEXT_STEP.get(step.key, "")
-        self.query_one("#next-step", Static).update(
-            f"{step.title}: {step.summary}\n" + (f"→ {hint}  (Enter opens it)" if hint else "")
-        )
+        hint = "done; Enter opens it" if step.state == "done" else NEXT_STEP.get(step.key, "")
+        self.query_one("#next-step", Static).update(f"{step.title}: {step.summary}\n→ {hint}")
 
     @on(DataTable.RowSelected, "#steps")
     def open_step(self, event: DataTable.RowSelected) -> None:

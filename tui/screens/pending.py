@@ -18,4 +18,4 @@ class PendingScreen(Screen[None]):
             classes="pending",
             markup=False,
         )
-        yield Footer()
+        yield Footer(compact=True)

@@ -94,7 +94,7 @@ class RequestScreen(Screen[None]):
                 yield Button("Next status", id="advance")
             yield Label("Email preview", classes="section")
             yield Static("", id="preview", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()

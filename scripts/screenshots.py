@@ -1,0 +1,83 @@
+"""Writes the README's screenshots: the real console, driven over the demo workspace.
+
+Usage: .venv/bin/python scripts/screenshots.py [--out screenshots]
+
+The clock is frozen and the demo is generated from a fixed seed, so the
+pictures only change when the console does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from core import clock
+from core.demo import build_demo
+from core.model import RequestStatus
+from tui.app import AudienceApp
+from tui.services import Services
+
+ROOT = Path(__file__).resolve().parent.parent
+FROZEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+Step = Callable[[Pilot[int]], Awaitable[None]]
+
+
+async def _keys(pilot: Pilot[int], *keys: str) -> None:
+    await pilot.press(*keys)
+    await pilot.pause(0.2)
+
+
+#: (file name, terminal size, what to do before the shot)
+SHOTS: list[tuple[str, tuple[int, int], Step]] = [
+    ("home", (80, 24), lambda p: _keys(p)),
+    ("home-wide", (120, 36), lambda p: _keys(p)),
+    ("request", (100, 36), lambda p: _keys(p, "f2")),
+]
+
+
+def prepare(root: Path) -> Services:
+    """A demo store, as `audiencectl demo` builds it."""
+    workspace = build_demo(root)
+    services = Services(db_path=workspace.db_path, env_name="demo")
+    env = services.repo.save(workspace.env)
+    services.repo.set_request_status(env, RequestStatus.PROVISIONED)
+    return services
+
+
+async def shoot(out: Path) -> list[Path]:
+    written = []
+    clock.freeze(FROZEN)
+    with tempfile.TemporaryDirectory() as tmp:
+        services = prepare(Path(tmp) / "demo")
+        for name, size, step in SHOTS:
+            app = AudienceApp(services)
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(0.2)
+                await step(pilot)
+                path = out / f"{name}.svg"
+                svg = app.export_screenshot(title="audiencectl")
+                path.write_text(svg.replace(tmp, "/demo"), encoding="utf-8")
+                written.append(path)
+        services.close()
+    clock.freeze(None)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(shoot(args.out)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
