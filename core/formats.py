@@ -40,6 +40,7 @@ __all__ = [
     "OutboundName",
     "classify_names",
     "count_lines",
+    "excerpt",
     "format_inbound_line",
     "group_batches",
     "inbound_name",
@@ -989,6 +990,7 @@ def count_lines(path: Path, *, gz: bool | None = None) -> int:
 # Writing inbound files
 # --------------------------------------------------------------------------------------
 
+_WRITE_BUFFER = 1 << 20
 _BAD_ID_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -1045,13 +1047,19 @@ class _PartWriter:
         )
         self.size = 0
         self.lines = 0
+        self.buffer = bytearray()
 
     def write(self, data: bytes) -> None:
-        self.out.write(data)
+        self.buffer += data
         self.size += len(data)
         self.lines += 1
+        if len(self.buffer) >= _WRITE_BUFFER:
+            self.out.write(self.buffer)
+            self.buffer.clear()
 
     def close(self) -> None:
+        self.out.write(self.buffer)
+        self.buffer.clear()
         if self.out is not self.raw:
             self.out.close()
         self.raw.flush()

@@ -722,6 +722,8 @@ def probe(
     error_box: dict[str, AudienceError] = {}
 
     def dns() -> _Outcome:
+        if not account.host:
+            raise StageError("no host configured", "set the account's host, e.g. sftp.example.net")
         box["addrs"] = resolve(account.host, account.port, timeout)
         return _Outcome(f"{account.host} → {_addr_text(box['addrs'])}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -269,16 +270,14 @@ def test_stalled_download_ends_within_the_timeout(
             for pid in stopped:
                 os.kill(pid, signal.SIGSTOP)
             started = time.monotonic()
-            with pytest.raises(ConnectionFailure, match="stalled|no answer|failed"):
+            with pytest.raises(ConnectionFailure, match=r"stalled|no answer|failed"):
                 while stream.read(1024 * 1024):
                     pass
             assert time.monotonic() - started < 1.5 + 3
     finally:
         for pid in stopped:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
 
 
 # -------------------------------------------------------------------------- local
@@ -338,3 +337,25 @@ def test_local_failure_mid_upload_leaves_no_final_file(tmp_path: Path) -> None:
 def test_local_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ConnectionFailure, match="does not exist"):
         _open_local(tmp_path / "nope")
+
+
+def test_local_endless_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.transport.MAX_LISTING", 3)
+    for number in range(5):
+        (tmp_path / f"{number}.sync").write_bytes(b"")
+    with _open_local(tmp_path) as files, pytest.raises(ConnectionFailure, match="endless"):
+        files.list()
+
+
+@sshd_test
+def test_sftp_endless_listing(
+    sftp_files: tuple[FileTransport, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files, disk = sftp_files
+    monkeypatch.setattr("core.transport.MAX_LISTING", 3)
+    for number in range(5):
+        (disk / f"{number}.sync").write_bytes(b"")
+    with pytest.raises(ConnectionFailure, match="endless"):
+        files.list()
+    monkeypatch.setattr("core.transport.MAX_LISTING", 100)
+    assert len(files.list()) == 5  # the session is still usable

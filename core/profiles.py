@@ -1,0 +1,329 @@
+"""The profile dimension as reconciliation sees it: a ``ProfileSource``, and CSV files.
+
+Reconciliation (``core.reconcile``) only needs to stream one column at a time
+(the data source's reconciliation key) and the visitor-ID map, so a source is
+anything implementing :class:`ProfileSource`. Two implementations exist:
+:class:`CsvProfiles` here (for ``dry-run`` and ``profiles load``) and
+``storage.profiles.StoreProfiles`` (for ``import run``).
+
+CSV rules (contract.md section 3): UTF-8, an optional BOM (accepted and
+stripped), a header row with unique column names, among them ``id``; ids are
+unique and not empty. The visitors CSV has exactly the columns
+``profile_id,visitor_id`` (any order); visitor IDs are 38-digit ECIDs and
+their ``profile_id`` must be a profile of the profiles CSV. Every problem is an
+``InputError`` naming the file and the line. Files are streamed, never held
+whole; only the set of profile ids is kept while validating.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from core.errors import InputError
+from core.formats import excerpt
+from core.ids import is_ecid
+
+__all__ = [
+    "CHUNK_ROWS",
+    "ID_COLUMN",
+    "VISITOR_COLUMNS",
+    "CsvProfiles",
+    "ProfileSource",
+    "ProfilesCheck",
+]
+
+ID_COLUMN = "id"
+VISITOR_COLUMNS = ("profile_id", "visitor_id")
+CHUNK_ROWS = 20_000
+_BOM = b"\xef\xbb\xbf"
+_UTF8_HINT = "save the file as UTF-8 (in Excel: CSV UTF-8)"
+_HEADER_HINT = "the first row names the columns, one of them `id`, e.g. id,email,mobile_phone"
+_VISITORS_HINT = "the visitors CSV has two columns: profile_id,visitor_id"
+
+
+@runtime_checkable
+class ProfileSource(Protocol):
+    """Where reconciliation reads profiles from: one column at a time, in chunks."""
+
+    def columns(self) -> list[str]:
+        """Column names, ``id`` included, in the source's order."""
+        ...
+
+    def count(self) -> int:
+        """Number of profiles."""
+        ...
+
+    def column_chunks(self, column: str) -> Iterator[tuple[list[str], list[str]]]:
+        """``(profile ids, values of column)`` in chunks; raises ``InputError`` for an
+        unknown column."""
+        ...
+
+    def visitor_chunks(self) -> Iterator[tuple[list[str], list[str]]]:
+        """``(visitor ids, profile ids)`` in chunks (empty when there is no visitor map)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProfilesCheck:
+    """What a validation pass found: counts and columns (only when everything is valid)."""
+
+    profiles: int
+    visitors: int
+    columns: tuple[str, ...]
+
+
+def _read_error(path: Path, exc: OSError) -> InputError:
+    reason = exc.strerror or type(exc).__name__
+    return InputError(f"{path}: cannot be read ({reason})", "check the path and permissions")
+
+
+class _CsvFile:
+    """One CSV file read line by line as bytes, so a decoding error names its line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+
+    def _lines(self, handle: BinaryIO) -> Iterator[str]:
+        first = True
+        for number, raw in enumerate(handle, start=1):
+            if first:
+                raw = raw.removeprefix(_BOM)
+                first = False
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{self.name}: line {number} is not UTF-8", _UTF8_HINT) from None
+
+    def rows(self) -> Generator[tuple[int, list[str]], None, None]:
+        """``(line number, fields)`` of every non-blank row, the header first."""
+        try:
+            handle = self.path.open("rb")
+        except OSError as exc:
+            raise _read_error(self.path, exc) from None
+        with handle:
+            reader = csv.reader(self._lines(handle), strict=True)
+            try:
+                for row in reader:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # a blank line
+                    yield reader.line_num, row
+            except csv.Error as exc:
+                raise InputError(
+                    f"{self.name}: line {reader.line_num} is not valid CSV ({exc})",
+                    "check the quotes on that line",
+                ) from None
+            except OSError as exc:
+                raise _read_error(self.path, exc) from None
+
+    def header(self, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
+        """The header row's names (trimmed); ``InputError`` for an empty file or duplicates."""
+        first = next(rows, None)
+        if first is None:
+            raise InputError(f"{self.name} is empty", _HEADER_HINT)
+        names = [name.strip() for name in first[1]]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise InputError(
+                    f"{self.name}: column {name!r} appears twice in the header",
+                    "column names must be unique",
+                )
+            seen.add(name)
+        return names
+
+
+class CsvProfiles:
+    """Profiles (and optionally the visitor-ID map) from CSV files; implements
+    :class:`ProfileSource`.
+
+    Every reading method validates as it streams and raises ``InputError`` at
+    the first problem; call :meth:`validate` to check both files completely
+    before using them. ``chunk_rows`` bounds the size of each yielded chunk.
+    """
+
+    def __init__(
+        self,
+        profiles_csv: Path,
+        visitors_csv: Path | None = None,
+        *,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
+        self.profiles_file = _CsvFile(Path(profiles_csv))
+        self.visitors_file = _CsvFile(Path(visitors_csv)) if visitors_csv is not None else None
+        self.chunk_rows = chunk_rows
+        self._columns: list[str] | None = None
+        self._check: ProfilesCheck | None = None
+
+    def __repr__(self) -> str:
+        visitors = self.visitors_file.path if self.visitors_file else None
+        return f"CsvProfiles({self.profiles_file.path}, visitors={visitors})"
+
+    # -- header -------------------------------------------------------------------
+
+    def columns(self) -> list[str]:
+        """The profiles CSV's column names (validated: unique, ``id`` among them)."""
+        if self._columns is None:
+            rows = self.profiles_file.rows()
+            try:
+                self._columns = self._checked_header(rows)
+            finally:
+                rows.close()
+        return list(self._columns)
+
+    def _checked_header(self, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
+        names = self.profiles_file.header(rows)
+        if ID_COLUMN not in names:
+            found = ", ".join(repr(n) for n in names) or "none"
+            raise InputError(
+                f"{self.profiles_file.name}: no `id` column (columns found: {found})",
+                _HEADER_HINT,
+            )
+        return names
+
+    # -- rows ---------------------------------------------------------------------
+
+    def rows(self, ids: set[str] | None = None) -> Iterator[tuple[int, list[str]]]:
+        """``(line number, values in column order)`` of every profile, validated.
+
+        The id value is trimmed. ``ids``, when given, is filled with every id
+        read (and used to detect duplicates), so a caller can check visitors
+        against it afterwards.
+        """
+        name = self.profiles_file.name
+        seen: set[str] = ids if ids is not None else set()
+        rows = self.profiles_file.rows()
+        header = self._checked_header(rows)
+        self._columns = header
+        width = len(header)
+        at = header.index(ID_COLUMN)
+        for line, row in rows:
+            if len(row) != width:
+                raise InputError(
+                    f"{name}: line {line} has {len(row)} fields, the header has {width}",
+                    "quote values that contain commas; every row needs every column",
+                )
+            pid = row[at].strip()
+            if not pid:
+                raise InputError(
+                    f"{name}: line {line} has an empty id", "every profile needs an id"
+                )
+            if pid in seen:
+                first = self._first_line_of(pid, at)
+                raise InputError(
+                    f"{name}: id {excerpt(pid, 40)} appears twice (lines {first} and {line})",
+                    "ids must be unique: remove or merge the duplicate profile",
+                )
+            seen.add(pid)
+            row[at] = pid
+            yield line, row
+
+    def _first_line_of(self, pid: str, at: int) -> int:
+        rows = self.profiles_file.rows()
+        next(rows, None)
+        for line, row in rows:
+            if len(row) > at and row[at].strip() == pid:
+                return line
+        return 0  # not reached: the id was seen before
+
+    def row_chunks(self, ids: set[str] | None = None) -> Iterator[list[list[str]]]:
+        """:meth:`rows` (values only) in lists of at most ``chunk_rows`` rows."""
+        chunk: list[list[str]] = []
+        for _, row in self.rows(ids):
+            chunk.append(row)
+            if len(chunk) >= self.chunk_rows:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def column_chunks(self, column: str) -> Iterator[tuple[list[str], list[str]]]:
+        """``(profile ids, values of column)`` in chunks, validated as they are read."""
+        columns = self.columns()
+        if column not in columns:
+            found = ", ".join(columns)
+            raise InputError(
+                f"{self.profiles_file.name} has no column {column!r} (columns: {found})",
+                "set the data source's reconciliation_key to one of the profile columns",
+            )
+        at, col = columns.index(ID_COLUMN), columns.index(column)
+        for chunk in self.row_chunks():
+            yield [row[at] for row in chunk], [row[col] for row in chunk]
+
+    # -- visitors -----------------------------------------------------------------
+
+    def visitor_rows(self, known: set[str] | None = None) -> Iterator[tuple[int, str, str]]:
+        """``(line number, visitor id, profile id)`` of the visitors CSV, validated.
+
+        With ``known`` (the profile ids), the first ``profile_id`` not in it is an
+        ``InputError``. Nothing is yielded when there is no visitors CSV.
+        """
+        source = self.visitors_file
+        if source is None:
+            return
+        rows = source.rows()
+        names = source.header(rows)
+        if sorted(names) != sorted(VISITOR_COLUMNS):
+            found = ", ".join(repr(n) for n in names)
+            raise InputError(
+                f"{source.name}: the header must be profile_id,visitor_id (found: {found})",
+                _VISITORS_HINT,
+            )
+        p_at, v_at = names.index("profile_id"), names.index("visitor_id")
+        for line, row in rows:
+            if len(row) != 2:
+                raise InputError(
+                    f"{source.name}: line {line} has {len(row)} fields, expected 2",
+                    _VISITORS_HINT,
+                )
+            pid, vid = row[p_at].strip(), row[v_at].strip()
+            if not is_ecid(vid):
+                raise InputError(
+                    f"{source.name}: line {line}: visitor_id {excerpt(vid, 48)!r} is not a "
+                    "38-digit Experience Cloud ID",
+                    "visitor IDs are ECIDs (MID), 38 digits, as the tracking logs store them",
+                )
+            if known is not None and pid not in known:
+                raise InputError(
+                    f"{source.name}: line {line}: profile_id {excerpt(pid, 40)!r} is not in "
+                    f"{self.profiles_file.name}",
+                    "load the visitor map with the profiles it belongs to",
+                )
+            yield line, vid, pid
+
+    def visitor_chunks(self) -> Iterator[tuple[list[str], list[str]]]:
+        """``(visitor ids, profile ids)`` in chunks (none without a visitors CSV)."""
+        vids: list[str] = []
+        pids: list[str] = []
+        for _, vid, pid in self.visitor_rows():
+            vids.append(vid)
+            pids.append(pid)
+            if len(vids) >= self.chunk_rows:
+                yield vids, pids
+                vids, pids = [], []
+        if vids:
+            yield vids, pids
+
+    # -- whole-file checks --------------------------------------------------------
+
+    def validate(self) -> ProfilesCheck:
+        """Read both files completely; ``InputError`` at the first problem.
+
+        Cached: the files are read once. Returns the counts and columns.
+        """
+        if self._check is None:
+            ids: set[str] = set()
+            count = sum(1 for _ in self.rows(ids))
+            visitors = sum(1 for _ in self.visitor_rows(ids))
+            self._check = ProfilesCheck(count, visitors, tuple(self.columns()))
+        return self._check
+
+    def count(self) -> int:
+        """The number of profiles (validates both files on first use)."""
+        return self.validate().profiles
