@@ -147,7 +147,8 @@ def _load_crypto_key(data: bytes, password: bytes | None) -> Any | None:
         try:
             return loader(data, password)
         except TypeError as exc:
-            if password is None and "encrypted" in str(exc):
+            text = str(exc).lower()
+            if password is None and ("encrypted" in text or "password-protected" in text):
                 raise _PassphraseNeeded(
                     "the private key is encrypted", "configure private_key_passphrase"
                 ) from None
@@ -424,15 +425,21 @@ def handshake(sock: socket.socket, timeout: float) -> paramiko.Transport:
     except paramiko.SSHException as exc:
         transport.close()
         raise StageError(f"SSH negotiation failed: {exc}", H_DROPPED) from None
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while not done.is_set() and transport.is_active() and time.monotonic() < deadline:
         done.wait(0.05)
     if transport.is_active() and done.is_set():
         return transport
     error = transport.get_exception()
     transport.close()
-    if error is None and not done.is_set():
-        raise StageError(f"the key exchange did not finish within {_secs(timeout)}", H_SILENT)
+    timed_out = time.monotonic() - started >= timeout * 0.95
+    if (error is None and not done.is_set()) or (timed_out and isinstance(error, EOFError)):
+        # paramiko reports its own handshake timeout as EOFError
+        raise StageError(
+            f"the key exchange did not finish within {_secs(timeout)}",
+            "the server stopped answering after its banner: an overloaded server or a proxy",
+        )
     if isinstance(error, paramiko.IncompatiblePeer):
         raise StageError(
             f"no algorithm in common with the server: {error}",

@@ -45,6 +45,14 @@ from core.formats import (
     verify_part,
 )
 from core.model import Account, DataSource, Environment
+from core.reconcile import (
+    AudienceFile,
+    BatchInput,
+    Cancelled,
+    build_codecs,
+    reconcile_batches,
+    route,
+)
 
 __all__ = [
     "AAM_DAILY_HOUR_UTC",
@@ -367,8 +375,11 @@ def test_hook(name: str) -> None:
 
 @dataclass(frozen=True)
 class PassEvent:
-    """Progress of a pass: ``stage`` (list, fetch, reconcile, write, wait, done),
-    a one-line message, and ``done``/``total`` when countable (else 0/0)."""
+    """Progress of a pass: ``stage`` (list, wait, fetch, reconcile, progress, write, done),
+    a one-line message, and ``done``/``total`` when countable (else 0/0).
+
+    ``progress`` events come often (after each chunk of lines: bytes read / total);
+    the others once per step."""
 
     stage: str
     message: str
@@ -617,7 +628,6 @@ def run_pass(
     becomes ``failed`` with ``last_error`` (one line, no secret) and the error
     is re-raised (``ConnectionFailure``: exit 3; ``InputError``: exit 2).
     """
-    from core.reconcile import AudienceFile, BatchInput, Cancelled, build_codecs, reconcile_batches
 
     def emit(event: PassEvent) -> None:
         if progress is not None:
@@ -643,46 +653,63 @@ def run_pass(
                 emit(PassEvent("wait", f"batch {key} left for the next run: {reason}"))
             emit(PassEvent("list", f"{len(listing)} file(s), {len(ready)} batch(es) to process, "
                                    f"{len(waiting)} waiting", 0, len(ready)))
-            with tempfile.TemporaryDirectory(prefix="audiencectl-import-", dir=temp_dir) as tmp:
-                for number, batch in enumerate(ready, start=1):
-                    blocked = gate.stop_between_batches()
-                    if blocked is State.PAUSED:
-                        report.status = "paused"
-                        report.notes.append(
-                            f"paused before batch {batch.key}: {len(ready) - number + 1} "
-                            "batch(es) wait for resume"
-                        )
-                        break
-                    if blocked is State.STOPPED or (cancelled is not None and cancelled()):
-                        raise _Cancel
-                    folder = Path(tmp) / f"b{number}"
-                    folder.mkdir()
-                    manifest = manifests.get(batch.manifest_name or "")
-                    paths = _fetch_batch(files, batch, manifest, folder, gate, emit)
-                    batch_input = BatchInput(
-                        key=batch.key,
-                        mode=batch.mode,
-                        destination_id=batch.destination_id,
-                        files=[AudienceFile(p.name, _opener(p)) for p in paths],
+            routed = [b for b in ready if route(env, b.destination_id)]
+            for batch in ready:
+                if batch not in routed:
+                    report.notes.append(
+                        f"batch {batch.key} skipped: no data source has destination ID "
+                        f"{batch.destination_id} (it is fetched again once one has)"
                     )
-                    emit(PassEvent("reconcile", f"reconciling {batch.key}", number, len(ready)))
-                    test_hook("reconcile")
-                    try:
-                        results = list(
-                            reconcile_batches(
-                                [batch_input], env, codecs, profiles,
-                                cancelled=gate.cancel_now,
+            by_key = {b.key: b for b in routed}
+            with tempfile.TemporaryDirectory(prefix="audiencectl-import-", dir=temp_dir) as tmp:
+                fetched: dict[str, list[Path]] = {}
+
+                def inputs() -> Iterator[Any]:
+                    for number, batch in enumerate(routed, start=1):
+                        blocked = gate.stop_between_batches()
+                        if blocked is State.PAUSED:
+                            report.status = "paused"
+                            report.notes.append(
+                                f"paused before batch {batch.key}: {len(routed) - number + 1} "
+                                "batch(es) wait for resume"
                             )
+                            return
+                        if blocked is State.STOPPED or (cancelled is not None and cancelled()):
+                            raise _Cancel
+                        folder = Path(tmp) / f"b{number}"
+                        folder.mkdir()
+                        manifest = manifests.get(batch.manifest_name or "")
+                        paths = _fetch_batch(files, batch, manifest, folder, gate, emit)
+                        fetched[batch.key] = paths
+                        emit(PassEvent("reconcile", f"reconciling {batch.key}", number,
+                                       len(routed)))
+                        test_hook("reconcile")
+                        yield BatchInput(
+                            key=batch.key,
+                            mode=batch.mode,
+                            destination_id=batch.destination_id,
+                            files=tuple(AudienceFile.from_path(p) for p in paths),
                         )
-                    except Cancelled:
-                        raise _Cancel from None
-                    for result in results:
+
+                def on_progress(step: Any) -> None:
+                    emit(PassEvent("progress", f"{step.file}: {step.lines} lines",
+                                   int(step.bytes_read), int(step.bytes_total or 0)))
+
+                results = reconcile_batches(
+                    inputs(), env, codecs, profiles,
+                    max_samples=MAX_SAMPLES, progress=on_progress, cancelled=gate.cancel_now,
+                )
+                try:
+                    for number, result in enumerate(results, start=1):
+                        batch = by_key[result.key]
                         write = _batch_write(batch, result, sizes)
-                        emit(PassEvent("write", f"writing {batch.key}", number, len(ready)))
+                        emit(PassEvent("write", f"writing {batch.key}", number, len(routed)))
                         store.write_batch(env.name, run_id, write, during=_write_hook)
                         _add(report, write)
-                    for p in paths:
-                        p.unlink(missing_ok=True)
+                        for path in fetched.pop(batch.key, []):
+                            path.unlink(missing_ok=True)
+                except Cancelled:
+                    raise _Cancel from None
         if report.status == "running":
             report.status = "ok" if report.batches else "nothing_new"
         store.finish_run(env.name, run_id, clock.now(), report.status)
@@ -711,13 +738,6 @@ def run_pass(
 
 def _write_hook() -> None:
     test_hook("write")
-
-
-def _opener(path: Path) -> Callable[[], BinaryIO]:
-    def open_it() -> BinaryIO:
-        return open(path, "rb")
-
-    return open_it
 
 
 def _add(report: PassReport, write: BatchWrite) -> None:

@@ -12,8 +12,8 @@ Fixtures (see each docstring):
 - ``sshd_rekeyable`` (function): an sshd of its own that can restart with
   another host key (``restart(new_host_key=True)``).
 - ``chroot_dir`` (function): a factory making fresh folders in the chroot.
-- ``closed_port``, ``silent_port``, ``http_port``, ``eof_port`` (function):
-  misbehaving TCP endpoints on 127.0.0.1.
+- ``closed_port``, ``silent_port``, ``http_port``, ``eof_port``,
+  ``banner_only_port`` (function): misbehaving TCP endpoints on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -417,5 +417,13 @@ def http_port() -> Iterator[int]:
 def eof_port() -> Iterator[int]:
     """Accepts and closes at once (what a ban or MaxStartups looks like)."""
     listener = _Listener(lambda conn: conn.close())
+    yield listener.port
+    listener.close()
+
+
+@pytest.fixture
+def banner_only_port() -> Iterator[int]:
+    """Sends an SSH banner, then nothing (a server stuck before the key exchange)."""
+    listener = _Listener(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.2 stuck\r\n"))
     yield listener.port
     listener.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from core.errors import InputError
 from core.hostkeys import HostKeyChanged, HostKeyCheck, HostKeyUnknown
 from core.model import Account, AccountType, Role
 from core.probe import EXPORT_STAGES, IMPORT_STAGES, Credentials, ProbeReport, StageResult, probe
@@ -174,14 +177,12 @@ def test_unreadable_private_key(
 # ------------------------------------------------------------------- the network
 
 
-@sshd_test
 def test_closed_port(closed_port: int, pins: SqliteHostKeyStore) -> None:
     report = run(sftp_account(closed_port, "u"), Credentials(password="x"), pins)
     failed = assert_fails_at(report, "tcp", "closed port")
     assert "refused" in failed.detail
 
 
-@sshd_test
 def test_port_that_never_speaks_ends_within_the_timeout(
     silent_port: int, pins: SqliteHostKeyStore
 ) -> None:
@@ -192,17 +193,23 @@ def test_port_that_never_speaks_ends_within_the_timeout(
     assert_fails_at(report, "banner", "never speaks SSH")
 
 
-@sshd_test
 def test_port_that_speaks_http(http_port: int, pins: SqliteHostKeyStore) -> None:
     report = run(sftp_account(http_port, "u"), Credentials(password="x"), pins)
     failed = assert_fails_at(report, "banner", "wrong port, that is an HTTP/other service")
     assert "HTTP/1.1 400" in failed.detail
 
 
-@sshd_test
 def test_port_that_closes_at_once(eof_port: int, pins: SqliteHostKeyStore) -> None:
     report = run(sftp_account(eof_port, "u"), Credentials(password="x"), pins)
     assert_fails_at(report, "banner", "banned (fail2ban/MaxStartups)")
+
+
+def test_server_stuck_after_its_banner(banner_only_port: int, pins: SqliteHostKeyStore) -> None:
+    started = time.monotonic()
+    report = run(sftp_account(banner_only_port, "u"), Credentials(password="x"), pins, timeout=1)
+    assert time.monotonic() - started < 1 + 2
+    failed = assert_fails_at(report, "hostkey", "stopped answering after its banner")
+    assert "did not finish within 1 s" in failed.detail
 
 
 def test_name_that_does_not_resolve(
@@ -482,3 +489,19 @@ def test_probe_history_in_the_store(tmp_path: Path, store: Store, pins: SqliteHo
     history = probes.history(store.conn, "production", Role.IMPORT, limit=10)
     assert [r.ok for r in history] == [False, True]
     assert probes.history(store.conn, "production", Role.EXPORT, limit=10) == []
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
+@pytest.mark.parametrize("fmt", [[], ["-m", "PEM", "-t", "rsa", "-b", "2048"]])
+def test_private_key_passphrase(tmp_path: Path, fmt: list[str]) -> None:
+    path = tmp_path / "key"
+    args = fmt or ["-t", "ed25519"]
+    subprocess.run(["ssh-keygen", "-q", "-N", "s3cret", "-f", str(path), *args], check=True)
+    text = path.read_text()
+    key = Credentials(private_key=text, passphrase="s3cret").load_private_key()
+    assert key is not None and key.can_sign()
+    with pytest.raises(InputError, match="encrypted"):
+        Credentials(private_key=text).load_private_key()
+    with pytest.raises(InputError, match=r"decrypt|cannot read"):
+        Credentials(private_key=text, passphrase="wrong").load_private_key()
+    assert Credentials().load_private_key() is None

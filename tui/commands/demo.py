@@ -10,6 +10,8 @@ import platformdirs
 from core.demo import build_demo
 from core.errors import ExitCode
 from core.model import RequestStatus
+from core.profiles import CsvProfiles
+from storage.profiles import load_profiles
 from tui.cli import CliState, pass_state
 from tui.services import Services
 
@@ -43,6 +45,9 @@ def demo_command(
     try:
         repo = services.repo
         env = repo.save(workspace.env)
+        load_profiles(
+            services.store, env.name, CsvProfiles(workspace.profiles_csv, workspace.visitors_csv)
+        )
         if repo.request_status(env.name) is RequestStatus.DRAFT:
             repo.set_request_status(env, RequestStatus.PROVISIONED)
     finally:

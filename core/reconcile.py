@@ -1,0 +1,752 @@
+"""Streaming reconciliation: one pipeline for ``dry-run`` and ``import run``.
+
+An audience batch (the split parts of one AAM delivery) is streamed chunk by
+chunk (``core.formats.read_chunks``); each chunk's IDs go through each routed
+data source's ``IdCodec`` in one call, and the lookup keys are looked up in
+one index per data source, built once per run from a ``ProfileSource``.
+
+Per non-empty line exactly one outcome (contract.md section 4):
+
+1. a malformed line (from the chunk) is ``malformed_line``;
+2. an ID already seen in the same batch (all parts) is ``duplicate``;
+3. the first data source, in priority order, whose index holds the ID's key
+   gives ``reconciled``: every segment of the line gets the line's profiles
+   as members, every removed segment gets them in ``removed``;
+4. otherwise ``not_found`` when some data source could decode the ID, or else
+   the highest-priority data source's own outcome (``bad_padding``, ...).
+
+Duplicate lines add nothing to segments. Memory grows only with the set of
+distinct IDs of the batch being read and the segment member sets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from core.cipher import IdCodec, parse_iv, parse_key
+from core.errors import AudienceError, ExitCode, InputError, ValidationError
+from core.formats import (
+    Manifest,
+    classify_names,
+    excerpt,
+    parse_manifest,
+    parse_manifest_name,
+    parse_outbound_name,
+    read_chunks,
+    verify_part,
+)
+from core.model import DataSource, Environment, IdType, Transform
+from core.outcomes import EXPLANATIONS, FAILURES, Outcome
+from core.profiles import ProfileSource
+
+__all__ = [
+    "CHUNK_LINES",
+    "SAMPLE_ID_CHARS",
+    "AudienceFile",
+    "BatchInput",
+    "BatchResult",
+    "Cancelled",
+    "Progress",
+    "Sample",
+    "SegmentResult",
+    "Summary",
+    "batches_from_paths",
+    "build_codecs",
+    "reconcile_batches",
+    "route",
+    "summarize",
+]
+
+CHUNK_LINES = 16_384
+SAMPLE_ID_CHARS = 64
+
+
+# ------------------------------------------------------------------------ data types
+
+
+@dataclass(frozen=True)
+class AudienceFile:
+    """One audience data file: its name (routing, samples) and how to open its raw bytes.
+
+    ``.gz`` is decided from the name.
+    """
+
+    name: str
+    open: Callable[[], AbstractContextManager[BinaryIO]]
+
+    @classmethod
+    def from_path(cls, path: Path) -> AudienceFile:
+        """A file on disk."""
+        path = Path(path)
+
+        def opener() -> AbstractContextManager[BinaryIO]:
+            return path.open("rb")
+
+        return cls(path.name, opener)
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One batch to reconcile: its parts in processing order."""
+
+    key: str
+    mode: str  # "full" | "iter"
+    destination_id: int | None
+    files: tuple[AudienceFile, ...]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """An unreconciled line: where it is, its (shortened) ID, its outcome and a hint."""
+
+    file: str
+    line: int
+    id: str
+    outcome: str
+    hint: str
+
+
+@dataclass
+class SegmentResult:
+    """Distinct profile ids that are members of a segment, and that were removed from it."""
+
+    members: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one batch. ``records = reconciled + duplicates + sum(outcomes)``."""
+
+    key: str
+    mode: str
+    destination_id: int | None
+    files: list[str]
+    records: int
+    reconciled: int
+    duplicates: int
+    outcomes: Counter[str]  # failures only (not reconciled / duplicate)
+    segments: dict[str, SegmentResult]
+    samples: list[Sample]
+    datasources: list[str]
+
+    @property
+    def match_rate(self) -> float:
+        """``reconciled / (records - duplicates)``; 0.0 without records."""
+        return _rate(self.reconciled, self.records, self.duplicates)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after each chunk: the batch, the file, lines read in it and bytes read."""
+
+    batch: str
+    file: str
+    lines: int
+    bytes_read: int
+    bytes_total: int | None
+
+
+class Cancelled(AudienceError):
+    """The run was cancelled between two chunks (nothing of the batch is returned)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, message: str = "reconciliation cancelled", hint: str = "") -> None:
+        super().__init__(message, hint or "nothing of the interrupted batch was kept")
+
+
+def _rate(reconciled: int, records: int, duplicates: int) -> float:
+    base = records - duplicates
+    return reconciled / base if base > 0 else 0.0
+
+
+# ------------------------------------------------------------------------ codecs
+
+
+def build_codecs(
+    env: Environment, resolve: Callable[[DataSource, str], str]
+) -> dict[str, IdCodec]:
+    """One ``IdCodec`` per data source of ``env``, keyed by label.
+
+    ``resolve(ds, "aes_key")`` / ``resolve(ds, "aes_iv")`` return the secret's
+    text (only called for AES data sources). A bad key or IV is an
+    ``InputError`` naming the data source and the field, never the value.
+    """
+    codecs: dict[str, IdCodec] = {}
+    for ds in env.datasources:
+        if ds.id_type is IdType.DECLARED and ds.transform is Transform.AES:
+            try:
+                key = parse_key(resolve(ds, "aes_key"))
+                iv = parse_iv(resolve(ds, "aes_iv"))
+                codecs[ds.label] = IdCodec(ds, key, iv)
+            except ValidationError as exc:
+                raise InputError(f"data source {ds.label!r}: {exc.message}", exc.hint) from None
+        else:
+            codecs[ds.label] = IdCodec(ds)
+    return codecs
+
+
+def route(
+    env: Environment, destination_id: int | None, datasource: str | None = None
+) -> list[DataSource]:
+    """The data sources a batch goes to, highest priority first.
+
+    With ``datasource`` (a label): only that one, whatever the destination.
+    Otherwise those whose ``destination_id`` equals the batch's (none when the
+    batch has no destination ID).
+    """
+    if datasource is not None:
+        return [env.datasource(datasource)]
+    if destination_id is None:
+        return []
+    return [ds for ds in env.by_priority() if ds.destination_id == destination_id]
+
+
+# ------------------------------------------------------------------------ batches from disk
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            out.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            )
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder", "check the path")
+    return out
+
+
+def _read_manifest(path: Path) -> Manifest:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"{path.name}: cannot be read ({exc.strerror})", "check the file"
+        ) from None
+    try:
+        return parse_manifest(data)
+    except InputError as exc:
+        raise InputError(f"{path.name}: {exc.message}", exc.hint) from None
+
+
+def batches_from_paths(
+    paths: Sequence[Path],
+    *,
+    force_destination: int | None = None,
+    accept_unnamed: bool | None = None,
+) -> tuple[list[BatchInput], list[tuple[str, str]]]:
+    """Group audience files on disk into batches; also return ``(file, reason)`` skipped.
+
+    A folder means all its files (not hidden, not recursive). Split parts are
+    grouped by ``core.formats.classify_names``; when a ``.info`` manifest is
+    present every part is checked against it (``verify_part``) and a part that
+    fails is an ``InputError`` naming the file and the problem. Incomplete
+    batches are skipped with the formats module's waiting reason.
+
+    ``force_destination`` sets every batch's destination ID. ``accept_unnamed``
+    (default: whether ``force_destination`` is given) turns each file whose
+    name is not an AAM outbound name into a batch of its own (mode ``iter``);
+    otherwise such files are skipped with the reason.
+    """
+    if accept_unnamed is None:
+        accept_unnamed = force_destination is not None
+    files = _expand(paths)
+    by_name: dict[str, Path] = {}
+    for path in files:
+        if path.name in by_name and by_name[path.name] != path:
+            raise InputError(
+                f"two files are named {path.name} ({by_name[path.name]} and {path})",
+                "give each delivery's files once",
+            )
+        by_name[path.name] = path
+    manifests = {
+        name: _read_manifest(path)
+        for name, path in by_name.items()
+        if parse_manifest_name(name) is not None and parse_outbound_name(name) is None
+    }
+    batches, ignored = classify_names(list(by_name), manifests)
+    out: list[BatchInput] = []
+    skipped: list[tuple[str, str]] = []
+    for batch in batches:
+        if not batch.complete:
+            names = batch.part_names or ((batch.manifest_name,) if batch.manifest_name else ())
+            skipped.extend((name, batch.waiting_reason) for name in names)
+            continue
+        if batch.manifest_name is not None:
+            manifest = manifests[batch.manifest_name]
+            for part in batch.parts:
+                entry = manifest.file(part.name)
+                if entry is None:
+                    continue
+                problems = verify_part(entry, by_name[part.name])
+                if problems:
+                    raise InputError(
+                        "; ".join(problems),
+                        f"fetch {part.name} again; {batch.manifest_name} describes the batch",
+                    )
+        out.append(
+            BatchInput(
+                key=batch.key,
+                mode=batch.mode,
+                destination_id=force_destination
+                if force_destination is not None
+                else batch.destination_id,
+                files=tuple(AudienceFile.from_path(by_name[p.name]) for p in batch.parts),
+            )
+        )
+    for item in ignored:
+        name = Path(item.name).name
+        unnamed = parse_outbound_name(name) is None and parse_manifest_name(name) is None
+        if accept_unnamed and unnamed:
+            single = (AudienceFile.from_path(by_name[name]),)
+            out.append(BatchInput(name, "iter", force_destination, single))
+        else:
+            skipped.append((name, item.reason))
+    return out, skipped
+
+
+# ------------------------------------------------------------------------ the pipeline
+
+
+class _Index:
+    """Lookup key -> profile ids (a str for one profile, a list for several)."""
+
+    __slots__ = ("map",)
+
+    def __init__(self) -> None:
+        self.map: dict[str, str | list[str]] = {}
+
+    def add(self, keys: Sequence[str | None], pids: Sequence[str]) -> None:
+        mapping = self.map
+        for key, pid in zip(keys, pids, strict=True):
+            if key is None:
+                continue
+            old = mapping.get(key)
+            if old is None:
+                mapping[key] = pid
+            elif isinstance(old, str):
+                if old != pid:
+                    mapping[key] = [old, pid]
+            elif pid not in old:
+                old.append(pid)
+
+    def get(self, key: str) -> str | list[str] | None:
+        return self.map.get(key)
+
+
+class _Sampler:
+    """Up to ``limit`` samples per outcome; ``take`` spreads them across outcomes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept: dict[str, list[Sample]] = {}
+
+    def wants(self, outcome: str) -> bool:
+        return self.limit > 0 and len(self.kept.get(outcome, ())) < self.limit
+
+    def add(self, sample: Sample) -> None:
+        self.kept.setdefault(sample.outcome, []).append(sample)
+
+    def take(self) -> list[Sample]:
+        return _spread(self.kept, self.limit)
+
+
+def _spread(groups: dict[str, list[Sample]], limit: int) -> list[Sample]:
+    """Round-robin over outcomes (contract order) so every outcome present is sampled."""
+    order = [o.value for o in FAILURES if o.value in groups] + sorted(
+        set(groups) - {o.value for o in FAILURES}
+    )
+    picked: list[Sample] = []
+    depth = 0
+    while len(picked) < limit:
+        added = False
+        for outcome in order:
+            items = groups[outcome]
+            if depth < len(items):
+                picked.append(items[depth])
+                added = True
+                if len(picked) >= limit:
+                    break
+        if not added:
+            break
+        depth += 1
+    picked.sort(key=lambda s: (s.file, s.line))
+    return picked
+
+
+def _sample(file: str, line: int, raw: str, outcome: Outcome, detail: str = "") -> Sample:
+    fix = EXPLANATIONS[outcome][1]
+    hint = f"{detail}; {fix}" if detail else fix
+    return Sample(file, line, excerpt(raw, SAMPLE_ID_CHARS), outcome.value, hint)
+
+
+def _size_of(handle: Any) -> int | None:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _position(handle: Any) -> int:
+    try:
+        return int(handle.tell())
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+class _Run:
+    """State shared by the batches of one run: codecs, lazily built indexes."""
+
+    def __init__(
+        self,
+        env: Environment,
+        codecs: dict[str, IdCodec],
+        profiles: ProfileSource,
+        datasource: str | None,
+        max_samples: int,
+        progress: Callable[[Progress], None] | None,
+        cancelled: Callable[[], bool] | None,
+        chunk_lines: int,
+    ) -> None:
+        self.env = env
+        self.codecs = codecs
+        self.profiles = profiles
+        self.datasource = datasource
+        self.max_samples = max_samples
+        self.progress = progress
+        self.cancelled = cancelled
+        self.chunk_lines = chunk_lines
+        self.indexes: dict[str, _Index] = {}
+        self._columns: list[str] | None = None
+
+    def codec(self, ds: DataSource) -> IdCodec:
+        codec = self.codecs.get(ds.label)
+        if codec is None:
+            raise InputError(
+                f"no codec for data source {ds.label!r}",
+                "build codecs for every routed data source",
+            )
+        return codec
+
+    def index(self, ds: DataSource) -> _Index:
+        """The data source's lookup index, built on first use and kept for the run."""
+        built = self.indexes.get(ds.label)
+        if built is not None:
+            return built
+        codec = self.codec(ds)
+        index = _Index()
+        if ds.id_type is IdType.VISITOR:
+            for vids, pids in self.profiles.visitor_chunks():
+                index.add(codec.profile_keys(vids), pids)
+        else:
+            if self._columns is None:
+                self._columns = self.profiles.columns()
+            column = ds.reconciliation_key
+            if column not in self._columns:
+                found = ", ".join(self._columns) or "none: no profiles"
+                raise InputError(
+                    f"data source {ds.label!r}: reconciliation key {column!r} is not a profile "
+                    f"column (columns: {found})",
+                    "load profiles with that column, or fix the data source's reconciliation_key",
+                )
+            for pids, values in self.profiles.column_chunks(column):
+                index.add(codec.profile_keys(values), pids)
+        self.indexes[ds.label] = index
+        return index
+
+    def check_cancelled(self) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise Cancelled()
+
+    def batch(self, batch: BatchInput, sources: list[DataSource]) -> BatchResult:
+        steps = [(ds, self.codec(ds), self.index(ds)) for ds in sources]
+        seen: set[str] = set()
+        outcomes: Counter[str] = Counter()
+        segments: dict[str, SegmentResult] = {}
+        sampler = _Sampler(self.max_samples)
+        records = reconciled = duplicates = 0
+
+        def add_segments(segs: str, removed: str, pids: str | list[str]) -> None:
+            for seg in segs.split(","):
+                result = segments.get(seg)
+                if result is None:
+                    result = segments[seg] = SegmentResult()
+                if isinstance(pids, str):
+                    result.members.add(pids)
+                else:
+                    result.members.update(pids)
+            if removed:
+                for seg in removed.split(","):
+                    result = segments.get(seg)
+                    if result is None:
+                        result = segments[seg] = SegmentResult()
+                    if isinstance(pids, str):
+                        result.removed.add(pids)
+                    else:
+                        result.removed.update(pids)
+
+        for audience in batch.files:
+            self.check_cancelled()
+            with audience.open() as handle:
+                total = _size_of(handle)
+                chunks = read_chunks(
+                    handle,
+                    gz=audience.name.lower().endswith(".gz"),
+                    chunk_lines=self.chunk_lines,
+                    name=audience.name,
+                )
+                for chunk in chunks:
+                    self.check_cancelled()
+                    records += chunk.records
+                    if chunk.malformed:
+                        outcomes[Outcome.MALFORMED_LINE.value] += len(chunk.malformed)
+                        if sampler.wants(Outcome.MALFORMED_LINE.value):
+                            for (line, text), reason in zip(
+                                chunk.malformed, chunk.malformed_reasons, strict=True
+                            ):
+                                if not sampler.wants(Outcome.MALFORMED_LINE.value):
+                                    break
+                                sampler.add(
+                                    _sample(
+                                        audience.name, line, text, Outcome.MALFORMED_LINE, reason
+                                    )
+                                )
+                    ids = chunk.ids
+                    pending: list[int] = []
+                    for i, raw in enumerate(ids):
+                        if raw in seen:
+                            duplicates += 1
+                        else:
+                            seen.add(raw)
+                            pending.append(i)
+                    first: dict[int, Outcome] = {}
+                    decoded: set[int] = set()
+                    for _ds, codec, index in steps:
+                        if not pending:
+                            break
+                        keys = codec.incoming([ids[i] for i in pending])
+                        still: list[int] = []
+                        for i, key in zip(pending, keys, strict=True):
+                            if isinstance(key, Outcome):
+                                if i not in first:
+                                    first[i] = key
+                                still.append(i)
+                                continue
+                            pids = index.get(key)
+                            if pids is None:
+                                decoded.add(i)
+                                still.append(i)
+                            else:
+                                reconciled += 1
+                                add_segments(chunk.segments[i], chunk.removed[i], pids)
+                        pending = still
+                    for i in pending:
+                        outcome = Outcome.NOT_FOUND if i in decoded else first[i]
+                        outcomes[outcome.value] += 1
+                        if sampler.wants(outcome.value):
+                            sampler.add(
+                                _sample(audience.name, chunk.line_numbers[i], ids[i], outcome)
+                            )
+                    if self.progress is not None:
+                        self.progress(
+                            Progress(
+                                batch.key,
+                                audience.name,
+                                chunk.last_line,
+                                _position(handle),
+                                total,
+                            )
+                        )
+        result = BatchResult(
+            key=batch.key,
+            mode=batch.mode,
+            destination_id=batch.destination_id,
+            files=[f.name for f in batch.files],
+            records=records,
+            reconciled=reconciled,
+            duplicates=duplicates,
+            outcomes=outcomes,
+            segments=segments,
+            samples=sampler.take(),
+            datasources=[ds.label for ds in sources],
+        )
+        assert records == reconciled + duplicates + sum(outcomes.values())
+        return result
+
+
+def reconcile_batches(
+    batches: Iterable[BatchInput],
+    env: Environment,
+    codecs: dict[str, IdCodec],
+    profiles: ProfileSource,
+    *,
+    datasource: str | None = None,
+    max_samples: int = 100,
+    progress: Callable[[Progress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    skipped: list[tuple[str, str]] | None = None,
+    chunk_lines: int = CHUNK_LINES,
+) -> Iterator[BatchResult]:
+    """Reconcile each batch in turn, yielding one ``BatchResult`` per routed batch.
+
+    Promises: files are streamed (chunks of ``chunk_lines`` lines); IDs are
+    transformed per chunk, never per record; each data source's index is
+    built once, on first use, from ``profiles``; every non-empty line gets
+    exactly one outcome (module docstring) so ``records = reconciled +
+    duplicates + sum(outcomes)``. A batch routed to no data source (see
+    :func:`route`) is not yielded: its files are appended to ``skipped`` (when
+    given) with the reason. ``cancelled()`` is checked between chunks and
+    raises ``Cancelled``; ``progress`` is called after each chunk. Samples:
+    at most ``max_samples`` per batch, spread across outcomes. Errors that
+    stop the run (a corrupt gzip, a missing reconciliation column, an unknown
+    ``datasource`` label) raise ``InputError``.
+    """
+    run = _Run(env, codecs, profiles, datasource, max_samples, progress, cancelled, chunk_lines)
+    if datasource is not None:
+        env.datasource(datasource)  # an unknown label fails before anything is read
+    for batch in batches:
+        sources = route(env, batch.destination_id, datasource)
+        if not sources:
+            if skipped is not None:
+                reason = _no_route_reason(env, batch.destination_id)
+                skipped.extend((f.name, reason) for f in batch.files)
+            continue
+        yield run.batch(batch, sources)
+
+
+def _no_route_reason(env: Environment, destination_id: int | None) -> str:
+    if destination_id is None:
+        return "the name carries no destination ID; choose a data source with --datasource"
+    known = sorted({ds.destination_id for ds in env.datasources if ds.destination_id is not None})
+    shown = ", ".join(str(d) for d in known) or "none"
+    return f"no data source has destination ID {destination_id} (configured: {shown})"
+
+
+# ------------------------------------------------------------------------ summary
+
+
+@dataclass
+class Summary:
+    """Totals over batches; ``to_json`` is contract.md section 4's ``dry-run --json``."""
+
+    records: int
+    reconciled: int
+    duplicates: int
+    match_rate: float
+    outcomes: Counter[str]
+    segments: dict[str, SegmentResult]
+    unreconciled_samples: list[Sample]
+    batches: list[BatchResult]
+    skipped: list[tuple[str, str]]
+    datasources: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document: section 4's keys plus ``batches``, ``skipped``,
+        ``datasources``. Outcomes with zero count are omitted."""
+        return {
+            "records": self.records,
+            "reconciled": self.reconciled,
+            "duplicates": self.duplicates,
+            "match_rate": self.match_rate,
+            "outcomes": _outcomes_json(self.outcomes),
+            "segments": _segments_json(self.segments),
+            "unreconciled_samples": [_sample_json(s) for s in self.unreconciled_samples],
+            "batches": [
+                {
+                    "key": b.key,
+                    "mode": b.mode,
+                    "destination_id": b.destination_id,
+                    "files": list(b.files),
+                    "records": b.records,
+                    "reconciled": b.reconciled,
+                    "duplicates": b.duplicates,
+                    "match_rate": b.match_rate,
+                    "outcomes": _outcomes_json(b.outcomes),
+                    "segments": _segments_json(b.segments),
+                    "datasources": list(b.datasources),
+                }
+                for b in self.batches
+            ],
+            "skipped": [{"file": name, "reason": reason} for name, reason in self.skipped],
+            "datasources": list(self.datasources),
+        }
+
+
+def _outcome_order(name: str) -> tuple[int, str]:
+    values = [o.value for o in Outcome]
+    return (values.index(name) if name in values else len(values), name)
+
+
+def _outcomes_json(outcomes: Counter[str]) -> dict[str, int]:
+    return {k: outcomes[k] for k in sorted(outcomes, key=_outcome_order) if outcomes[k]}
+
+
+def _segment_order(seg: str) -> tuple[int, str]:
+    return (int(seg) if seg.isdigit() else 0, seg)
+
+
+def _segments_json(segments: dict[str, SegmentResult]) -> dict[str, dict[str, int]]:
+    return {
+        seg: {"members": len(segments[seg].members), "removed": len(segments[seg].removed)}
+        for seg in sorted(segments, key=_segment_order)
+    }
+
+
+def _sample_json(sample: Sample) -> dict[str, Any]:
+    return {
+        "file": sample.file,
+        "line": sample.line,
+        "id": sample.id,
+        "outcome": sample.outcome,
+        "hint": sample.hint,
+    }
+
+
+def summarize(
+    results: Iterable[BatchResult],
+    skipped: Iterable[tuple[str, str]] = (),
+    *,
+    max_samples: int = 100,
+) -> Summary:
+    """Totals of ``results``: sums, distinct segment members across batches, at most
+    ``max_samples`` samples spread across outcomes, the data sources used."""
+    batches = list(results)
+    outcomes: Counter[str] = Counter()
+    segments: dict[str, SegmentResult] = {}
+    groups: dict[str, list[Sample]] = {}
+    datasources: list[str] = []
+    for b in batches:
+        outcomes.update(b.outcomes)
+        for seg, part in b.segments.items():
+            total = segments.setdefault(seg, SegmentResult())
+            total.members |= part.members
+            total.removed |= part.removed
+        for sample in b.samples:
+            groups.setdefault(sample.outcome, []).append(sample)
+        datasources.extend(label for label in b.datasources if label not in datasources)
+    records = sum(b.records for b in batches)
+    reconciled = sum(b.reconciled for b in batches)
+    duplicates = sum(b.duplicates for b in batches)
+    return Summary(
+        records=records,
+        reconciled=reconciled,
+        duplicates=duplicates,
+        match_rate=_rate(reconciled, records, duplicates),
+        outcomes=outcomes,
+        segments=segments,
+        unreconciled_samples=_spread(groups, max_samples),
+        batches=batches,
+        skipped=list(skipped),
+        datasources=datasources,
+    )

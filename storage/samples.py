@@ -1,0 +1,181 @@
+"""Samples kept in the store: the website's last sample per data source, and profile values.
+
+- ``save_sample`` / ``last_sample``: the website cross-check (contract.md section 7).
+  One row per environment and data source: a new check replaces the previous one.
+  The doctor's ``datasource.website_sample`` check reads ``last_sample``.
+- ``profile_column_names`` / ``column_values``: a bounded look at the loaded profile
+  dimension, so a data source's reconciliation key can be checked against its channel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.clock import iso, now, parse_iso
+from core.diagnose import Diagnosis
+from core.model import DataSource, Environment
+from storage.db import Store
+
+__all__ = [
+    "COLUMN_SAMPLE_LIMIT",
+    "StoredSample",
+    "column_values",
+    "forget_sample",
+    "last_sample",
+    "profile_column_names",
+    "rename_sample",
+    "save_sample",
+]
+
+#: How many profile values ``column_values`` reads at most.
+COLUMN_SAMPLE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """The last website sample checked for one data source, and its verdict."""
+
+    env: str
+    datasource: str
+    clear: str
+    sample: str
+    diagnosis: str  # one of core.diagnose.CODES
+    detail: str
+    at: datetime
+
+    @property
+    def match(self) -> bool:
+        """True when the website's sample matched the data source (``ok``)."""
+        return self.diagnosis == "ok"
+
+    def to_diagnosis(self) -> Diagnosis:
+        """The stored verdict as a ``Diagnosis``."""
+        return Diagnosis(self.match, self.diagnosis, self.detail)
+
+
+def _env_name(env: Environment | str) -> str:
+    return env.name if isinstance(env, Environment) else env
+
+
+def _ds_label(datasource: DataSource | str) -> str:
+    return datasource.label if isinstance(datasource, DataSource) else datasource
+
+
+def save_sample(
+    store: Store,
+    env: Environment | str,
+    datasource: DataSource | str,
+    clear: str,
+    sample: str,
+    diagnosis: Diagnosis,
+) -> StoredSample:
+    """Keeps ``sample`` and its verdict as the data source's last sample (one transaction).
+
+    Replaces any earlier sample of the same data source. The environment must be
+    in the store.
+    """
+    stored = StoredSample(
+        env=_env_name(env),
+        datasource=_ds_label(datasource),
+        clear=clear,
+        sample=sample,
+        diagnosis=diagnosis.code,
+        detail=diagnosis.detail,
+        at=now(),
+    )
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO website_samples (env, datasource, clear, sample, diagnosis, detail, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(env, datasource) DO UPDATE SET clear = excluded.clear,"
+            " sample = excluded.sample, diagnosis = excluded.diagnosis,"
+            " detail = excluded.detail, at = excluded.at",
+            (
+                stored.env,
+                stored.datasource,
+                stored.clear,
+                stored.sample,
+                stored.diagnosis,
+                stored.detail,
+                iso(stored.at),
+            ),
+        )
+    return stored
+
+
+def last_sample(
+    store: Store, env: Environment | str, datasource: DataSource | str
+) -> StoredSample | None:
+    """The data source's last checked website sample, or ``None`` when it was never checked."""
+    row = store.conn.execute(
+        "SELECT clear, sample, diagnosis, detail, at FROM website_samples"
+        " WHERE env = ? AND datasource = ?",
+        (_env_name(env), _ds_label(datasource)),
+    ).fetchone()
+    if row is None:
+        return None
+    clear, sample, diagnosis, detail, at = row
+    return StoredSample(
+        _env_name(env), _ds_label(datasource), clear, sample, diagnosis, detail, parse_iso(at)
+    )
+
+
+def rename_sample(store: Store, env: Environment | str, old: str, new: str) -> None:
+    """Moves the last sample to a data source's new label (after a rename)."""
+    if old == new:
+        return
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM website_samples WHERE env = ? AND datasource = ?", (_env_name(env), new)
+        )
+        conn.execute(
+            "UPDATE website_samples SET datasource = ? WHERE env = ? AND datasource = ?",
+            (new, _env_name(env), old),
+        )
+
+
+def forget_sample(store: Store, env: Environment | str, datasource: DataSource | str) -> None:
+    """Drops the last sample of a data source (after it was deleted)."""
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM website_samples WHERE env = ? AND datasource = ?",
+            (_env_name(env), _ds_label(datasource)),
+        )
+
+
+# ------------------------------------------------------------------ profile values
+
+
+def profile_column_names(store: Store, env: Environment | str) -> list[str]:
+    """The loaded profile dimension's columns, in file order (empty when none is loaded)."""
+    rows = store.conn.execute(
+        "SELECT name FROM profile_columns WHERE env = ? ORDER BY position", (_env_name(env),)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def column_values(
+    store: Store, env: Environment | str, column: str, limit: int = COLUMN_SAMPLE_LIMIT
+) -> list[str]:
+    """Up to ``limit`` non-empty values of one profile column (empty when it is not loaded)."""
+    names = profile_column_names(store, env)
+    if column not in names:
+        return []
+    index = names.index(column)
+    out: list[str] = []
+    cursor = store.conn.execute("SELECT data FROM profiles WHERE env = ?", (_env_name(env),))
+    for (data,) in cursor:
+        try:
+            values = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(values, list) and index < len(values):
+            value = values[index]
+            if value not in (None, ""):
+                out.append(str(value))
+                if len(out) >= limit:
+                    break
+    cursor.close()
+    return out

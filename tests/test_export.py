@@ -1,0 +1,164 @@
+"""`audiencectl export`: the AAM inbound file, checked by independent implementations."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from core.demo import DEMO_IV_HEX, DEMO_KEY_HEX, DemoWorkspace
+from tests.test_import_cli import demo_store
+
+AES_DS = "Recipient - Email (AES)"
+CRM_DS = "Recipient - CRM ID (SHA-256)"
+VISITOR_DS = "Recipient - Visitor ID"
+NAME = re.compile(r"ftp_dpm_(\d+)_(\d{10})\.sync(\.gz)?")
+
+
+def profiles_of(ws: DemoWorkspace) -> dict[str, dict[str, str]]:
+    with ws.profiles_csv.open(encoding="utf-8") as fh:
+        return {row["id"]: row for row in csv.DictReader(fh)}
+
+
+def members_csv(path: Path, ids: list[str]) -> Path:
+    path.write_text("id,note\n" + "".join(f"{i},x\n" for i in ids), encoding="utf-8")
+    return path
+
+
+def read_lines(path: Path) -> list[tuple[str, str]]:
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8")
+    assert text.endswith("\n")
+    return [tuple(line.split("\t")) for line in text.splitlines()]  # type: ignore[misc]
+
+
+def openssl_decrypt(hex_ct: str) -> str:
+    done = subprocess.run(
+        ["openssl", "enc", "-d", "-aes-256-cbc", "-K", DEMO_KEY_HEX, "-iv", DEMO_IV_HEX],
+        input=bytes.fromhex(hex_ct),
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode("utf-8")
+
+
+def test_aes_export_decrypts_with_openssl(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws = demo_store(tmp_path / "demo", db_path)
+    profiles = profiles_of(ws)
+    ids = [f"P{n:05d}" for n in range(1, 61)]
+    members = members_csv(tmp_path / "members.csv", [*ids, "P99999", "", "P00002"])
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(
+        "export", "--members", str(members), "--segment-id", "777",
+        "--datasource", AES_DS, "--out", str(out), "--json",
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [report["file"]]
+    match = NAME.fullmatch(report["file"])
+    assert match and match[1] == "14016" and match[3] is None
+    lines = read_lines(out / report["file"])
+    assert all(seg == "777" for _, seg in lines)
+    assert all(re.fullmatch(r"[0-9a-f]+", ct) for ct, _ in lines)
+    decrypted = sorted(openssl_decrypt(ct) for ct, _ in lines)
+    expected = sorted(
+        profiles[i]["email"].strip().lower() for i in ids if profiles[i]["email"].strip()
+    )
+    assert decrypted == expected
+    assert report["lines"] == len(lines) == len(expected)
+    empty = sum(1 for i in ids if not profiles[i]["email"].strip())
+    assert empty > 0
+    assert report["skipped"] == {
+        "empty_member_id": 1, "empty_value": empty, "unknown_profile": 1
+    }
+    assert {"id": "P99999", "reason": "unknown_profile"} in report["skipped_samples"]
+    assert report["duplicate_members"] == 1
+    assert report["segment_id"] == "777" and report["datasource"] == AES_DS
+    assert report["uploaded"] is False
+
+
+def test_hashed_export_equals_hashlib(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws = demo_store(tmp_path / "demo", db_path)
+    profiles = profiles_of(ws)
+    ids = [f"P{n:05d}" for n in range(100, 140)]
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(
+        "export", "--members", str(members_csv(tmp_path / "m.csv", ids)), "--segment-id", "42",
+        "--datasource", CRM_DS, "--out", str(out), "--gzip", "--json",
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["file"].endswith(".sync.gz") and NAME.fullmatch(report["file"])[1] == "14018"  # type: ignore[index]
+    lines = read_lines(out / report["file"])
+    expected = sorted(hashlib.sha256(profiles[i]["customer_id"].encode()).hexdigest() for i in ids)
+    assert sorted(ct for ct, _ in lines) == expected
+    assert report["skipped"] == {}
+
+
+def test_visitor_export_uses_visitor_map(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws = demo_store(tmp_path / "demo", db_path)
+    with ws.visitors_csv.open(encoding="utf-8") as fh:
+        vids = {row["profile_id"]: row["visitor_id"] for row in csv.DictReader(fh)}
+    ids = ["P00001", "P00002", "P00399"]  # the last quarter of profiles has no visitor ID
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli(
+        "export", "--members", str(members_csv(tmp_path / "m.csv", ids)), "--segment-id", "5",
+        "--datasource", VISITOR_DS, "--out", str(out), "--json",
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    lines = read_lines(out / report["file"])
+    assert sorted(lines) == sorted([(vids["P00001"], "5"), (vids["P00002"], "5")])
+    assert report["skipped"] == {"no_visitor_id": 1}
+
+
+def test_datasource_required_when_several(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    demo_store(tmp_path / "demo", db_path)
+    result = run_cli(
+        "export", "--members", str(members_csv(tmp_path / "m.csv", ["P00001"])),
+        "--segment-id", "1", "--out", str(tmp_path),
+    )
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "--datasource" in result.err
+    assert AES_DS in result.err and CRM_DS in result.err
+
+
+def test_input_errors_exit_2(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    demo_store(tmp_path / "demo", db_path)
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("profile,email\nP1,a@b.c\n")
+    result = run_cli("export", "--members", str(bad_header), "--segment-id", "1",
+                     "--datasource", AES_DS, "--out", str(tmp_path))
+    assert result.code == 2 and "no `id` column" in result.err
+    result = run_cli("export", "--members", str(members_csv(tmp_path / "m.csv", ["P00001"])),
+                     "--segment-id", "abc", "--datasource", AES_DS, "--out", str(tmp_path))
+    assert result.code == 2 and "segment_id" in result.err
+    result = run_cli("export", "--members", str(members_csv(tmp_path / "n.csv", ["nobody"])),
+                     "--segment-id", "1", "--datasource", AES_DS, "--out", str(tmp_path))
+    assert result.code == 2 and "nothing was written" in result.err
+    assert not list(tmp_path.glob("ftp_dpm_*")) and not list(tmp_path.glob(".inbound-*"))
+
+
+def test_upload_through_local_export_account(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws = demo_store(tmp_path / "demo", db_path)
+    ids = [f"P{n:05d}" for n in range(1, 31)]
+    result = run_cli(
+        "export", "--members", str(members_csv(tmp_path / "m.csv", ids)), "--segment-id", "9",
+        "--datasource", AES_DS, "--upload", "--json",
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["uploaded"] is True
+    entries = sorted(p.name for p in ws.outbox.iterdir())
+    assert entries == [report["file"]], "the final file only, no temporary file left"
+    assert len(read_lines(ws.outbox / report["file"])) == report["lines"] > 0

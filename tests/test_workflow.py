@@ -1,0 +1,316 @@
+"""The import workflow: states, passes, full vs iter, incomplete batches, failures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core import clock
+from core.errors import ExitCode
+from core.model import Account, AccountType, DataSource, Environment, Role
+from core.profiles import CsvProfiles
+from core.secrets import Secret
+from core.workflow import State, WorkflowRefused, check_can_run, pause, resume, stop
+from storage.audiences import SqliteWorkflowStore
+from storage.db import Store
+from storage.profiles import load_profiles
+from storage.repo import EnvironmentRepo
+
+DID, DPID = 46390, 14016
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def crm_env(root: Path) -> Environment:
+    """A local import account and one declared, clear data source on customer_id."""
+    inbox = root / "inbox"
+    outbox = root / "outbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    outbox.mkdir(parents=True, exist_ok=True)
+    return Environment(
+        name="wf",
+        import_account=Account(Role.IMPORT, AccountType.LOCAL, path=str(inbox)),
+        export_account=Account(Role.EXPORT, AccountType.LOCAL, path=str(outbox)),
+        datasources=(
+            DataSource(
+                label="CRM",
+                alias="Adobe Campaign",
+                dpid=DPID,
+                destination_id=DID,
+                id_type="declared",
+                reconciliation_key="customer_id",
+                channel="other",
+            ),
+        ),
+    )
+
+
+def setup_store(db_path: Path, env: Environment, profiles: int = 20) -> None:
+    """Saves ``env`` and loads profiles P1..Pn with customer_id C1..Cn."""
+    csv_path = db_path.parent.parent / "profiles.csv"
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["id,customer_id"] + [f"P{n},C{n}" for n in range(1, profiles + 1)]
+    csv_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with Store(db_path) as store:
+        EnvironmentRepo(store).save(env)
+        load_profiles(store, env.name, CsvProfiles(csv_path))
+
+
+def aam_name(mode: str, ts: int, split: str = "") -> str:
+    return f"ftp_{DID}_{DPID}_{mode}_{ts:013d}{split}.sync"
+
+
+def write_file(folder: Path, name: str, lines: list[str]) -> Path:
+    path = folder / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_manifest(folder: Path, key: str, parts: list[Path | str]) -> None:
+    files = []
+    for part in parts:
+        if isinstance(part, Path):
+            raw = part.read_bytes()
+            lines = raw.count(b"\n")
+            files.append(
+                f'{{FileName: "{part.name}", FileLineCount: {lines}, '
+                f'FileByteSize: {len(raw)}, md5: "{hashlib.md5(raw).hexdigest()}"}}'
+            )
+        else:  # not arrived yet: plausible numbers
+            files.append(f'{{FileName: "{part}", FileLineCount: 1, FileByteSize: 10}}')
+    (folder / f"{key}.info").write_text("{Files: [" + ", ".join(files) + "]}\n")
+
+
+def members(db_path: Path, env: str = "wf") -> dict[str, set[str]]:
+    with Store(db_path) as store:
+        rows = store.conn.execute(
+            "SELECT segment_id, profile_id FROM segment_members WHERE env = ?", (env,)
+        ).fetchall()
+    out: dict[str, set[str]] = {}
+    for seg, pid in rows:
+        out.setdefault(seg, set()).add(pid)
+    return out
+
+
+def ledger(db_path: Path, env: str = "wf") -> list[str]:
+    with Store(db_path) as store:
+        rows = store.conn.execute(
+            "SELECT name FROM processed_files WHERE env = ? ORDER BY name", (env,)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.fixture
+def wf(db_path: Path, tmp_path: Path) -> Environment:
+    env = crm_env(tmp_path / "ws")
+    setup_store(db_path, env)
+    return env
+
+
+def inbox(env: Environment) -> Path:
+    return Path(env.import_account.path)
+
+
+# ------------------------------------------------------------------ state machine
+
+
+def test_transitions_and_refusals(db_path: Path, wf: Environment) -> None:
+    with Store(db_path) as store:
+        flow = SqliteWorkflowStore(store)
+        assert flow.status("wf").state is State.IDLE
+        with pytest.raises(WorkflowRefused) as refused:
+            pause(flow, "wf")
+        assert refused.value.exit_code == ExitCode.FINDINGS
+        assert "idle" in refused.value.message
+        assert resume(flow, "wf")[0].state is State.RUNNING
+        assert "already running" in resume(flow, "wf")[1]
+        assert pause(flow, "wf")[0].state is State.PAUSED
+        assert "already paused" in pause(flow, "wf")[1]
+        with pytest.raises(WorkflowRefused, match="paused"):
+            check_can_run(flow, "wf")
+        assert stop(flow, "wf")[0].state is State.STOPPED
+        with pytest.raises(WorkflowRefused, match="stopped"):
+            check_can_run(flow, "wf")
+        with pytest.raises(WorkflowRefused, match="not running"):
+            pause(flow, "wf")
+        flow.set_state("wf", State.FAILED, "boom: the folder vanished")
+        with pytest.raises(WorkflowRefused, match="boom"):
+            check_can_run(flow, "wf")
+        status, message = resume(flow, "wf")
+        assert status.state is State.RUNNING and status.last_error == ""
+        assert "last error cleared" in message
+        assert flow.status("wf").last_error == ""
+        # idle becomes running when run
+        flow.set_state("wf", State.IDLE)
+        assert check_can_run(flow, "wf").state is State.RUNNING
+
+
+def test_cli_refuses_paused_and_stopped(run_cli, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    write_file(inbox(wf), aam_name("full", 1), ["C1 201"])
+    assert run_cli("import", "resume").code == 0
+    assert run_cli("import", "pause").code == 0
+    result = run_cli("import", "run", "--once")
+    assert result.code == 1
+    assert "paused" in result.err and "import resume" in result.err
+    assert run_cli("import", "stop").code == 0
+    result = run_cli("import", "run", "--once")
+    assert result.code == 1 and "stopped" in result.err
+    status = json.loads(run_cli("import", "status", "--json").out)
+    assert status["state"] == "stopped" and status["processed_files"] == 0
+    assert status["segments"] == {}
+    assert run_cli("import", "resume").code == 0
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert json.loads(run_cli("import", "status", "--json").out)["segments"] == {
+        "201": {"members": 1}
+    }
+
+
+# ------------------------------------------------------------------------ passes
+
+
+def test_idempotent_second_run(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    write_file(inbox(wf), aam_name("full", 1), ["C1 201", "C2 201,202", "C99 202", "junk"])
+    first = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert first.code == 0, first.err
+    report = json.loads(first.out)
+    assert report["status"] == "ok" and report["records"] == 4 and report["reconciled"] == 2
+    after_first = members(db_path)
+    assert after_first == {"201": {"P1", "P2"}, "202": {"P2"}}
+    second = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert json.loads(second.out)["status"] == "nothing_new"
+    assert members(db_path) == after_first
+    assert ledger(db_path) == [aam_name("full", 1)]
+    status = json.loads(run_cli("import", "status", "--json").out)
+    assert status["last_run"]["status"] == "nothing_new"
+    assert status["processed_files"] == 1
+    with Store(db_path) as store:
+        runs = store.conn.execute("SELECT status, records, samples FROM import_runs").fetchall()
+    assert [r[0] for r in runs] == ["ok", "nothing_new"]
+    assert runs[0][1] == 4
+    samples = json.loads(runs[0][2])
+    assert {s["outcome"] for s in samples} >= {"not_found", "malformed_line"}
+
+
+def test_iter_adds_and_removes_then_full_replaces(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    write_file(box, aam_name("full", 1), ["C1 201", "C2 201", "C3 201,202"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P1", "P2", "P3"}, "202": {"P3"}}
+    # iter: C4 joins 201, C2 leaves 201 (removed field), C3 leaves 202
+    write_file(box, aam_name("iter", 2), ["C4 201", "C2 203 201", "C3 201 202"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P1", "P3", "P4"}, "203": {"P2"}}
+    # full: 201 is replaced by exactly its members; 203 (absent from the batch) stays
+    write_file(box, aam_name("full", 3), ["C5 201", "C6 201,202"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P5", "P6"}, "202": {"P6"}, "203": {"P2"}}
+
+
+def test_incomplete_batch_waits_then_completes(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    key = f"ftp_{DID}_{DPID}_full_{1:013d}"
+    part1 = write_file(box, aam_name("full", 1, "001"), ["C1 201", "C2 201"])
+    write_manifest(box, key, [part1, aam_name("full", 1, "002")])
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "nothing_new"
+    assert report["waiting"] and report["waiting"][0]["batch"] == key
+    assert "waiting for" in report["waiting"][0]["reason"]
+    assert members(db_path) == {} and ledger(db_path) == []
+    human = run_cli("import", "run", "--once")
+    assert "left for the next run" in human.out
+    # the last part arrives (and AAM rewrites the manifest with its real numbers)
+    part2 = write_file(box, aam_name("full", 1, "002"), ["C3 201", "C4 202"])
+    write_manifest(box, key, [part1, part2])
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    report = json.loads(result.out)
+    assert report["status"] == "ok" and report["batches"] == 1 and report["files"] == 3
+    assert members(db_path) == {"201": {"P1", "P2", "P3"}, "202": {"P4"}}
+    assert ledger(db_path) == sorted([part1.name, part2.name, f"{key}.info"])
+
+
+def test_connection_error_marks_failed(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    inbox(wf).rename(inbox(wf).with_name("gone"))
+    result = run_cli("import", "run", "--once", "--quiet")
+    assert result.code == ExitCode.CONNECTION
+    assert result.err.count("\n") == 1 and "does not exist" in result.err
+    status = json.loads(run_cli("import", "status", "--json").out)
+    assert status["state"] == "failed"
+    assert "does not exist" in status["last_error"]
+    assert status["last_run"]["status"] == "failed" and status["last_run"]["error"]
+    # failed needs action: run refuses until resumed
+    assert run_cli("import", "run", "--once").code == 1
+    inbox(wf).with_name("gone").rename(inbox(wf))
+    assert run_cli("import", "resume").code == 0
+    assert run_cli("import", "run", "--once").code == 0
+    assert json.loads(run_cli("import", "status", "--json").out)["state"] == "running"
+
+
+def test_corrupt_file_is_input_error(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    key = f"ftp_{DID}_{DPID}_full_{1:013d}"
+    part = write_file(box, aam_name("full", 1, "001"), ["C1 201"])
+    write_manifest(box, key, [part])
+    part.write_text("C1 201\nC2 201\n")  # changed after the manifest was written
+    result = run_cli("import", "run", "--once")
+    assert result.code == ExitCode.USAGE
+    assert "manifest" in result.err
+    assert members(db_path) == {} and ledger(db_path) == []
+    status = json.loads(run_cli("import", "status", "--json").out)
+    assert status["state"] == "failed" and "manifest" in status["last_error"]
+
+
+def test_secret_never_in_last_error(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = Environment(
+        name="wf",
+        import_account=Account(
+            Role.IMPORT, host="127.0.0.1", port=1, user="u", password=Secret("literal", "s3cr3t-pw")
+        ),
+        datasources=crm_env(tmp_path / "x").datasources,
+    )
+    with Store(db_path) as store:
+        EnvironmentRepo(store).save(env)
+    result = run_cli("import", "run", "--once")
+    assert result.code == ExitCode.CONNECTION
+    status = run_cli("import", "status", "--json").out
+    assert "s3cr3t-pw" not in status and "s3cr3t-pw" not in result.err
+    assert json.loads(status)["state"] == "failed"
+
+
+def test_status_says_when_overdue_and_shows_latency(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    start = clock.now()
+    clock.freeze(start)
+    try:
+        assert run_cli("import", "run", "--once").code == 0
+        clock.freeze(start + timedelta(minutes=90))
+        status = json.loads(run_cli("import", "status", "--json").out)
+        assert status["overdue"] is False
+        assert status["expected_latency"]["end_to_end_hours"] == [24, 36]
+        assert status["expected_latency"]["from_analytics_max_hours"] == 60
+        clock.freeze(start + timedelta(minutes=121))
+        status = json.loads(run_cli("import", "status", "--json").out)
+        assert status["overdue"] is True and "no run within" in status["notes"][0]
+        human = run_cli("import", "status").out
+        assert "no run within 2 x 60 min" in human and "14:00 UTC" in human
+        assert "60 h" in human
+        run_cli("import", "pause")
+        assert json.loads(run_cli("import", "status", "--json").out)["overdue"] is False
+    finally:
+        clock.freeze(None)
+
+
+def test_unrouted_batch_is_left_alone(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    write_file(inbox(wf), f"ftp_99999_{DPID}_full_{1:013d}.sync", ["C1 201"])
+    write_file(inbox(wf), "readme.txt", ["hello"])
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    report = json.loads(result.out)
+    assert report["status"] == "nothing_new"
+    assert any("99999" in note for note in report["notes"])
+    assert any(i["name"] == "readme.txt" for i in report["ignored"])
+    assert ledger(db_path) == []

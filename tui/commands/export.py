@@ -1,0 +1,88 @@
+"""`audiencectl export`: a segment's members as an AAM inbound file, written or uploaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.errors import ExitCode, InputError
+from core.export import REASONS, ExportReport, run_export
+from storage.audiences import SqliteExportProfiles
+from tui.cli import CliState, pass_state
+from tui.commands.importwf import account_opener, secret_resolver
+
+
+def _human(report: ExportReport) -> None:
+    where = "uploaded" if report.uploaded else "wrote"
+    for name in report.files:
+        click.echo(f"{where} {name} ({report.lines} line(s), segment {report.segment_id}, "
+                   f"data source {report.datasource!r}) to {report.destination}")
+    skipped = sum(report.skipped.values())
+    click.echo(f"members: {report.members}, exported: {report.members - skipped}, "
+               f"without a usable ID: {skipped}")
+    for reason, count in sorted(report.skipped.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {reason}: {count} ({REASONS.get(reason, '')})")
+    for sample in report.skipped_samples:
+        click.echo(f"    {sample['id'] or '<empty>'}: {sample['reason']}")
+    if report.duplicate_members:
+        click.echo(f"  repeated in the members CSV (exported once): {report.duplicate_members}")
+    if report.duplicate_ids:
+        click.echo(f"  IDs shared by several members (one line each): {report.duplicate_ids}")
+
+
+@click.command("export")
+@click.option(
+    "--members",
+    "members",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV with a header and an id column (profile IDs).",
+)
+@click.option("--segment-id", required=True, help="The AAM segment (or trait) ID, digits.")
+@click.option("--datasource", default=None, help="Data source label (default: the only one).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the file into this folder (default: the current folder).",
+)
+@click.option("--upload", is_flag=True, help="Upload through the export account instead.")
+@click.option("--gzip", "gz", is_flag=True, help="Compress (.sync.gz).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def export_command(
+    state: CliState,
+    members: Path,
+    segment_id: str,
+    datasource: str | None,
+    out_dir: Path | None,
+    upload: bool,
+    gz: bool,
+    as_json: bool,
+) -> int:
+    """Build the AAM inbound file (ftp_dpm_<DPID>_<seconds>.sync) for a segment.
+
+    Members whose profile has no usable ID are counted per reason and listed.
+    Exit 0 written, 2 input or configuration error, 3 connection error.
+    """
+    if upload and out_dir is not None:
+        raise InputError("--out and --upload exclude each other", "choose one")
+    services = state.services
+    env = services.env()
+    report = run_export(
+        env,
+        members,
+        segment_id,
+        SqliteExportProfiles(services.store, env.name),
+        secret_resolver(services, env),
+        datasource=datasource,
+        out_dir=out_dir,
+        open_account=account_opener(services, env) if upload else None,
+        gz=gz,
+    )
+    if as_json:
+        state.emit_json(report.to_json())
+    else:
+        _human(report)
+    return ExitCode.OK
