@@ -52,14 +52,17 @@ class Store:
             raise _store_error(exc, self.path) from None
         try:
             yield conn
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise _store_error(exc, self.path) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                _rollback(conn)
                 raise _store_error(exc, self.path) from None
 
     def close(self) -> None:
@@ -70,6 +73,14 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (e.g. after SQLITE_FULL)
 
 
 def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -83,12 +94,27 @@ def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
             f"cannot write the store {path}: disk full or I/O error",
             "free some space; nothing was changed",
         )
+    if "unable to open" in text and _read_only(path):
+        return StoreError(
+            f"the store {path} is on a read-only file system or not writable",
+            "remount it read-write or point --db at a writable copy; nothing was changed",
+        )
     if "not a database" in text or "malformed" in text:
         return StoreError(
             f"{path} is not an audiencectl store (not SQLite, or damaged)",
             "point --db at the right file, or move this one away",
         )
     return StoreError(f"store error on {path}: {exc}", "check the file and retry")
+
+
+def _read_only(path: Path) -> bool:
+    folder = path.parent if path.parent.exists() else Path("/")
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
 
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
