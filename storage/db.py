@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -77,10 +78,8 @@ class Store:
 
 def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
-        try:
+        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite already rolled back (e.g. after SQLITE_FULL)
 
 
 def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:

@@ -48,7 +48,8 @@ def test_disk_full_changes_nothing(run_cli, small_disk: Path, tmp_path: Path) ->
         except OSError:
             pass
     big = SAMPLE_TOML.replace(
-        'id_type = "Declared ID"', 'id_type = "Declared ID"\nadditional_info = "' + "x" * 300_000 + '"'
+        'id_type = "Declared ID"',
+        'id_type = "Declared ID"\nadditional_info = "' + "x" * 300_000 + '"',
     )
     config.write_text(big)
     result = run_cli("--db", str(store), "config", "import", str(config))
