@@ -240,7 +240,7 @@ def _phone_file(rng: random.Random, profiles: list[dict[str, str]], inbox: Path)
     styles = (
         lambda p: p.replace(" ", ""),
         lambda p: "0033" + p[1:].replace(" ", "."),
-        lambda p: p,
+        lambda p: p.replace(" ", "-"),
     )
     lines = [f"{styles[i % 3](p['mobile_phone'])} {_segments(rng)}" for i, p in enumerate(members)]
     lines += ["+33699999999 201", "call-center 202", "12 203"]

@@ -1,36 +1,21 @@
-"""Samples kept in the store: the website's last sample per data source, and profile values.
+"""The website's last sample per data source, as the cross-check left it (contract.md §7).
 
-- ``save_sample`` / ``last_sample``: the website cross-check (contract.md section 7).
-  One row per environment and data source: a new check replaces the previous one.
-  The doctor's ``datasource.website_sample`` check reads ``last_sample``.
-- ``profile_column_names`` / ``column_values``: a bounded look at the loaded profile
-  dimension, so a data source's reconciliation key can be checked against its channel.
+One row per environment and data source: a new check replaces the previous one.
+The doctor's ``datasource.website_sample`` check reads ``last_sample``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.clock import iso, now, parse_iso
 from core.diagnose import Diagnosis
+from core.errors import StoreError
 from core.model import DataSource, Environment
 from storage.db import Store
 
-__all__ = [
-    "COLUMN_SAMPLE_LIMIT",
-    "StoredSample",
-    "column_values",
-    "forget_sample",
-    "last_sample",
-    "profile_column_names",
-    "rename_sample",
-    "save_sample",
-]
-
-#: How many profile values ``column_values`` reads at most.
-COLUMN_SAMPLE_LIMIT = 200
+__all__ = ["StoredSample", "forget_sample", "last_sample", "rename_sample", "save_sample"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +71,12 @@ def save_sample(
         at=now(),
     )
     with store.transaction() as conn:
+        known = conn.execute("SELECT 1 FROM environments WHERE name = ?", (stored.env,))
+        if known.fetchone() is None:
+            raise StoreError(
+                f"no environment named {stored.env!r} in the store",
+                "save the environment before checking a website sample",
+            )
         conn.execute(
             "INSERT INTO website_samples (env, datasource, clear, sample, diagnosis, detail, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -143,39 +134,3 @@ def forget_sample(store: Store, env: Environment | str, datasource: DataSource |
             "DELETE FROM website_samples WHERE env = ? AND datasource = ?",
             (_env_name(env), _ds_label(datasource)),
         )
-
-
-# ------------------------------------------------------------------ profile values
-
-
-def profile_column_names(store: Store, env: Environment | str) -> list[str]:
-    """The loaded profile dimension's columns, in file order (empty when none is loaded)."""
-    rows = store.conn.execute(
-        "SELECT name FROM profile_columns WHERE env = ? ORDER BY position", (_env_name(env),)
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-def column_values(
-    store: Store, env: Environment | str, column: str, limit: int = COLUMN_SAMPLE_LIMIT
-) -> list[str]:
-    """Up to ``limit`` non-empty values of one profile column (empty when it is not loaded)."""
-    names = profile_column_names(store, env)
-    if column not in names:
-        return []
-    index = names.index(column)
-    out: list[str] = []
-    cursor = store.conn.execute("SELECT data FROM profiles WHERE env = ?", (_env_name(env),))
-    for (data,) in cursor:
-        try:
-            values = json.loads(data)
-        except ValueError:
-            continue
-        if isinstance(values, list) and index < len(values):
-            value = values[index]
-            if value not in (None, ""):
-                out.append(str(value))
-                if len(out) >= limit:
-                    break
-    cursor.close()
-    return out

@@ -283,7 +283,7 @@ def test_secret_never_in_last_error(run_cli, db_path: Path, tmp_path: Path) -> N
     assert json.loads(status)["state"] == "failed"
 
 
-def test_status_says_when_overdue_and_shows_latency(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+def test_status_overdue_and_latency(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
     start = clock.now()
     clock.freeze(start)
     try:

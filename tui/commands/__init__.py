@@ -7,9 +7,11 @@ import click
 from tui.commands.config import config_group
 from tui.commands.crypto import crypto_group
 from tui.commands.demo import demo_command
+from tui.commands.doctor import doctor_command
 from tui.commands.dryrun import dry_run_command
 from tui.commands.export import export_command
 from tui.commands.importwf import import_group
+from tui.commands.probe import hostkey_group, probe_command
 from tui.commands.profiles import profiles_group
 from tui.commands.request import request_group
 
@@ -22,4 +24,7 @@ ALL: list[click.Command] = [
     import_group,
     export_command,
     crypto_group,
+    probe_command,
+    hostkey_group,
+    doctor_command,
 ]

@@ -1,10 +1,466 @@
-"""External accounts (being built)."""
+"""The external accounts: both directions side by side, validated, saved and probed.
+
+Probes run in a thread worker; each finished stage reaches the screen as a
+message (only the latest snapshot per account is kept when they pile up).
+Secrets are resolved inside the worker only. An unknown host key asks the
+admin (``HostKeyModal``, default No); a changed one is refused loudly. Every
+finished probe is saved in the store; a cancelled one is not (it says nothing
+about the account).
+"""
 
 from __future__ import annotations
 
-from tui.screens.pending import PendingScreen
+import threading
+from dataclasses import dataclass, replace
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from core.direction import Finding, direction_findings
+from core.errors import AudienceError
+from core.hostkeys import HostKey, HostKeyCheck, HostKeyUnknown, host_label
+from core.model import Account, AccountType, Environment, Role
+from core.probe import ProbeReport, StageResult, probe
+from storage import probes
+from storage.hostkeys import SqliteHostKeyStore
+from tui.modals.hostkey import HostKeyModal
+from tui.palette import PaletteCommand
+from tui.widgets.account_panel import AccountPanel
+from tui.widgets.screen_header import ScreenIntro
+
+PROBE_KEYS = {Role.IMPORT: "F7", Role.EXPORT: "F8"}
+NO_ENV = "No environment yet: start one with the provisioning request (F2), then come back."
 
 
-class AccountsScreen(PendingScreen):
-    AREA = "External accounts"
-    WHAT = "probing the importSharedAudience and exportSharedAudience SFTP accounts."
+class ProbeProgress(Message):
+    """The stages of a running probe finished so far (a snapshot: the latest replaces older)."""
+
+    def __init__(self, run_id: int, role: Role, stages: tuple[StageResult, ...]) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.role = role
+        self.stages = stages
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(message, ProbeProgress)
+            and message.run_id == self.run_id
+            and message.role is self.role
+        )
+
+
+class ProbeFinished(Message):
+    """One account's probe ended (it may have been cancelled)."""
+
+    def __init__(self, run_id: int, env_name: str, report: ProbeReport) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.env_name = env_name
+        self.report = report
+
+
+class ProbeRunDone(Message):
+    """Every account of one run was probed."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+
+@dataclass
+class _Run:
+    """The probe run in progress: its id, accounts, cancel flag and stages so far."""
+
+    run_id: int
+    roles: tuple[Role, ...]
+    cancel: threading.Event
+    stages: dict[Role, tuple[StageResult, ...]]
+    unknown: list[tuple[Role, HostKeyUnknown]]
+    finished: set[Role]
+
+
+def pinned_text(account: Account, pins: SqliteHostKeyStore) -> str:
+    """The pinned host key as shown read-only: from the configuration or the store."""
+    if account.type is AccountType.LOCAL:
+        return "(not used for a local folder)"
+    if account.host_key:
+        return f"{account.host_key} (from the configuration)"
+    if not account.host:
+        return "none yet"
+    key = pins.get(account.host, account.port)
+    if key is None:
+        return "none yet: the first probe shows the fingerprint and asks"
+    return f"{key.fingerprint} ({key.key_type}), pinned in the store"
+
+
+def findings_text(findings: list[Finding]) -> str:
+    """The direction banner's text, one finding per paragraph."""
+    lines = []
+    for finding in findings:
+        mark = "✗" if finding.level == "fail" else "!"
+        lines.append(f"{mark} {finding.message}\n  → {finding.fix}")
+    return "\n".join(lines)
+
+
+class AccountsScreen(Screen[None]):
+    """importSharedAudience and exportSharedAudience: enter, check, save and probe them."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="accounts.save"),
+        # F7/F8 are written on each panel's Probe button; the footer keeps room for F1-F6.
+        Binding("f7", "probe('import')", "Probe import", show=False, id="accounts.probe_import"),
+        Binding("f8", "probe('export')", "Probe export", show=False, id="accounts.probe_export"),
+        Binding("f9", "probe_both", "Probe both", id="accounts.probe_both"),
+        Binding("escape", "cancel_probe", "Cancel probe", id="accounts.cancel"),
+    ]
+
+    #: Seconds each probe stage may take (the CLI's --timeout).
+    probe_timeout: float = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._run: _Run | None = None
+        self._next_run_id = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="accounts"):
+            yield ScreenIntro(
+                "The two external accounts Adobe set up: one brings AAM's audiences in, "
+                "one takes Campaign's out"
+            )
+            yield Static("", id="no-env", markup=False)
+            yield Static("", id="direction-banner", markup=False)
+            with Horizontal(id="account-buttons"):
+                yield Button("Save (Ctrl+S)", variant="primary", id="save", compact=True)
+                yield Button("Probe both (F9)", id="probe-both", compact=True)
+            with Horizontal(id="panels"):
+                for role in Role:
+                    yield AccountPanel(role, PROBE_KEYS[role])
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        if self._run is None:
+            self.load()
+
+    # --- loading ----------------------------------------------------------
+
+    @property
+    def env(self) -> Environment | None:
+        return self.app.current_env()  # type: ignore[attr-defined, no-any-return]
+
+    def panel(self, role: Role) -> AccountPanel:
+        return self.query_one(f"#{role.value}-panel", AccountPanel)
+
+    def _pins(self) -> SqliteHostKeyStore:
+        return SqliteHostKeyStore(self.app.services.store.conn)  # type: ignore[attr-defined]
+
+    def load(self) -> None:
+        """Shows the stored accounts, their pinned keys, the last probes and the banner."""
+        env = self.env
+        no_env = self.query_one("#no-env", Static)
+        no_env.update(NO_ENV if env is None else "")
+        no_env.display = env is None
+        pins = self._pins()
+        conn = self.app.services.store.conn  # type: ignore[attr-defined]
+        for role in Role:
+            panel = self.panel(role)
+            account = env.account(role) if env else Account(role)
+            panel.load(account, pinned_text(account, pins))
+            last = probes.last(conn, env.name, role) if env else None
+            if last is None:
+                panel.probe_view.show_never()
+            else:
+                panel.probe_view.show_report(last)
+        self.show_findings(env)
+
+    def show_findings(self, env: Environment | None) -> None:
+        banner = self.query_one("#direction-banner", Static)
+        findings = direction_findings(env) if env else []
+        banner.update(findings_text(findings))
+        banner.display = bool(findings)
+        banner.set_class(any(f.level == "fail" for f in findings), "-fail")
+
+    # --- saving -----------------------------------------------------------
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> Environment | None:
+        """Validates both accounts and saves them; nothing is saved when a field is wrong."""
+        env = self.env
+        if env is None:
+            self.notify(NO_ENV, severity="warning")
+            return None
+        results = {role: self.panel(role).collect() for role in Role}
+        bad = [role.value for role, result in results.items() if result.account is None]
+        if bad:
+            self.notify(
+                f"nothing saved: fix the fields marked ✗ ({', '.join(bad)} account)",
+                severity="error",
+            )
+            return None
+        new_env = replace(
+            env,
+            import_account=results[Role.IMPORT].account,
+            export_account=results[Role.EXPORT].account,
+        )
+        try:
+            saved = self.app.services.repo.save(new_env)  # type: ignore[attr-defined]
+        except AudienceError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return None
+        self.app.environment_saved(saved)  # type: ignore[attr-defined]
+        pins = self._pins()
+        for role in Role:
+            account = saved.account(role)
+            self.panel(role).load(account, pinned_text(account, pins))
+        self.show_findings(saved)
+        self.notify(f"accounts saved in environment {saved.name!r}")
+        return saved
+
+    # --- probing ----------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_probe":
+            return self._run is not None
+        if action in ("probe", "probe_both"):
+            return True if self._run is None else None
+        return True
+
+    def action_probe(self, role: str) -> None:
+        self.start_probe((Role(role),))
+
+    @on(Button.Pressed, "#probe-both")
+    def action_probe_both(self) -> None:
+        self.start_probe(tuple(Role))
+
+    @on(AccountPanel.ProbeRequested)
+    def panel_probe(self, event: AccountPanel.ProbeRequested) -> None:
+        self.start_probe((event.role,))
+
+    @on(AccountPanel.CancelRequested)
+    def panel_cancel(self) -> None:
+        self.action_cancel_probe()
+
+    def start_probe(self, roles: tuple[Role, ...]) -> None:
+        """Probes the stored accounts ``roles`` (save first when the form has changes)."""
+        if self._run is not None:
+            self.notify("a probe is running: Escape cancels it", severity="warning")
+            return
+        env = self.env
+        if env is None:
+            self.notify(NO_ENV, severity="warning")
+            return
+        changed = [
+            role.value
+            for role in roles
+            if (result := self.panel(role).collect()).account is not None
+            and result.account != env.account(role)
+        ]
+        if changed:
+            self.notify(
+                f"the {', '.join(changed)} form has unsaved changes: the stored account is "
+                "probed (Ctrl+S saves)",
+                severity="warning",
+            )
+        missing = {role: env.account(role).missing() for role in roles}
+        gaps = [f"{role.value}: {', '.join(m)}" for role, m in missing.items() if m]
+        if gaps:
+            self.notify(
+                "cannot probe an account that is not configured: missing " + "; ".join(gaps),
+                severity="error",
+                timeout=8,
+            )
+            return
+        self._launch(env, roles)
+
+    def _launch(self, env: Environment, roles: tuple[Role, ...]) -> None:
+        self._next_run_id += 1
+        run = _Run(self._next_run_id, roles, threading.Event(), {}, [], set())
+        self._run = run
+        for role in roles:
+            panel = self.panel(role)
+            panel.set_running(True)
+            panel.probe_view.start(env.account(role).endpoint)
+        self.refresh_bindings()
+        self.probe_worker(env, run)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="probe")
+    def probe_worker(self, env: Environment, run: _Run) -> None:
+        """Probes each account of ``run`` in turn; reports every stage as a message."""
+        worker = get_current_worker()
+        services = self.app.services  # type: ignore[attr-defined]
+        from tui.commands.probe import credentials_for
+
+        def cancelled() -> bool:
+            return run.cancel.is_set() or worker.is_cancelled
+
+        try:
+            for role in run.roles:
+                if cancelled():
+                    break
+                account = env.account(role)
+                creds = credentials_for(services, env, account)  # secrets: here only
+                check = HostKeyCheck(
+                    SqliteHostKeyStore(services.store.conn),
+                    trust_new=False,
+                    pinned_from_config=account.host_key,
+                )
+                seen: list[StageResult] = []
+
+                def on_stage(
+                    stage: StageResult, role: Role = role, seen: list[StageResult] = seen
+                ) -> None:
+                    seen.append(stage)
+                    self.post_message(ProbeProgress(run.run_id, role, tuple(seen)))
+
+                report = probe(
+                    account,
+                    creds,
+                    check,
+                    timeout=self.probe_timeout,
+                    on_stage=on_stage,
+                    cancelled=cancelled,
+                )
+                self.post_message(ProbeFinished(run.run_id, env.name, report))
+        finally:
+            self.post_message(ProbeRunDone(run.run_id))
+
+    def _current(self, run_id: int) -> _Run | None:
+        run = self._run
+        return run if run is not None and run.run_id == run_id else None
+
+    @on(ProbeProgress)
+    def probe_progress(self, event: ProbeProgress) -> None:
+        run = self._current(event.run_id)
+        if run is None or run.cancel.is_set():
+            return
+        run.stages[event.role] = event.stages
+        self.panel(event.role).probe_view.progress(event.stages)
+
+    @on(ProbeFinished)
+    def probe_finished(self, event: ProbeFinished) -> None:
+        run = self._current(event.run_id)
+        report = event.report
+        if run is None or run.cancel.is_set() or report.cancelled:
+            return
+        run.finished.add(report.role)
+        panel = self.panel(report.role)
+        panel.set_running(False)
+        conn = self.app.services.store.conn  # type: ignore[attr-defined]
+        try:
+            probes.save(conn, event.env_name, report)
+        except Exception as exc:  # the store is gone or busy: still show the result
+            self.notify(f"the probe could not be saved: {exc}", severity="warning")
+        panel.probe_view.show_report(report)
+        error = report.host_key_error
+        if isinstance(error, HostKeyUnknown):
+            run.unknown.append((report.role, error))
+        elif error is not None:
+            self.notify(
+                f"{error.message}: see the {report.role.value} account's probe",
+                title="Host key changed",
+                severity="error",
+                timeout=15,
+            )
+        env = self.env
+        if env is not None:
+            account = env.account(report.role)
+            panel.query_one(f"#{report.role.value}-host_key", Static).update(
+                pinned_text(account, self._pins())
+            )
+
+    @on(ProbeRunDone)
+    def probe_run_done(self, event: ProbeRunDone) -> None:
+        run = self._current(event.run_id)
+        if run is None:
+            return
+        for role in run.roles:
+            if role not in run.finished:  # the worker stopped early (e.g. a secret error)
+                self.panel(role).probe_view.cancelled(
+                    run.stages.get(role, ()), "not probed: see the error message"
+                )
+        self._finish(run)
+        if run.unknown and not run.cancel.is_set():
+            self._ask_trust(run.unknown)
+
+    def _finish(self, run: _Run) -> None:
+        for role in run.roles:
+            self.panel(role).set_running(False)
+        self._run = None
+        self.refresh_bindings()
+
+    def action_cancel_probe(self) -> None:
+        """Stops waiting for the running probe at once; the connection is abandoned."""
+        run = self._run
+        if run is None:
+            return
+        run.cancel.set()
+        for role in run.roles:
+            self.panel(role).probe_view.cancelled(run.stages.get(role, ()))
+        self._finish(run)
+        self.notify("probe cancelled")
+
+    # --- host keys --------------------------------------------------------
+
+    def _ask_trust(self, pending: list[tuple[Role, HostKeyUnknown]]) -> None:
+        """Asks about each distinct unknown key, one modal at a time."""
+        if not pending:
+            return
+        role, error = pending[0]
+        same = [r for r, e in pending if (e.host, e.port, e.key) == (error.host, error.port,
+                                                                       error.key)]
+        rest = [(r, e) for r, e in pending if r not in same]
+
+        def answered(trust: bool | None) -> None:
+            print("ANSWERED", trust, same)
+            if trust:
+                self._trust(error.host, error.port, error.key, tuple(same))
+            else:
+                for r in same:
+                    self.panel(r).probe_view.note(
+                        "warn",
+                        f"host key not trusted: {error.key.fingerprint}; nothing was pinned",
+                    )
+                self._ask_trust(rest)
+
+        self.app.push_screen(
+            HostKeyModal(error.host, error.port, error.key, role.campaign_name), answered
+        )
+
+    def _trust(self, host: str, port: int, key: HostKey, roles: tuple[Role, ...]) -> None:
+        """Pins exactly the key the admin saw, then probes again (a different key now is
+        refused as changed, never silently trusted)."""
+        self._pins().pin(host, port, key)
+        self.notify(f"pinned {key.fingerprint} for {host_label(host, port)}")
+        env = self.env
+        if env is not None:
+            self._launch(env, roles)
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [
+            PaletteCommand("accounts: save", "Save both accounts (Ctrl+S)", self.action_save),
+            PaletteCommand(
+                "accounts: probe import",
+                "Probe importSharedAudience (F7)",
+                lambda: self.action_probe("import"),
+            ),
+            PaletteCommand(
+                "accounts: probe export",
+                "Probe exportSharedAudience (F8)",
+                lambda: self.action_probe("export"),
+            ),
+            PaletteCommand("accounts: probe both", "Probe both accounts (F9)",
+                           self.action_probe_both),
+            PaletteCommand("accounts: cancel probe", "Stop the running probe (Escape)",
+                           self.action_cancel_probe),
+        ]

@@ -14,7 +14,8 @@ from textual.widgets import Button, DataTable, Footer, Header, TabbedContent, Ta
 from core.errors import AudienceError, ValidationError
 from core.model import DataSource, Environment, IdType
 from core.secrets import Secret
-from storage.samples import column_values, forget_sample, profile_column_names, rename_sample
+from storage.profiles import StoreProfiles, column_sample
+from storage.samples import forget_sample, rename_sample
 from tui.modals.confirm import ConfirmModal
 from tui.palette import PaletteCommand
 from tui.services import Services
@@ -29,14 +30,17 @@ from tui.widgets.screen_header import ScreenIntro
 
 COLUMNS = [
     ("Label", "label"),
+    ("Priority", "priority"),
     ("Alias", "alias"),
     ("DPID", "dpid"),
     ("Dest. ID", "destination_id"),
     ("ID type", "id_type"),
     ("Transform", "transform"),
     ("Channel", "channel"),
-    ("Priority", "priority"),
 ]
+
+#: How many values of the reconciliation key's column the channel check looks at.
+COLUMN_SAMPLE = 200
 
 NO_ENV = "No environment yet: start one with the provisioning request (F2)."
 
@@ -46,15 +50,15 @@ def table_row(ds: DataSource) -> tuple[str, ...]:
     visitor = ds.id_type is IdType.VISITOR
     return (
         ds.label,
+        str(ds.priority),
         ds.alias or "·",
         str(ds.dpid or "·"),
         "triggers"
         if ds.triggers_only and ds.destination_id is None
         else str(ds.destination_id or "·"),
-        "visitor" if visitor else f"declared:{ds.reconciliation_key}",
+        "visitor" if visitor else "declared",
         "-" if visitor else ds.transform.value,
         "-" if visitor else ds.channel.value,
-        str(ds.priority),
     )
 
 
@@ -64,7 +68,7 @@ class DataSourcesScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="datasources.save"),
         Binding("ctrl+n", "new", "New", id="datasources.new"),
-        Binding("ctrl+d", "delete", "Delete", id="datasources.delete"),
+        Binding("f8", "delete", "Delete", id="datasources.delete"),
         Binding("ctrl+t", "website_check", "Website check", show=False, id="datasources.check"),
         Binding(
             "ctrl+o", "import_workflow", "Import workflow", show=False, id="datasources.workflow"
@@ -124,7 +128,7 @@ class DataSourcesScreen(Screen[None]):
     def _columns(self, env: Environment | None) -> list[str]:
         if env is None:
             return []
-        return [c for c in profile_column_names(self.services.store, env) if c != "id"]
+        return StoreProfiles(self.services.store, env.name).columns()
 
     # --- loading ------------------------------------------------------------
 
@@ -219,11 +223,19 @@ class DataSourcesScreen(Screen[None]):
             out["priority"] = priority
         if candidate.id_type is IdType.DECLARED:
             column = candidate.reconciliation_key
-            values = column_values(self.services.store, env, column) if column else []
+            values = self._column_values(env, column)
             channel = channel_warning(candidate.channel, column, values)
             if channel:
                 out["channel"] = channel
         return out
+
+    def _column_values(self, env: Environment, column: str) -> list[str]:
+        if column not in self._columns(env):
+            return []
+        try:
+            return column_sample(self.services.store, env.name, column, limit=COLUMN_SAMPLE)
+        except AudienceError:
+            return []
 
     # --- actions ------------------------------------------------------------
 
@@ -356,7 +368,7 @@ class DataSourcesScreen(Screen[None]):
             PaletteCommand("datasources: save", "Save the data source (Ctrl+S)", self.action_save),
             PaletteCommand("datasources: new", "A new data source (Ctrl+N)", self.action_new),
             PaletteCommand(
-                "datasources: delete", "Delete the data source (Ctrl+D)", self.action_delete
+                "datasources: delete", "Delete the data source (F8)", self.action_delete
             ),
             PaletteCommand(
                 "datasources: website check",

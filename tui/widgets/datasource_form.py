@@ -280,7 +280,7 @@ class DataSourceForm(VerticalScroll):
             box = self.query_one(f"#{field}", Input)
             box.value = ""
             box.placeholder = (
-                f"keep {secret.display()} (empty keeps it; or {SECRET_HELP})"
+                f"keep {secret.display()}; or hex, base64:…, env:NAME, file:PATH"
                 if secret is not None
                 else SECRET_HELP
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker, WorkerState
@@ -46,7 +46,7 @@ def run_check(
     return save_sample(services.store, env, ds, clear, sample, verdict)
 
 
-class DiagnosePanel(Vertical):
+class DiagnosePanel(VerticalScroll):
     """Clear value + website sample -> the verdict; the last one is kept per data source."""
 
     class Diagnosed(Message):

@@ -1,0 +1,127 @@
+"""Direction findings: identical, swapped and deprecated accounts."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.direction import Finding, direction_findings
+from core.model import Account, AccountType, Environment, Role
+
+
+def sftp(role: Role, host: str = "sftp.example.net", folder: str = "", **kw: object) -> Account:
+    return Account(role, host=host, user=kw.pop("user", "campaign"), remote_dir=folder, **kw)  # type: ignore[arg-type]
+
+
+def env(imp: Account, exp: Account) -> Environment:
+    return Environment("prod", import_account=imp, export_account=exp)
+
+
+def codes(findings: list[Finding]) -> list[tuple[str, str]]:
+    return [(f.code, f.level) for f in findings]
+
+
+def test_a_correct_setup_has_no_finding() -> None:
+    e = env(sftp(Role.IMPORT, folder="/outbound"), sftp(Role.EXPORT, folder="/inbound"))
+    assert direction_findings(e) == []
+
+
+def test_unconfigured_accounts_have_no_finding() -> None:
+    assert direction_findings(Environment("prod")) == []
+
+
+def test_identical_accounts_fail() -> None:
+    e = env(sftp(Role.IMPORT, folder="/data/"), sftp(Role.EXPORT, host="SFTP.example.net.",
+                                                      folder="/data"))
+    findings = direction_findings(e)
+    assert codes(findings) == [("identical", "fail")]
+    assert "same place" in findings[0].message
+    assert "outbound" in findings[0].fix
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"port": 2222}, {"user": "other"}, {"folder": "/elsewhere"}, {"host": "b.example.net"}],
+)
+def test_accounts_differing_in_one_part_are_not_identical(change: dict[str, object]) -> None:
+    folder = str(change.pop("folder", "/data"))
+    e = env(sftp(Role.IMPORT, folder="/data"), sftp(Role.EXPORT, folder=folder, **change))  # type: ignore[arg-type]
+    assert "identical" not in [f.code for f in direction_findings(e)]
+
+
+def test_identical_local_folders_fail() -> None:
+    e = env(
+        Account(Role.IMPORT, type=AccountType.LOCAL, path="/srv/aam"),
+        Account(Role.EXPORT, type=AccountType.LOCAL, path="/srv/aam/"),
+    )
+    assert codes(direction_findings(e)) == [("identical", "fail")]
+
+
+@pytest.mark.parametrize(
+    ("imp", "exp"),
+    [
+        (sftp(Role.IMPORT, folder="/inbound"), sftp(Role.EXPORT, folder="/outbound")),
+        (sftp(Role.IMPORT, host="sftp-in.example.net"),
+         sftp(Role.EXPORT, host="sftp-out.example.net")),
+        (sftp(Role.IMPORT, folder="/upload"), sftp(Role.EXPORT, folder="/download")),
+        (Account(Role.IMPORT, type=AccountType.LOCAL, path="/srv/aam/in"),
+         Account(Role.EXPORT, type=AccountType.LOCAL, path="/srv/aam/out")),
+    ],
+)
+def test_swapped_accounts_fail(imp: Account, exp: Account) -> None:
+    findings = direction_findings(env(imp, exp))
+    assert codes(findings) == [("swapped", "fail")]
+    assert "swap them" in findings[0].fix
+
+
+def test_a_hint_on_one_side_only_warns() -> None:
+    only_import = direction_findings(
+        env(sftp(Role.IMPORT, folder="/inbound"), sftp(Role.EXPORT, folder="/campaign"))
+    )
+    assert codes(only_import) == [("swapped", "warn")]
+    assert "import account" in only_import[0].message
+    only_export = direction_findings(
+        env(sftp(Role.IMPORT, folder="/campaign"), sftp(Role.EXPORT, folder="/outbound"))
+    )
+    assert codes(only_export) == [("swapped", "warn")]
+    assert "export account" in only_export[0].message
+
+
+def test_words_inside_other_words_do_not_count() -> None:
+    e = env(sftp(Role.IMPORT, folder="/inbox"), sftp(Role.EXPORT, folder="/outbox"))
+    assert direction_findings(e) == []
+
+
+def test_demdex_hosts_the_right_way_round_are_only_deprecated() -> None:
+    e = env(
+        sftp(Role.IMPORT, host="ftp-out.demdex.com"), sftp(Role.EXPORT, host="ftp-in.demdex.com")
+    )
+    findings = direction_findings(e)
+    assert codes(findings) == [("deprecated_host", "warn"), ("deprecated_host", "warn")]
+    assert "21.1.3" in findings[0].message
+    assert "S3" in findings[0].fix
+    assert "importSharedAudience" in findings[0].message
+    assert "exportSharedAudience" in findings[1].message
+
+
+def test_demdex_hosts_swapped_fail_first() -> None:
+    e = env(
+        sftp(Role.IMPORT, host="ftp-in.demdex.com"), sftp(Role.EXPORT, host="ftp-out.demdex.com")
+    )
+    findings = direction_findings(e)
+    assert codes(findings)[0] == ("swapped", "fail")
+    assert "ftp-out.demdex.com" in findings[0].message
+    assert [c for c, _ in codes(findings)].count("deprecated_host") == 2
+
+
+def test_one_demdex_host_on_the_wrong_side_is_swapped() -> None:
+    e = env(sftp(Role.IMPORT, host="ftp-in.demdex.com"), Account(Role.EXPORT))
+    assert codes(direction_findings(e)) == [("swapped", "fail"), ("deprecated_host", "warn")]
+
+
+def test_finding_is_frozen_and_positional() -> None:
+    finding = Finding("warn", "message", "fix")
+    assert (finding.level, finding.message, finding.fix, finding.code) == (
+        "warn", "message", "fix", "",
+    )
+    with pytest.raises(AttributeError):
+        finding.level = "fail"  # type: ignore[misc]

@@ -1,0 +1,203 @@
+"""`audiencectl dry-run`: offline, store untouched, JSON per contract, Markdown report."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from core.demo import DEMO_IV_HEX, DEMO_KEY_HEX, build_demo
+from core.outcomes import Outcome
+from storage.db import Store
+from storage.repo import EnvironmentRepo
+from tests.test_reconcile import IV_HEX, KEY_HEX, build_dataset
+
+CONTRACT_KEYS = {
+    "records",
+    "reconciled",
+    "duplicates",
+    "match_rate",
+    "outcomes",
+    "segments",
+    "unreconciled_samples",
+}
+EXTRA_KEYS = {"batches", "skipped", "datasources"}
+
+
+def store_digest(db: Path) -> dict[str, str]:
+    """The bytes of every file of the store (main, WAL, shared memory, key)."""
+    out = {}
+    for candidate in sorted(db.parent.iterdir()):
+        if candidate.name.startswith(db.name):
+            out[candidate.name] = hashlib.sha256(candidate.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def demo(tmp_path: Path, run_cli):  # type: ignore[no-untyped-def]
+    root = tmp_path / "demo"
+    result = run_cli("demo", "--dir", str(root), "--no-tui")
+    assert result.code == 0, result.err
+    return build_demo(root)  # same seed: the same files, paths and data
+
+
+def dry_run(run_cli, db: Path, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli("--db", str(db), "dry-run", *args)
+
+
+def test_demo_dry_run_covers_every_outcome_and_changes_nothing(run_cli, demo) -> None:  # type: ignore[no-untyped-def]
+    before = store_digest(demo.db_path)
+    assert before, "the demo store exists"
+    result = dry_run(
+        run_cli,
+        demo.db_path,
+        "--profiles",
+        str(demo.profiles_csv),
+        "--visitors",
+        str(demo.visitors_csv),
+        "--json",
+        str(demo.inbox),
+    )
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert store_digest(demo.db_path) == before
+    assert set(doc) == CONTRACT_KEYS | EXTRA_KEYS
+    assert doc["reconciled"] > 0 and doc["duplicates"] > 0
+    failures = {o.value for o in Outcome} - {"reconciled", "duplicate"}
+    assert {k for k, v in doc["outcomes"].items() if v > 0} == failures
+    assert doc["records"] == doc["reconciled"] + doc["duplicates"] + sum(doc["outcomes"].values())
+    assert doc["match_rate"] == doc["reconciled"] / (doc["records"] - doc["duplicates"])
+    assert doc["segments"]
+    assert all(set(v) == {"members", "removed"} for v in doc["segments"].values())
+    for sample in doc["unreconciled_samples"]:
+        assert set(sample) == {"file", "line", "id", "outcome", "hint"}
+        assert len(sample["id"]) <= 64 and sample["outcome"] in failures
+    assert {s["outcome"] for s in doc["unreconciled_samples"]} == failures
+    assert doc["skipped"] == []
+    assert len(doc["batches"]) == 4
+
+
+def test_report_has_the_outcome_table_and_no_secret(run_cli, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    report = tmp_path / "out" / "report.md"
+    report.parent.mkdir()
+    result = dry_run(
+        run_cli,
+        demo.db_path,
+        "--profiles",
+        str(demo.profiles_csv),
+        "--visitors",
+        str(demo.visitors_csv),
+        "--report",
+        str(report),
+        str(demo.inbox),
+    )
+    assert result.code == 0, result.err
+    text = report.read_text(encoding="utf-8")
+    assert "| outcome | lines | meaning | fix |" in text
+    for outcome in Outcome:
+        if outcome not in (Outcome.RECONCILED, Outcome.DUPLICATE):
+            assert f"| `{outcome.value}` |" in text
+    assert "wrong AES key, IV or mode" in text  # the fix column
+    assert "| 201 |" in text  # segments
+    lowered = text.lower()
+    for secret in (DEMO_KEY_HEX, DEMO_IV_HEX):
+        assert secret.lower() not in lowered
+        assert base64.b64encode(bytes.fromhex(secret)).decode() not in text
+    # the human summary
+    assert "match rate" in result.out and "not_found" in result.out
+    assert "report written" in result.out
+
+
+def test_human_output_and_exit_0_despite_findings(run_cli, demo) -> None:  # type: ignore[no-untyped-def]
+    result = dry_run(run_cli, demo.db_path, "--profiles", str(demo.profiles_csv), str(demo.inbox))
+    assert result.code == 0, result.err
+    assert "records" in result.out and "reconciled" in result.out
+    assert "bad_padding" in result.out and "fix:" in result.out
+    assert "segments" in result.out
+    # without the visitor map every visitor line is a miss, still exit 0
+    assert "invalid_visitor_id" in result.out
+
+
+def saved_dataset(tmp_path: Path):  # type: ignore[no-untyped-def]
+    data = build_dataset(tmp_path / "data")
+    db = tmp_path / "store" / "audiencectl.db"
+    with Store(db) as store:
+        EnvironmentRepo(store).save(data.env)
+    return data, db
+
+
+def test_dataset_json_matches_construction(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    before = store_digest(db)
+    args = ["--profiles", str(data.profiles_csv), "--visitors", str(data.visitors_csv), "--json"]
+    result = dry_run(run_cli, db, *args, str(data.inbox))
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert store_digest(db) == before
+    assert doc["records"] == sum(e.records for e in data.expected.values())
+    assert doc["reconciled"] == sum(e.reconciled for e in data.expected.values())
+    assert {b["key"] for b in doc["batches"]} == set(data.expected)
+    skipped = {s["file"] for s in doc["skipped"]}
+    assert "notes.txt" in skipped and any("999" in name for name in skipped)
+    # the stored (sealed) key never reaches the output
+    assert KEY_HEX not in result.out and IV_HEX not in result.out
+
+
+def test_datasource_option_accepts_unnamed_files(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    phones = tmp_path / "phones.txt"
+    phones.write_text("+33.6.12.34.56.78 77\n0033600000002 77\n", encoding="utf-8")
+    result = dry_run(
+        run_cli, db, "--profiles", str(data.profiles_csv), "--datasource", "Mobile", "--json",
+        str(phones),
+    )
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["reconciled"] == 2 and doc["segments"] == {"77": {"members": 2, "removed": 0}}
+    assert doc["datasources"] == ["Mobile"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--datasource", "nope"], "no data source labelled 'nope'"),
+        (["--visitors", "{bad_visitors}"], "38-digit"),
+    ],
+)
+def test_bad_input_exits_2(run_cli, tmp_path: Path, args: list[str], fragment: str) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    bad_visitors = tmp_path / "v.csv"
+    bad_visitors.write_text("profile_id,visitor_id\nP1,123\n", encoding="utf-8")
+    args = [a.format(bad_visitors=bad_visitors) for a in args]
+    result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), *args, str(data.inbox))
+    assert result.code == 2
+    assert fragment in result.err and "Traceback" not in result.err
+
+
+def test_bad_profiles_and_missing_paths_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email\na@x.example\n", encoding="utf-8")
+    result = dry_run(run_cli, db, "--profiles", str(bad), str(data.inbox))
+    assert result.code == 2 and "no `id` column" in result.err
+    result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(tmp_path / "nothing"))
+    assert result.code == 2 and "nothing" in result.err
+
+
+def test_no_store_is_an_error_and_creates_nothing(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = build_dataset(tmp_path / "data")
+    db = tmp_path / "absent" / "audiencectl.db"
+    result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(data.inbox))
+    assert result.code == 2 and "no store" in result.err
+    assert not db.parent.exists()
+
+
+def test_corrupt_part_exits_2_naming_the_file(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    part = next(data.inbox.glob("*001.sync.gz"))
+    part.write_bytes(part.read_bytes()[:-5])
+    result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(data.inbox))
+    assert result.code == 2 and part.name in result.err

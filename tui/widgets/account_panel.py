@@ -1,0 +1,356 @@
+"""The form of one external account, with its probe underneath.
+
+The title says the direction so it cannot be misread. Secret fields
+(password, private key, passphrase) are masked inputs whose placeholder shows
+the stored mask or reference; left empty they keep what is stored. The private
+key field takes a path to a key file (kept as a ``file:`` reference), an
+``env:``/``file:`` reference, or a pasted key (OpenSSH or PEM, stored
+encrypted). :meth:`AccountPanel.collect` validates every field through the
+``Account`` model and returns the account and the reasons per field; it never
+clears what the user typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static
+
+from core.errors import AudienceError, ValidationError
+from core.model import Account, AccountType, Role
+from core.secrets import Secret
+from tui.widgets.probe_view import ProbeView
+
+TITLES: dict[Role, tuple[str, str]] = {
+    Role.IMPORT: ("importSharedAudience — AAM → Campaign", "(the console reads)"),
+    Role.EXPORT: (
+        "exportSharedAudience — Campaign → AAM",
+        "(the console writes; an export from Campaign is an import for AAM)",
+    ),
+}
+TYPES = [("SFTP server", AccountType.SFTP.value), ("Local folder", AccountType.LOCAL.value)]
+FIELD_TITLES: dict[str, str] = {
+    "type": "Type",
+    "host": "Host",
+    "port": "Port",
+    "user": "User",
+    "password": "Password",
+    "private_key": "Private key",
+    "private_key_passphrase": "Passphrase",
+    "remote_dir": "Remote folder",
+    "host_key": "Pinned key",
+    "path": "Folder",
+}
+SFTP_FIELDS = (
+    "host", "port", "user", "password", "private_key", "private_key_passphrase", "remote_dir",
+    "host_key",
+)
+LOCAL_FIELDS = ("path",)
+SECRET_FIELDS = ("password", "private_key", "private_key_passphrase")
+PASTED_KEY = "(pasted key)"
+SECRET_HELP = {
+    "password": "env:NAME, file:PATH or the password",
+    "private_key": "key file path, env:NAME, or paste the key",
+    "private_key_passphrase": "only for an encrypted key",
+}
+
+
+class KeyInput(Input):
+    """A masked input that keeps a pasted multi-line private key whole.
+
+    ``Input`` keeps only the first line of a paste; a key needs all of them.
+    """
+
+    pasted_key: str = ""
+
+    def _on_paste(self, event: events.Paste) -> None:
+        text = event.text.strip()
+        if "\n" in text and "PRIVATE KEY" in text:
+            event.prevent_default()
+            event.stop()
+            self.pasted_key = text + "\n"
+            self.value = PASTED_KEY
+            self.cursor_position = len(self.value)
+
+
+@dataclass
+class FormResult:
+    """The account in the form (None when a field is invalid) and the reason per field."""
+
+    account: Account | None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _row(title: str, name: str, widget: Input | Select[str] | Static, role: Role) -> Vertical:
+    classes = "acct-field " + ("local-only" if name in LOCAL_FIELDS else "sftp-only")
+    if name == "type":
+        classes = "acct-field"
+    return Vertical(
+        Horizontal(Label(title, classes="acct-label"), widget, classes="acct-row"),
+        Static("", classes="acct-error", id=f"{role.value}-{name}-error", markup=False),
+        classes=classes,
+    )
+
+
+def _reason(exc: ValidationError | AudienceError) -> str:
+    reason = exc.reason if isinstance(exc, ValidationError) else exc.message
+    return f"✗ {reason}" + (f". {exc.hint}" if exc.hint else "")
+
+
+class AccountPanel(Vertical):
+    """One account: title, fields with their errors, probe buttons, the probe's stages."""
+
+    DEFAULT_CLASSES = "account-panel"
+
+    class ProbeRequested(Message):
+        """The panel's Probe button was pressed."""
+
+        def __init__(self, role: Role) -> None:
+            super().__init__()
+            self.role = role
+
+    class CancelRequested(Message):
+        """The panel's Cancel button was pressed."""
+
+        def __init__(self, role: Role) -> None:
+            super().__init__()
+            self.role = role
+
+    def __init__(self, role: Role, probe_key: str, **kwargs: object) -> None:
+        super().__init__(id=f"{role.value}-panel", **kwargs)  # type: ignore[arg-type]
+        self.role = role
+        self.probe_key = probe_key
+        self.stored: Account = Account(role)
+
+    def wid(self, name: str) -> str:
+        return f"{self.role.value}-{name}"
+
+    def compose(self) -> ComposeResult:
+        title, subtitle = TITLES[self.role]
+        yield Static(title, classes="panel-title", markup=False)
+        yield Static(subtitle, classes="panel-subtitle", markup=False)
+        yield _row(
+            "Type",
+            "type",
+            Select(TYPES, id=self.wid("type"), allow_blank=False, compact=True),
+            self.role,
+        )
+        placeholders = {
+            "host": "sftp.example.net",
+            "port": "22",
+            "user": "campaign",
+            "remote_dir": "/outbound" if self.role is Role.IMPORT else "/inbound",
+            "path": "/data/aam/" + ("outbound" if self.role is Role.IMPORT else "inbound"),
+        }
+        for name in ("host", "port", "user"):
+            yield _row(
+                FIELD_TITLES[name],
+                name,
+                Input(id=self.wid(name), placeholder=placeholders[name], compact=True),
+                self.role,
+            )
+        for name in SECRET_FIELDS:
+            cls = KeyInput if name == "private_key" else Input
+            yield _row(
+                FIELD_TITLES[name],
+                name,
+                cls(id=self.wid(name), password=True, compact=True,
+                    placeholder=SECRET_HELP[name]),
+                self.role,
+            )
+        yield _row(
+            FIELD_TITLES["remote_dir"],
+            "remote_dir",
+            Input(id=self.wid("remote_dir"), placeholder=placeholders["remote_dir"], compact=True),
+            self.role,
+        )
+        yield _row(
+            FIELD_TITLES["host_key"],
+            "host_key",
+            Static("", id=self.wid("host_key"), classes="acct-readonly", markup=False),
+            self.role,
+        )
+        yield _row(
+            FIELD_TITLES["path"],
+            "path",
+            Input(id=self.wid("path"), placeholder=placeholders["path"], compact=True),
+            self.role,
+        )
+        with Horizontal(classes="panel-buttons"):
+            yield Button(f"Probe ({self.probe_key})", id=self.wid("probe"), compact=True)
+            yield Button("Cancel (Esc)", id=self.wid("cancel"), compact=True, disabled=True)
+        yield ProbeView(self.role, self.probe_key, id=self.wid("probe-view"))
+
+    # --- values -----------------------------------------------------------
+
+    def field_input(self, name: str) -> Input:
+        """The Input of field ``name``."""
+        return self.query_one(f"#{self.wid(name)}", Input)
+
+    @property
+    def probe_view(self) -> ProbeView:
+        return self.query_one(ProbeView)
+
+    def load(self, account: Account, pinned: str) -> None:
+        """Shows ``account``; secret inputs are emptied and show the stored mask or reference."""
+        self.stored = account
+        self.query_one(f"#{self.wid('type')}", Select).value = account.type.value
+        self.field_input("host").value = account.host
+        self.field_input("port").value = str(account.port)
+        self.field_input("user").value = account.user
+        self.field_input("remote_dir").value = account.remote_dir
+        self.field_input("path").value = account.path
+        for name in SECRET_FIELDS:
+            box = self.field_input(name)
+            box.value = ""
+            if isinstance(box, KeyInput):
+                box.pasted_key = ""
+            secret: Secret | None = getattr(account, name)
+            box.placeholder = (
+                f"{secret.display()} stored; empty keeps it" if secret else SECRET_HELP[name]
+            )
+        self.query_one(f"#{self.wid('host_key')}", Static).update(pinned)
+        for name in FIELD_TITLES:
+            self.show_error(name, "")
+        self.show_type(account.type)
+
+    def show_type(self, kind: AccountType | str) -> None:
+        """Shows the fields of an SFTP account or of a local folder."""
+        local = AccountType(kind) is AccountType.LOCAL
+        for row in self.query(".sftp-only"):
+            row.display = not local
+        for row in self.query(".local-only"):
+            row.display = local
+
+    def show_error(self, name: str, text: str) -> None:
+        found = self.query(f"#{self.wid(name)}-error")
+        if found:
+            box = found.first(Static)
+            box.update(text)
+            box.display = bool(text)
+
+    def set_running(self, running: bool) -> None:
+        """Enables Cancel while a probe of this account runs."""
+        self.query_one(f"#{self.wid('probe')}", Button).disabled = running
+        self.query_one(f"#{self.wid('cancel')}", Button).disabled = not running
+
+    # --- validation -------------------------------------------------------
+
+    def _secret(self, name: str, errors: dict[str, str]) -> Secret | None:
+        box = self.field_input(name)
+        text = box.value.strip()
+        stored: Secret | None = getattr(self.stored, name)
+        if not text:
+            return stored
+        try:
+            if name == "private_key":
+                return self._private_key(box, text)
+            return Secret.parse(text)
+        except AudienceError as exc:
+            errors[name] = _reason(exc)
+            return stored
+
+    def _private_key(self, box: Input, text: str) -> Secret:
+        if isinstance(box, KeyInput) and text == PASTED_KEY and box.pasted_key:
+            return Secret("literal", box.pasted_key)
+        if text.startswith("-----BEGIN"):
+            raise AudienceError(
+                "only the first line of the key arrived",
+                "paste the whole key (all its lines) or give the key file's path",
+            )
+        if text.startswith(("env:", "file:")):
+            secret = Secret.parse(text)
+            assert secret is not None
+            if secret.kind == "file":
+                _check_key_file(Path(secret.ref).expanduser())
+            return secret
+        path = Path(text).expanduser()
+        _check_key_file(path)
+        return Secret("file", str(path.resolve()))
+
+    def collect(self) -> FormResult:
+        """Validates every field; the account is None when any field is invalid."""
+        errors: dict[str, str] = {}
+        role = self.role
+        kind = str(self.query_one(f"#{self.wid('type')}", Select).value)
+        texts = {
+            name: self.field_input(name).value.strip()
+            for name in ("host", "user", "remote_dir", "path")
+        }
+        port_text = self.field_input("port").value.strip() or "22"
+        port = 22
+        if not port_text.isdigit():
+            errors["port"] = "✗ must be a number. 1 to 65535, usually 22"
+        else:
+            port = int(port_text)
+            try:
+                Account(role, port=port)
+            except ValidationError as exc:
+                errors["port"] = _reason(exc)
+                port = 22
+        for name, text in texts.items():
+            try:
+                Account(role, **{name: text})  # type: ignore[arg-type]
+            except ValidationError as exc:
+                errors[name] = _reason(exc)
+        secrets = {name: self._secret(name, errors) for name in SECRET_FIELDS}
+        account: Account | None = None
+        if not errors:
+            try:
+                account = Account(
+                    role,
+                    type=AccountType(kind),
+                    port=port,
+                    host_key=self.stored.host_key,
+                    **texts,  # type: ignore[arg-type]
+                    **secrets,  # type: ignore[arg-type]
+                )
+            except ValidationError as exc:
+                errors[exc.field] = _reason(exc)
+        for name in FIELD_TITLES:
+            self.show_error(name, errors.get(name, ""))
+        return FormResult(account, errors)
+
+    # --- events -----------------------------------------------------------
+
+    @on(Select.Changed)
+    def type_changed(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.show_type(str(event.value))
+
+    @on(Input.Changed)
+    def field_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.collect()
+
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == self.wid("probe"):
+            self.post_message(self.ProbeRequested(self.role))
+        elif event.button.id == self.wid("cancel"):
+            self.post_message(self.CancelRequested(self.role))
+
+
+def _check_key_file(path: Path) -> None:
+    """A readable file that holds a private key, or an ``AudienceError`` saying what is wrong."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:200]
+    except FileNotFoundError:
+        raise AudienceError(f"no such file: {path}", "give the private key file's path") from None
+    except IsADirectoryError:
+        raise AudienceError(f"{path} is a folder", "give the private key file's path") from None
+    except OSError as exc:
+        raise AudienceError(
+            f"cannot read {path}: {exc.strerror}", "check its permissions"
+        ) from None
+    if "PRIVATE KEY" not in head:
+        raise AudienceError(
+            f"{path} does not hold a private key",
+            "an OpenSSH or PEM private key (not the .pub file)",
+        )
