@@ -37,7 +37,13 @@ DEMO_IV_HEX = "000102030405060708090a0b0c0d0e0f"
 WRONG_KEY_HEX = "2b7e151628aed2a6abf7158809cf4f3c2b7e151628aed2a6abf7158809cf4f3c"
 #: AAM delivers about 14:00 UTC; the demo's delivery is on 2026-11-01.
 DELIVERY = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
-SEGMENTS = ("201", "202", "203")
+#: Segment IDs per destination: AAM maps each segment to the destinations that carry it.
+SEGMENTS = {
+    46391: ("201", "202", "203"),  # declared emails (AES)
+    46390: ("301", "302", "303"),  # visitor IDs
+    46392: ("401", "402"),  # mobile numbers
+    46393: ("501", "502"),  # CRM IDs (SHA-256)
+}
 
 FIRST = ("alice", "bruno", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jules")
 LAST = ("martin", "bernard", "dubois", "thomas", "robert", "richard", "petit", "durand")
@@ -155,8 +161,8 @@ def _write_csv(path: Path, rows: list[dict[str, str]], header: list[str]) -> Non
         writer.writerows(rows)
 
 
-def _segments(rng: random.Random) -> str:
-    return ",".join(sorted(rng.sample(SEGMENTS, rng.randint(1, 2))))
+def _segments(rng: random.Random, destination: int) -> str:
+    return ",".join(sorted(rng.sample(SEGMENTS[destination], rng.randint(1, 2))))
 
 
 def _stamp(offset: int = 0) -> int:
@@ -189,7 +195,7 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
     wrong = encrypt_batch(parse_key(WRONG_KEY_HEX), iv, [b"carol@demo-retail.example"] * 1)
     junk_utf8 = encrypt_batch(key, iv, [b"\xff\xfe\x80 not text"])
     not_email = encrypt_batch(key, iv, [b"customer 4711", b"call me maybe"])
-    lines = [f"{h} {_segments(rng)}" for h in hexed]
+    lines = [f"{h} {_segments(rng, 46391)}" for h in hexed]
     lines += [
         f"{wrong[0].hex()} 201",  # another key: bad padding (or garbage)
         f"{junk_utf8[0].hex()} 202",  # decrypts, but not text
@@ -226,10 +232,10 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
 def _visitor_file(rng: random.Random, visitors: list[dict[str, str]], inbox: Path) -> None:
     """Destination 46390 (visitor IDs), an iter file with additions and removals."""
     known = rng.sample(visitors, 60)
-    lines = [f"{v['visitor_id']}\t{_segments(rng)}" for v in known[:50]]
-    lines += [f"{v['visitor_id']}\t202\t201" for v in known[50:]]  # removed from 201
-    lines += [f"{_ecid(rng)}\t201" for _ in range(12)]  # visitors never seen in Campaign
-    lines += ["12345678901234567890\t201", "9" * 38 + "\t203"]  # not ECIDs
+    lines = [f"{v['visitor_id']}\t{_segments(rng, 46390)}" for v in known[:50]]
+    lines += [f"{v['visitor_id']}\t302\t301" for v in known[50:]]  # removed from 301
+    lines += [f"{_ecid(rng)}\t301" for _ in range(12)]  # visitors never seen in Campaign
+    lines += ["12345678901234567890\t301", "9" * 38 + "\t303"]  # not ECIDs
     lines += [lines[0], "   ", "", "garbage-line-without-tabs"]
     _write_part(inbox / f"ftp_46390_14016_iter_{_stamp(3_600_000)}.sync", lines, gz=False)
 
@@ -242,8 +248,10 @@ def _phone_file(rng: random.Random, profiles: list[dict[str, str]], inbox: Path)
         lambda p: "0033" + p[1:].replace(" ", "."),
         lambda p: p.replace(" ", "-"),
     )
-    lines = [f"{styles[i % 3](p['mobile_phone'])} {_segments(rng)}" for i, p in enumerate(members)]
-    lines += ["+33699999999 201", "call-center 202", "12 203"]
+    lines = [
+        f"{styles[i % 3](p['mobile_phone'])} {_segments(rng, 46392)}" for i, p in enumerate(members)
+    ]
+    lines += ["+33699999999 401", "call-center 402", "12 401"]
     _write_part(inbox / f"ftp_46392_14017_full_{_stamp(7_200_000)}.sync", lines, gz=False)
 
 
@@ -251,9 +259,9 @@ def _crm_file(rng: random.Random, profiles: list[dict[str, str]], inbox: Path) -
     """Destination 46393 (SHA-256 of the CRM ID), with a few truncated hashes."""
     members = rng.sample(profiles, 30)
     digests = hash_batch(Transform.SHA256, [p["customer_id"] for p in members])
-    lines = [f"{d} {_segments(rng)}" for d in digests]
-    lines += [f"{digests[0][:40]} 201", f"{digests[1]}ab 202"]  # sha1-sized, too long
-    lines += [f"{hash_batch(Transform.SHA256, ['CRM-999999'])[0]} 203"]
+    lines = [f"{d} {_segments(rng, 46393)}" for d in digests]
+    lines += [f"{digests[0][:40]} 501", f"{digests[1]}ab 502"]  # sha1-sized, too long
+    lines += [f"{hash_batch(Transform.SHA256, ['CRM-999999'])[0]} 501"]
     _write_part(inbox / f"ftp_46393_14018_full_{_stamp(10_800_000)}.sync", lines, gz=False)
 
 

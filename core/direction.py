@@ -178,8 +178,7 @@ def _swapped(imp: Account, exp: Account, imp_set: bool, exp_set: bool) -> list[F
                 "warn",
                 f"the import account ({_where(imp)}) names an inbound/upload side: that is "
                 "where Campaign's exports go, not where AAM's files come from",
-                "check with the folders Adobe sent: the import account reads AAM's outbound "
-                "folder",
+                "check with the folders Adobe sent: the import account reads AAM's outbound folder",
                 "swapped",
             )
         ]
@@ -189,8 +188,7 @@ def _swapped(imp: Account, exp: Account, imp_set: bool, exp_set: bool) -> list[F
                 "warn",
                 f"the export account ({_where(exp)}) names an outbound/download side: that is "
                 "where AAM's files for Campaign come from, not where Campaign's exports go",
-                "check with the folders Adobe sent: the export account writes AAM's inbound "
-                "folder",
+                "check with the folders Adobe sent: the export account writes AAM's inbound folder",
                 "swapped",
             )
         ]

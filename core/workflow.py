@@ -69,6 +69,7 @@ __all__ = [
     "check_can_run",
     "expected_latency",
     "is_overdue",
+    "iter_sleep",
     "pause",
     "resume",
     "run_pass",

@@ -1,5 +1,8 @@
 """A tiny authoritative DNS server on 127.0.0.1 for the tracking-server tests.
 
+Use: ``from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401``,
+then ask for the ``dns_server`` fixture.
+
 A UDP socket served by a thread; queries are parsed and answered with
 dnspython's message classes from a small in-memory zone. Nothing leaves the
 machine. Names not in the zone get NXDOMAIN; names in the zone without a
@@ -89,8 +92,8 @@ def serve(sock: socket.socket, server: DnsServer, stop: threading.Event) -> None
         sock.sendto(_answer(query).to_wire(), peer)
 
 
-@pytest.fixture(scope="session")
-def dns_server() -> Iterator[DnsServer]:
+@pytest.fixture(scope="session", name="dns_server")
+def dns_server_fixture() -> Iterator[DnsServer]:
     """A DNS server on 127.0.0.1 (a random UDP port) answering from ``ZONE``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))

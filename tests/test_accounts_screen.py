@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Static
 
 from core.model import Account, AccountType, Environment, Role
 from core.secrets import Secret

@@ -23,7 +23,7 @@ from storage.db import Store
 from storage.profiles import load_profiles
 from storage.repo import EnvironmentRepo
 from storage.samples import save_sample
-from tests.dns_server import DnsServer, dns_server  # noqa: F401 (fixture)
+from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
 from tests.sshd import HOST, Sshd, SshdWorld
 
 ORG = "5DC5123F5245B1D20A490D46@AdobeOrg"
@@ -181,7 +181,8 @@ def test_unresolvable_password_reference_fails_configured(
     monkeypatch.delenv("AUDIENCECTL_TEST_NO_SUCH_PW", raising=False)
     text = world.toml().replace(
         f'type = "local"\npath = "{world.imp}"',
-        'type = "sftp"\nhost = "127.0.0.1"\nuser = "u"\npassword = "env:AUDIENCECTL_TEST_NO_SUCH_PW"',
+        'type = "sftp"\nhost = "127.0.0.1"\nuser = "u"\n'
+        'password = "env:AUDIENCECTL_TEST_NO_SUCH_PW"',
     )
     env = world.save(text)
     result = world.run(env, "account.import.configured")

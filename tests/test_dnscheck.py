@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from core.dnscheck import DnsSettings, check_tracking, lookup, registrable_domain, website_host
-from tests.dns_server import DnsServer, dns_server  # noqa: F401 (fixture)
+from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from core.checks import CHECK_IDS
 from tests.conftest import CliResult
-from tests.dns_server import DnsServer, dns_server  # noqa: F401 (fixture)
+from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
 from tests.test_checks import BASE, IV, KEY, ORG, PAGE
 
 SFTP_PASSWORD = "hunter2-sftp-literal-secret"

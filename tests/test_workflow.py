@@ -314,3 +314,56 @@ def test_unrouted_batch_is_left_alone(run_cli, db_path: Path, wf: Environment) -
     assert any("99999" in note for note in report["notes"])
     assert any(i["name"] == "readme.txt" for i in report["ignored"])
     assert ledger(db_path) == []
+
+
+# ----------------------------------------------------------- the API the console uses
+
+
+def _run_pass_api(db_path: Path, progress, cancelled):  # type: ignore[no-untyped-def]
+    from tui.commands.importwf import run_import_pass
+    from tui.services import Services
+
+    services = Services(db_path=db_path)
+    try:
+        return run_import_pass(services, progress=progress, cancelled=cancelled)
+    finally:
+        services.close()
+
+
+def test_pause_during_a_pass_finishes_the_batch_and_starts_no_other(
+    db_path: Path, wf: Environment
+) -> None:
+    write_file(inbox(wf), aam_name("full", 1), ["C1 201"])
+    write_file(inbox(wf), aam_name("full", 2), ["C2 202"])
+    events = []
+
+    def progress(event):  # type: ignore[no-untyped-def]
+        events.append(event)
+        if event.stage == "write" and event.done == 1:
+            with Store(db_path) as store:
+                pause(SqliteWorkflowStore(store), "wf")
+
+    report = _run_pass_api(db_path, progress, None)
+    assert report.status == "paused" and report.batches == 1
+    assert members(db_path) == {"201": {"P1"}}
+    assert {e.stage for e in events} >= {"list", "fetch", "reconcile", "write"}
+    with Store(db_path) as store:
+        resume(SqliteWorkflowStore(store), "wf")
+    report = _run_pass_api(db_path, None, None)
+    assert report.status == "ok" and report.batches == 1
+    assert members(db_path) == {"201": {"P1"}, "202": {"P2"}}
+
+
+def test_cancel_abandons_the_batch_in_progress(db_path: Path, wf: Environment) -> None:
+    write_file(inbox(wf), aam_name("full", 1), ["C1 201"])
+    asked = {"cancel": False}
+
+    def progress(event):  # type: ignore[no-untyped-def]
+        if event.stage == "fetch":
+            asked["cancel"] = True
+
+    report = _run_pass_api(db_path, progress, lambda: asked["cancel"])
+    assert report.status == "cancelled"
+    assert members(db_path) == {} and ledger(db_path) == []
+    report = _run_pass_api(db_path, None, None)
+    assert report.status == "ok" and members(db_path) == {"201": {"P1"}}

@@ -109,10 +109,12 @@ class AudienceApp(App[int]):
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.report_worker_failure(event.worker)
+
+    def report_worker_failure(self, worker: Worker[object]) -> None:
         """One place for worker errors: known ones as a notification, the rest as a bug."""
-        if event.state is not WorkerState.ERROR:
-            return
-        error = event.worker.error
+        error = worker.error
         if isinstance(error, AudienceError):
             self.notify(str(error), title="Error", severity="error", timeout=10)
         else:

@@ -94,7 +94,7 @@ def _host_key_message(error: HostKeyUnknown | HostKeyChanged) -> str:
             f"{error.key.fingerprint}\n"
             "  Confirm this fingerprint with Adobe (out of band), then trust it with:\n"
             "    audiencectl probe --trust-new-host-key\n"
-            f"  or put host_key = \"{error.key.fingerprint}\" in the account's configuration."
+            f'  or put host_key = "{error.key.fingerprint}" in the account\'s configuration.'
         )
     return (
         f"audiencectl: {error.message}\n"

@@ -39,8 +39,7 @@ class HostKeyModal(ModalScreen[bool]):
         with Vertical(id="dialog", classes="hostkey-dialog"):
             yield Label(f"! Unknown host key for {where}", id="dialog-title")
             yield Static(
-                (f"Account: {self.account}\n" if self.account else "")
-                + f"Host:        {where}\n"
+                (f"Account: {self.account}\n" if self.account else "") + f"Host:        {where}\n"
                 f"Key type:    {self.key.key_type}\n"
                 f"Fingerprint: {self.key.fingerprint}",
                 id="hostkey-facts",

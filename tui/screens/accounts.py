@@ -114,10 +114,10 @@ class AccountsScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="accounts.save"),
-        # F7/F8 are written on each panel's Probe button; the footer keeps room for F1-F6.
+        # F7/F8/F9 are written on the Probe buttons; the footer keeps room for F1-F6 at 80 columns.
         Binding("f7", "probe('import')", "Probe import", show=False, id="accounts.probe_import"),
         Binding("f8", "probe('export')", "Probe export", show=False, id="accounts.probe_export"),
-        Binding("f9", "probe_both", "Probe both", id="accounts.probe_both"),
+        Binding("f9", "probe_both", "Probe both", show=False, id="accounts.probe_both"),
         Binding("escape", "cancel_probe", "Cancel probe", id="accounts.cancel"),
     ]
 
@@ -128,6 +128,7 @@ class AccountsScreen(Screen[None]):
         super().__init__()
         self._run: _Run | None = None
         self._next_run_id = 0
+        self._loaded: Environment | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -150,7 +151,9 @@ class AccountsScreen(Screen[None]):
         self.load()
 
     def on_screen_resume(self) -> None:
-        if self._run is None:
+        # Back from another screen: show what may have changed there. Back from a modal
+        # (same environment): keep the form as typed and the probe as shown.
+        if self._run is None and self.env != self._loaded:
             self.load()
 
     # --- loading ----------------------------------------------------------
@@ -168,6 +171,7 @@ class AccountsScreen(Screen[None]):
     def load(self) -> None:
         """Shows the stored accounts, their pinned keys, the last probes and the banner."""
         env = self.env
+        self._loaded = env
         no_env = self.query_one("#no-env", Static)
         no_env.update(NO_ENV if env is None else "")
         no_env.display = env is None
@@ -219,6 +223,7 @@ class AccountsScreen(Screen[None]):
             self.notify(str(exc), severity="error", timeout=8)
             return None
         self.app.environment_saved(saved)  # type: ignore[attr-defined]
+        self._loaded = saved
         pins = self._pins()
         for role in Role:
             account = saved.account(role)
@@ -417,12 +422,12 @@ class AccountsScreen(Screen[None]):
         if not pending:
             return
         role, error = pending[0]
-        same = [r for r, e in pending if (e.host, e.port, e.key) == (error.host, error.port,
-                                                                       error.key)]
+        same = [
+            r for r, e in pending if (e.host, e.port, e.key) == (error.host, error.port, error.key)
+        ]
         rest = [(r, e) for r, e in pending if r not in same]
 
         def answered(trust: bool | None) -> None:
-            print("ANSWERED", trust, same)
             if trust:
                 self._trust(error.host, error.port, error.key, tuple(same))
             else:
@@ -459,8 +464,12 @@ class AccountsScreen(Screen[None]):
                 "Probe exportSharedAudience (F8)",
                 lambda: self.action_probe("export"),
             ),
-            PaletteCommand("accounts: probe both", "Probe both accounts (F9)",
-                           self.action_probe_both),
-            PaletteCommand("accounts: cancel probe", "Stop the running probe (Escape)",
-                           self.action_cancel_probe),
+            PaletteCommand(
+                "accounts: probe both", "Probe both accounts (F9)", self.action_probe_both
+            ),
+            PaletteCommand(
+                "accounts: cancel probe",
+                "Stop the running probe (Escape)",
+                self.action_cancel_probe,
+            ),
         ]

@@ -6,11 +6,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from storage.overview import SetupStep, overview
 from tui.palette import PaletteCommand
+from tui.screens.base import ConsoleScreen
 from tui.widgets.glyphs import badge
 from tui.widgets.screen_header import ScreenIntro
 
@@ -30,7 +30,7 @@ EMPTY = (
 )
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(ConsoleScreen):
     """The integration's setup at a glance; Enter opens the step's screen."""
 
     BINDINGS = [Binding("r", "refresh", "Refresh", show=False, id="home.refresh")]

@@ -10,7 +10,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, TextArea
 
 from core.errors import AudienceError, ValidationError
@@ -27,12 +26,13 @@ from core.model import (
 from core.request import ORG_ID_HINT, body, render_eml, render_text, subject
 from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
+from tui.screens.base import ConsoleScreen
 from tui.widgets.screen_header import ScreenIntro
 
 FIELDS = ("organization", "ims_org_id", "environment", "service", "id_type", "additional_info")
 
 
-class RequestScreen(Screen[None]):
+class RequestScreen(ConsoleScreen):
     """Fill, check and send the request; move its status as Adobe answers."""
 
     BINDINGS = [

@@ -47,7 +47,13 @@ FIELD_TITLES: dict[str, str] = {
     "path": "Folder",
 }
 SFTP_FIELDS = (
-    "host", "port", "user", "password", "private_key", "private_key_passphrase", "remote_dir",
+    "host",
+    "port",
+    "user",
+    "password",
+    "private_key",
+    "private_key_passphrase",
+    "remote_dir",
     "host_key",
 )
 LOCAL_FIELDS = ("path",)
@@ -159,8 +165,7 @@ class AccountPanel(Vertical):
             yield _row(
                 FIELD_TITLES[name],
                 name,
-                cls(id=self.wid(name), password=True, compact=True,
-                    placeholder=SECRET_HELP[name]),
+                cls(id=self.wid(name), password=True, compact=True, placeholder=SECRET_HELP[name]),
                 self.role,
             )
         yield _row(
