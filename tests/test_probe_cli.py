@@ -157,7 +157,7 @@ def test_unknown_host_key_needs_the_flag(
     refused = run_cli("probe", "import", "--json")
     assert refused.code == 3
     assert server.host_key_fingerprint in refused.err
-    assert "--trust-new-host-key" in refused.err
+    assert "audiencectl probe import --trust-new-host-key" in refused.err
     (report,) = reports(refused)
     assert statuses(report)["hostkey"] == "fail"
     assert statuses(report)["auth"] == "skip"

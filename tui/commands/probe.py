@@ -86,14 +86,14 @@ def _print_human(report: ProbeReport) -> None:
     click.echo(summary_line(report))
 
 
-def _host_key_message(error: HostKeyUnknown | HostKeyChanged) -> str:
+def _host_key_message(role: Role, error: HostKeyUnknown | HostKeyChanged) -> str:
     if isinstance(error, HostKeyUnknown):
         label = host_label(error.host, error.port)
         return (
             f"audiencectl: unknown host key for {label}: {error.key.key_type} "
             f"{error.key.fingerprint}\n"
             "  Confirm this fingerprint with Adobe (out of band), then trust it with:\n"
-            "    audiencectl probe --trust-new-host-key\n"
+            f"    audiencectl probe {role.value} --trust-new-host-key\n"
             f'  or put host_key = "{error.key.fingerprint}" in the account\'s configuration.'
         )
     return (
@@ -157,12 +157,12 @@ def probe_command(
     if as_json:
         state.emit_json([r.to_json() for r in reports])
     key_errors = [
-        r.host_key_error
+        (r.role, r.host_key_error)
         for r in reports
         if isinstance(r.host_key_error, HostKeyUnknown | HostKeyChanged)
     ]
-    for error in key_errors:
-        click.echo(_host_key_message(error), err=True)
+    for role, error in key_errors:
+        click.echo(_host_key_message(role, error), err=True)
     if key_errors:
         return ExitCode.CONNECTION
     if any(r.first_failure is not None for r in reports):

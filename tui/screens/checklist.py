@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -21,6 +20,7 @@ from core.checks import CHECK_IDS, CHECKS, SECTIONS, CheckResult, run_checks, su
 from core.model import Environment
 from storage.checks import context_for, last_results, save_results
 from tui.palette import PaletteCommand
+from tui.screens.base import ConsoleScreen
 from tui.services import Services
 from tui.widgets.check_item import CheckItem
 from tui.widgets.screen_header import ScreenIntro
@@ -37,7 +37,7 @@ class CheckDone(Message):
         self.result = result
 
 
-class ChecklistScreen(Screen[None]):
+class ChecklistScreen(ConsoleScreen):
     """Run the doctor's checks one by one or all together, read why, jump to the fix."""
 
     BINDINGS = [

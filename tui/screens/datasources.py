@@ -8,7 +8,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, TabbedContent, TabPane
 
 from core.errors import AudienceError, ValidationError
@@ -18,6 +17,7 @@ from storage.profiles import StoreProfiles, column_sample
 from storage.samples import forget_sample, rename_sample
 from tui.modals.confirm import ConfirmModal
 from tui.palette import PaletteCommand
+from tui.screens.base import ConsoleScreen
 from tui.services import Services
 from tui.widgets.datasource_form import (
     DataSourceForm,
@@ -62,7 +62,7 @@ def table_row(ds: DataSource) -> tuple[str, ...]:
     )
 
 
-class DataSourcesScreen(Screen[None]):
+class DataSourcesScreen(ConsoleScreen):
     """Edit the shared data sources and check a website sample against one."""
 
     BINDINGS = [

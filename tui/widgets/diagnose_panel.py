@@ -163,4 +163,4 @@ class DiagnosePanel(VerticalScroll):
         hint = getattr(error, "hint", "")
         self._show_text(f"✗ the check could not run: {message}", hint, "fail")
         # Worker.StateChanged does not bubble: hand it to the App's one error handler.
-        self.app.post_message(Worker.StateChanged(event.worker, event.state))
+        self.app.report_worker_failure(event.worker)  # type: ignore[attr-defined]
