@@ -19,8 +19,8 @@ from textual.pilot import Pilot
 
 from core import clock
 from core.demo import build_demo
-from core.model import RequestStatus
 from tui.app import AudienceApp
+from tui.commands.demo import install_demo
 from tui.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +46,7 @@ def prepare(root: Path) -> Services:
     """A demo store, as `audiencectl demo` builds it."""
     workspace = build_demo(root)
     services = Services(db_path=workspace.db_path, env_name="demo")
-    env = services.repo.save(workspace.env)
-    services.repo.set_request_status(env, RequestStatus.PROVISIONED)
+    install_demo(services, workspace)
     return services
 
 

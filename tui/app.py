@@ -60,7 +60,8 @@ class AudienceApp(App[int]):
     DEFAULT_MODE = "home"
     BINDINGS = [
         *[
-            Binding(key, f"go('{mode}')", title, id=f"go.{mode}", priority=True)
+            # Shown in the navigation bar at the top, not in the footer.
+            Binding(key, f"go('{mode}')", title, id=f"go.{mode}", priority=True, show=False)
             for mode, title, key in SCREENS
         ],
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit"),
@@ -89,6 +90,11 @@ class AudienceApp(App[int]):
         except AudienceError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return None
+
+    def env_label(self) -> str:
+        """The environment's name for the navigation bar ('' when there is none)."""
+        env = self.current_env()
+        return env.name if env else ""
 
     def update_subtitle(self) -> None:
         env = self.current_env()

@@ -42,7 +42,13 @@ from core.reconcile import (
     reconcile_batches,
     summarize,
 )
-from core.workflow import PassEvent, PassReport, RunRecord, expected_latency
+from core.workflow import (
+    ExpectedLatency,
+    PassEvent,
+    PassReport,
+    RunRecord,
+    expected_latency,
+)
 from storage.audiences import SqliteExportProfiles, SqliteWorkflowStore
 from storage.profiles import StoreProfiles
 from tui.commands.importwf import (
@@ -64,6 +70,7 @@ __all__ = [
     "WorkflowView",
     "default_audience_path",
     "display_path",
+    "latency_lines",
     "export_request",
     "preview_export",
     "resolve_path",
@@ -452,6 +459,7 @@ class WorkflowView:
     segments: dict[str, int]
     latency: list[str]
     notes: list[str]
+    interval_minutes: int = 60
 
 
 def workflow_view(services: Services, runs: int = 8) -> WorkflowView:
@@ -467,6 +475,18 @@ def workflow_view(services: Services, runs: int = 8) -> WorkflowView:
         processed_files=int(status["processed_files"]),
         runs=records,
         segments={seg: int(v["members"]) for seg, v in status["segments"].items()},
-        latency=expected_latency(int(status["interval_minutes"])).lines(),
+        latency=latency_lines(expected_latency(int(status["interval_minutes"]))),
         notes=[str(n) for n in status["notes"]],
+        interval_minutes=int(status["interval_minutes"]),
     )
+
+
+def latency_lines(latency: ExpectedLatency) -> list[str]:
+    """The expected timing in two short lines, so slow is not read as broken."""
+    low, high = latency.end_to_end_hours
+    nxt = latency.next_aam_delivery.strftime("%m-%d %H:%M")
+    return [
+        f"AAM sends daily about 14:00 UTC, sometimes late (next: {nxt} UTC)",
+        f"expect {low}-{high} h end to end ({latency.from_analytics_max_hours} h from "
+        "Analytics): slow is not broken",
+    ]

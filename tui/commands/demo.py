@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import platformdirs
 
-from core.demo import build_demo
+from core.demo import DemoWorkspace, build_demo
 from core.errors import ExitCode
 from core.model import RequestStatus
 from core.profiles import CsvProfiles
@@ -18,6 +18,17 @@ from tui.services import Services
 
 def default_demo_dir() -> Path:
     return Path(platformdirs.user_data_dir("audiencectl", appauthor=False)) / "demo"
+
+
+def install_demo(services: Services, workspace: DemoWorkspace) -> None:
+    """Puts the demo's environment, profiles and visitor map into the store."""
+    repo = services.repo
+    env = repo.save(workspace.env)
+    load_profiles(
+        services.store, env.name, CsvProfiles(workspace.profiles_csv, workspace.visitors_csv)
+    )
+    if repo.request_status(env.name) is RequestStatus.DRAFT:
+        repo.set_request_status(env, RequestStatus.PROVISIONED)
 
 
 @click.command("demo")
@@ -43,13 +54,7 @@ def demo_command(
     workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
     services = Services(db_path=workspace.db_path, env_name="demo")
     try:
-        repo = services.repo
-        env = repo.save(workspace.env)
-        load_profiles(
-            services.store, env.name, CsvProfiles(workspace.profiles_csv, workspace.visitors_csv)
-        )
-        if repo.request_status(env.name) is RequestStatus.DRAFT:
-            repo.set_request_status(env, RequestStatus.PROVISIONED)
+        install_demo(services, workspace)
     finally:
         services.close()
     click.echo(f"demo workspace: {workspace.root}", err=True)

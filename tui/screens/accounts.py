@@ -18,8 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Footer, Static
 from textual.worker import get_current_worker
 
 from core.direction import Finding, direction_findings
@@ -31,7 +30,9 @@ from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
 from tui.modals.hostkey import HostKeyModal
 from tui.palette import PaletteCommand
+from tui.screens.base import ConsoleScreen
 from tui.widgets.account_panel import AccountPanel
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
 PROBE_KEYS = {Role.IMPORT: "F7", Role.EXPORT: "F8"}
@@ -108,7 +109,7 @@ def findings_text(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-class AccountsScreen(Screen[None]):
+class AccountsScreen(ConsoleScreen):
     """importSharedAudience and exportSharedAudience: enter, check, save and probe them."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -131,7 +132,7 @@ class AccountsScreen(Screen[None]):
         self._loaded: Environment | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         with VerticalScroll(id="accounts"):
             yield ScreenIntro(
                 "The two external accounts Adobe set up: one brings AAM's audiences in, "

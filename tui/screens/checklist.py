@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Checkbox, Footer, Header, ProgressBar, Static
+from textual.widgets import Button, Checkbox, Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.checks import CHECK_IDS, CHECKS, SECTIONS, CheckResult, run_checks, summarize
@@ -23,6 +23,7 @@ from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
 from tui.services import Services
 from tui.widgets.check_item import CheckItem
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
 NO_ENV = "No environment yet: start one with the provisioning request (F2)."
@@ -61,7 +62,7 @@ class ChecklistScreen(ConsoleScreen):
         self._replace_all = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         with Vertical(id="checklist"):
             yield ScreenIntro(INTRO, id="cl-intro")
             with Horizontal(id="cl-toolbar"):

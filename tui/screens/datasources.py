@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Header, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, TabbedContent, TabPane
 
 from core.errors import AudienceError, ValidationError
 from core.model import DataSource, Environment, IdType
@@ -26,6 +26,7 @@ from tui.widgets.datasource_form import (
     priority_warning,
 )
 from tui.widgets.diagnose_panel import DiagnosePanel
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
 COLUMNS = [
@@ -81,7 +82,7 @@ class DataSourcesScreen(ConsoleScreen):
         self._restoring = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         with Vertical(id="datasources"):
             yield ScreenIntro("Shared data sources: how AAM's IDs meet your profiles")
             yield DataTable(id="ds-table", cursor_type="row", zebra_stripes=False)

@@ -6,12 +6,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from storage.overview import SetupStep, overview
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
 from tui.widgets.glyphs import badge
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
 NEXT_STEP = {
@@ -36,7 +37,7 @@ class HomeScreen(ConsoleScreen):
     BINDINGS = [Binding("r", "refresh", "Refresh", show=False, id="home.refresh")]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         with Vertical(id="home"):
             yield ScreenIntro(
                 "Campaign ↔ Audience Manager: the setup, step by step", id="home-intro"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
+
+from tui.widgets.nav_bar import NavBar
 
 
 class PendingScreen(Screen[None]):
@@ -12,7 +14,7 @@ class PendingScreen(Screen[None]):
     WHAT = ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         yield Static(
             f"{self.AREA}\n\nNot available in this version yet: {self.WHAT}",
             classes="pending",

@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
 from core.errors import AudienceError, ValidationError
 from core.ids import IMS_ORG_HINT
@@ -27,6 +27,7 @@ from core.request import ORG_ID_HINT, body, render_eml, render_text, subject
 from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
 FIELDS = ("organization", "ims_org_id", "environment", "service", "id_type", "additional_info")
@@ -43,7 +44,7 @@ class RequestScreen(ConsoleScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         with VerticalScroll(id="request-form"):
             yield ScreenIntro("The provisioning request: the email Adobe needs to set you up")
             with Vertical(id="env-name-row", classes="field"):

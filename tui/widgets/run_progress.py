@@ -37,6 +37,9 @@ class RunProgress(Horizontal):
         width: auto;
         height: 1;
     }
+    RunProgress > ProgressBar > Bar {
+        width: 24;
+    }
     """
 
     def __init__(self, idle_text: str = "", **kwargs: object) -> None:

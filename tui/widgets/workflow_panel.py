@@ -114,18 +114,17 @@ class WorkflowPanel(Vertical):
         """Draws ``view``."""
         self.state = view.state
         state = self.query_one("#wf-state", Static)
-        state.update(f"{state_words(view.state)} (since {_stamp(view.changed_at)} UTC)")
+        mark, meaning = STATES.get(view.state, ("?", ""))
+        state.update(f"{mark} {view.state} since {_stamp(view.changed_at)} UTC: {meaning}")
         for name in STATES:
             state.set_class(name == view.state, f"-{name}")
         details = [
-            f"last error: {view.last_error or 'none'}",
-            f"processed files (ledger): {view.processed_files}",
+            f"last error: {view.last_error or 'none'} · processed files: "
+            f"{view.processed_files} · passes every {view.interval_minutes} min"
         ]
         details.extend(f"! {note}" for note in view.notes)
         self.query_one("#wf-details", Static).update("\n".join(details))
-        self.query_one("#wf-latency", Static).update(
-            "Expected latency (slow is not broken):\n" + "\n".join(f"  {t}" for t in view.latency)
-        )
+        self.query_one("#wf-latency", Static).update("\n".join(view.latency))
         runs = self.query_one("#wf-runs", DataTable)
         runs.clear()
         for run in view.runs:

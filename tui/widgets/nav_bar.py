@@ -1,0 +1,38 @@
+"""The top line of every screen: the environment and the F-keys to every screen.
+
+Navigation lives here rather than in the footer, so that at 80 columns the
+footer has room for the screen's own actions. Each entry is clickable.
+"""
+
+from __future__ import annotations
+
+from textual.markup import escape
+from textual.widgets import Static
+
+MAX_ENV = 14
+
+
+class NavBar(Static):
+    """``env │ F1 Home  F2 Request ...`` with the current screen highlighted."""
+
+    DEFAULT_CLASSES = "nav-bar"
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "sub_title", lambda _: self.refresh_bar())
+
+    def on_screen_resume(self) -> None:
+        self.refresh_bar()
+
+    def refresh_bar(self) -> None:
+        from tui.app import SCREENS
+
+        env = self.app.env_label()  # type: ignore[attr-defined]
+        if len(env) > MAX_ENV:
+            env = env[: MAX_ENV - 1] + "…"
+        parts = [f"[reverse bold] {escape(env) or 'no environment'} [/]"]
+        for mode, title, key in SCREENS:
+            label = f"[b]{key.upper()}[/b] {title}"
+            if mode == self.app.current_mode:
+                label = f"[reverse]{label}[/reverse]"
+            parts.append(f"[@click=app.go('{mode}')]{label}[/]")
+        self.update(" ".join(parts))
