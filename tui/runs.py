@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core import clock
 from core.errors import InputError
 from core.export import (
     REASONS,
@@ -70,12 +69,13 @@ __all__ = [
     "WorkflowView",
     "default_audience_path",
     "display_path",
-    "latency_lines",
     "export_request",
+    "latency_lines",
     "preview_export",
     "resolve_path",
     "run_dry_run",
     "run_pass_now",
+    "skipped_lines",
     "worker_services",
     "workflow_view",
     "write_report",
@@ -438,10 +438,6 @@ def export_request(
             gz=request.gz,
         )
 
-
-def now_label() -> str:
-    """The current time as shown in the screen's status lines (UTC, to the minute)."""
-    return clock.now().strftime("%Y-%m-%d %H:%M UTC")
 
 
 # ------------------------------------------------------------------------ workflow view

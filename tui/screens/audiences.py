@@ -308,6 +308,11 @@ class AudiencesScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        focused = self.focused
+        if focused is not None and any(
+            isinstance(node, TabPane) and node is not event.pane for node in focused.ancestors
+        ):
+            self.set_focus(None)  # keys must not go to a widget of a hidden tab
         if event.pane.id in ("workflow", "export"):
             self.refresh_workflow()
         self.refresh_bindings()

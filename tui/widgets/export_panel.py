@@ -19,11 +19,20 @@ from core.export import ExportReport
 from tui.runs import ExportPreview, ExportRequest, display_path, resolve_path, skipped_lines
 from tui.widgets.run_progress import RunProgress
 
-__all__ = ["CSV_CHOICE", "ExportPanel"]
+__all__ = ["CSV_CHOICE", "ExportPanel", "preview_line"]
 
 #: The members select's value for "a members CSV file".
 CSV_CHOICE = "csv"
 _SEGMENT = "segment:"
+
+
+def preview_line(line: str, keep: int = 36) -> str:
+    """A line of the inbound file as shown: a long ID shortened in the middle (so the
+    segment stays visible), the TAB shown as ``⇥``."""
+    ident, tab, rest = line.partition("\t")
+    if len(ident) > keep:
+        ident = f"{ident[: keep - 13]}…{ident[-12:]}"
+    return f"{ident} ⇥ {rest}" if tab else ident
 
 
 class ExportPanel(Vertical):
@@ -57,6 +66,8 @@ class ExportPanel(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#ex-csv", Input).display = False
+        self.preview: ExportPreview | None = None
+        self.result: ExportReport | None = None
 
     @property
     def progress(self) -> RunProgress:
@@ -126,13 +137,14 @@ class ExportPanel(Vertical):
 
     def show_preview(self, preview: ExportPreview) -> None:
         """The file name, its first lines and who has no usable ID."""
+        self.preview = preview
         report = preview.report
         self.query_one("#ex-file", Static).update(
             f"{preview.file_name}: {report.lines:,} line(s), ID<TAB>segment, "
             f"data source {report.datasource!r}"
         )
         more = report.lines - len(preview.lines)
-        shown = "\n".join(f"  {line}" for line in preview.lines)
+        shown = "\n".join(f"  {preview_line(line)}" for line in preview.lines)
         if more > 0:
             shown += f"\n  … {more:,} more"
         self.query_one("#ex-lines", Static).update(shown)
@@ -147,6 +159,7 @@ class ExportPanel(Vertical):
 
     def show_result(self, report: ExportReport) -> None:
         """What was written or uploaded, and where."""
+        self.result = report
         where = "uploaded" if report.uploaded else "wrote"
         destination = report.destination
         if destination.startswith("local:"):
