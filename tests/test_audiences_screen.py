@@ -1,0 +1,418 @@
+"""Pilot tests of the Audiences screen (F5): dry run, import workflow, export."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static, TabbedContent
+
+from core.demo import DemoWorkspace, build_demo
+from core.outcomes import Outcome
+from core.profiles import CsvProfiles
+from core.workflow import State
+from storage.audiences import SqliteWorkflowStore
+from storage.profiles import load_profiles
+from tui.app import AudienceApp
+from tui.modals.confirm import ConfirmModal
+from tui.modals.prompt import PromptModal
+from tui.runs import run_pass_now
+from tui.screens.audiences import AudiencesScreen
+from tui.services import Services
+from tui.widgets.export_panel import ExportPanel
+from tui.widgets.outcome_chart import OutcomeChart, bar, chart_rows
+from tui.widgets.run_progress import RunProgress
+from tui.widgets.workflow_panel import WorkflowPanel
+
+SIZE = (120, 40)
+
+
+def demo_services(root: Path) -> tuple[Services, DemoWorkspace]:
+    """The demo workspace, its environment saved and its profiles loaded, as `demo` does."""
+    workspace = build_demo(root)
+    services = Services(db_path=workspace.db_path)
+    env = services.repo.save(workspace.env)
+    load_profiles(
+        services.store, env.name, CsvProfiles(workspace.profiles_csv, workspace.visitors_csv)
+    )
+    return services, workspace
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("AUDIENCECTL_ENV", raising=False)
+    services, workspace = demo_services(tmp_path / "ws")
+    monkeypatch.chdir(workspace.root)
+    yield services, workspace
+    services.close()
+
+
+def store_dump(services: Services) -> str:
+    """Every row of the store, as SQL: equal dumps mean nothing was written."""
+    return "\n".join(services.store.conn.iterdump())
+
+
+async def open_audiences(pilot) -> AudiencesScreen:  # type: ignore[no-untyped-def]
+    await pilot.press("f5")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, AudiencesScreen)
+    return screen
+
+
+async def open_tab(pilot, screen: AudiencesScreen, tab: str) -> None:  # type: ignore[no-untyped-def]
+    screen.query_one(TabbedContent).active = tab
+    await pilot.pause()
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def cli_dry_run(workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    """The same dry run through the command line (profiles from the CSVs), as JSON."""
+    from tui.cli import main
+
+    capsys.readouterr()
+    code = main(
+        [
+            "--db", str(workspace.db_path), "dry-run", "--json",
+            "--profiles", str(workspace.profiles_csv),
+            "--visitors", str(workspace.visitors_csv),
+            str(workspace.inbox),
+        ]
+    )
+    assert code == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------- pure parts
+
+
+def test_bar_is_proportional_and_never_hides_a_count() -> None:
+    assert bar(10, 10, 8) == "█" * 8
+    assert bar(5, 10, 8) == "█" * 4
+    assert bar(0, 10, 8) == ""
+    assert bar(1, 10_000, 8) == "▏"  # one in ten thousand still shows
+    assert len(bar(3, 7, 20)) <= 20
+
+
+def test_chart_rows_follow_the_contract_order_without_zeros() -> None:
+    rows = chart_rows({"not_found": 3, "reconciled": 9, "bad_padding": 0, "duplicate": 1})
+    assert rows == [("reconciled", 9), ("duplicate", 1), ("not_found", 3)]
+
+
+# ----------------------------------------------------------------------- dry run
+
+
+async def test_dry_run_on_the_demo_reports_every_outcome_and_writes_nothing(
+    demo, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    services, workspace = demo
+    expected = cli_dry_run(workspace, capsys)
+    before = store_dump(services)
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        assert screen.query_one("#dr-files", Input).value == "aam-outbound"
+        assert not screen.query_one("#dr-report").display
+        await pilot.press("f7")
+        await settle(pilot)
+
+        progress = screen.query_one("#dr-progress", RunProgress)
+        assert progress.updates >= 1, "no progress message reached the screen"
+        assert progress.bar.total is not None and progress.bar.total > 1
+        assert progress.bar.progress == progress.bar.total
+        assert progress.text.startswith("✓")
+
+        assert screen.query_one("#dr-report").display
+        chart = screen.query_one(OutcomeChart)
+        want = {"reconciled": expected["reconciled"], "duplicate": expected["duplicates"]}
+        want.update(expected["outcomes"])
+        assert {k: v for k, v in chart.outcomes.items() if v} == want
+        assert set(want) == {o.value for o in Outcome}, "the demo has every outcome"
+        drawn = chart.render().plain
+        for name, count in want.items():
+            line = next(row for row in drawn.splitlines() if f" {name} " in row)
+            assert f" {count} " in line
+            assert any(block in line for block in "█▏▎▍▌▋▊▉"), line
+
+        totals = str(screen.query_one("#dr-totals", Static).render())
+        assert f"match rate {expected['match_rate'] * 100:.1f} %" in totals
+        assert f"{expected['records']} records" in totals
+
+        segments = str(screen.query_one("#dr-segments", Static).render())
+        for seg, counts in expected["segments"].items():
+            assert seg in segments and f"members {counts['members']:>7,}" in segments
+
+        table = screen.query_one("#dr-samples", DataTable)
+        assert table.row_count == len(expected["unreconciled_samples"]) > 0
+        first = expected["unreconciled_samples"][0]
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[:2] == [first["file"], str(first["line"])]
+        assert row[3] == first["outcome"]
+    assert store_dump(services) == before, "a dry run must not write to the store"
+
+
+async def test_dry_run_with_a_profiles_csv_and_a_single_datasource(demo) -> None:  # type: ignore[no-untyped-def]
+    services, workspace = demo
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        screen.query_one("#dr-files", Input).value = "aam-outbound/" + next(
+            p.name for p in workspace.inbox.iterdir() if p.name.startswith("ftp_46392")
+        )
+        screen.query_one("#dr-profiles", Input).value = "profiles.csv"
+        screen.query_one("#dr-datasource").value = "Recipient - Mobile"  # type: ignore[attr-defined]
+        await pilot.press("f7")
+        await settle(pilot)
+        assert screen.result is not None
+        summary = screen.result.summary
+        assert summary.datasources == ["Recipient - Mobile"]
+        assert summary.records == 43 and summary.reconciled == 40
+        assert "profiles.csv (400 profiles)" in str(screen.query_one("#dr-skipped", Static).render())
+
+
+async def test_a_bad_path_fails_with_a_notification_and_no_report(demo) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        screen.query_one("#dr-files", Input).value = "no-such-folder"
+        await pilot.press("f7")
+        await settle(pilot)
+        progress = screen.query_one("#dr-progress", RunProgress)
+        assert progress.state == "failed" and "no-such-folder" in progress.text
+        assert any("no such file or folder" in n.message for n in app._notifications)
+        assert not screen.query_one("#dr-report").display
+        assert screen.check_action("run", ()) is True  # ready for the next run
+
+
+async def test_save_report_writes_the_markdown_report(demo) -> None:  # type: ignore[no-untyped-def]
+    services, workspace = demo
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        assert screen.check_action("save_report", ()) is False  # nothing to save yet
+        await pilot.press("f7")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptModal)
+        app.screen.query_one(Input).value = "reports-match.md"
+        await pilot.press("enter")
+        await pilot.pause()
+    text = (workspace.root / "reports-match.md").read_text(encoding="utf-8")
+    assert text.startswith("# Audience match report: demo")
+    assert "bad_padding" in text and "wrong_hash_length" in text
+
+
+def big_audience_file(folder: Path, lines: int) -> Path:
+    """A visitor-ID file of ``lines`` distinct IDs (gzip, so it is small on disk)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ftp_46390_14016_iter_1793541600000001.sync.gz"
+    base = 10**37
+    data = "".join(f"{base + i * 7919}\t201\n" for i in range(lines)).encode()
+    path.write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
+    return path
+
+
+async def test_cancel_is_answered_within_a_second_and_shows_no_report(
+    demo, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    big = big_audience_file(tmp_path / "big", 2_500_000)
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        screen.query_one("#dr-files", Input).value = str(big)
+        await pilot.press("f7")
+        progress = screen.query_one("#dr-progress", RunProgress)
+        deadline = time.monotonic() + 20
+        while progress.updates < 2 and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert progress.updates >= 2, "the dry run never reported progress"
+        bar_state = progress.bar
+        assert bar_state.total and bar_state.progress < bar_state.total / 2, (
+            "the file is too small to test a cancel: the run is nearly over"
+        )
+        job = screen._jobs["dryrun"]
+        worker = job.worker
+        assert worker is not None
+        await pilot.press("escape")
+        asked = time.monotonic()
+        assert "cancelling" in progress.text
+        while worker.is_running and time.monotonic() - asked < 5:
+            await pilot.pause(0.02)
+        answered = time.monotonic() - asked
+        assert not worker.is_running
+        assert answered < 1.0, f"cancel answered after {answered:.2f} s"
+        await pilot.pause()
+        assert worker.result is None
+        assert progress.state == "cancelled" and "no report" in progress.text
+        assert not screen.query_one("#dr-report").display
+        assert screen.result is None
+        assert "dryrun" not in screen._jobs
+
+
+# ----------------------------------------------------------------------- workflow
+
+
+async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ignore[no-untyped-def]
+    services, workspace = demo
+    workflow = SqliteWorkflowStore(services.store)
+    files = sorted(p.name for p in workspace.inbox.iterdir())
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        await open_tab(pilot, screen, "workflow")
+        panel = screen.query_one(WorkflowPanel)
+        assert "idle" in str(panel.query_one("#wf-state", Static).render())
+        assert "14:00 UTC" in str(panel.query_one("#wf-latency", Static).render())
+        assert "60 h" in str(panel.query_one("#wf-latency", Static).render())
+
+        await pilot.press("f7")  # Run now
+        await settle(pilot)
+        assert panel.progress.updates >= 1 and panel.progress.state == "done"
+        assert workflow.processed_names("demo") == set(files)
+        runs = screen.query_one("#wf-runs", DataTable)
+        assert runs.row_count == 1
+        row = [str(c) for c in runs.get_row_at(0)]
+        last = workflow.last_run("demo")
+        assert last is not None and last.status == "ok"
+        assert row[1] == "✓ ok" and row[2] == str(last.files) and row[3] == f"{last.records:,}"
+        segments = screen.query_one("#wf-segments", DataTable)
+        assert segments.row_count == len(workflow.segment_counts("demo")) > 0
+        assert workflow.status("demo").state is State.RUNNING
+
+        await pilot.press("p")
+        await pilot.pause()
+        assert workflow.status("demo").state is State.PAUSED
+        assert "‖ paused" in str(panel.query_one("#wf-state", Static).render())
+
+        await pilot.press("f7")  # a paused workflow runs nothing
+        await settle(pilot)
+        assert panel.progress.state == "failed" and "paused" in panel.progress.text
+        assert runs.row_count == 1
+
+        await pilot.press("r")
+        await pilot.pause()
+        assert workflow.status("demo").state is State.RUNNING
+
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert "cannot resume from the same point" in str(
+            app.screen.query_one("#dialog-body", Static).render()
+        )
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert workflow.status("demo").state is State.STOPPED
+        assert "■ stopped" in str(panel.query_one("#wf-state", Static).render())
+
+        await pilot.press("f7")  # run now again: nothing new, and stopped refuses anyway
+        await settle(pilot)
+        assert runs.row_count == 1
+
+
+async def test_stop_can_be_declined(demo) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    workflow = SqliteWorkflowStore(services.store)
+    workflow.set_state("demo", State.RUNNING)
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        await open_tab(pilot, screen, "workflow")
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert workflow.status("demo").state is State.RUNNING
+
+
+async def test_workflow_keys_do_nothing_on_other_tabs(demo) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    workflow = SqliteWorkflowStore(services.store)
+    workflow.set_state("demo", State.RUNNING)
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        screen.set_focus(None)
+        await pilot.press("p")
+        await pilot.pause()
+        assert workflow.status("demo").state is State.RUNNING
+        assert screen.check_action("pause", ()) is False
+
+
+# ----------------------------------------------------------------------- export
+
+
+async def test_export_preview_then_write_and_upload(demo) -> None:  # type: ignore[no-untyped-def]
+    services, workspace = demo
+    run_pass_now(services)
+    members = SqliteWorkflowStore(services.store).segment_counts("demo")
+    first_segment = next(iter(members))
+    out = workspace.root / "out"
+    out.mkdir()
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        await open_tab(pilot, screen, "export")
+        panel = screen.query_one(ExportPanel)
+        assert panel.query_one("#ex-segment", Input).value == first_segment
+        assert panel.query_one("#ex-datasource").value == "Recipient - Email (AES)"  # type: ignore[attr-defined]
+
+        await pilot.press("f7")  # preview
+        await settle(pilot)
+        preview = panel.preview
+        assert preview is not None
+        assert preview.file_name.startswith("ftp_dpm_14016_") and preview.file_name.endswith(
+            ".sync"
+        )
+        assert 0 < len(preview.lines) <= 8
+        assert all(line.endswith(f"\t{first_segment}") for line in preview.lines)
+        shown = str(panel.query_one("#ex-lines", Static).render())
+        assert f"⇥ {first_segment}" in shown
+        without = str(panel.query_one("#ex-skipped", Static).render())
+        assert f"members with no usable ID: {preview.without_id}" in without
+        assert preview.report.lines + preview.without_id <= members[first_segment]
+        assert list(out.iterdir()) == [] and list(workspace.outbox.iterdir()) == []
+
+        panel.query_one("#ex-folder", Input).value = "out"
+        await pilot.click("#ex-write")
+        await settle(pilot)
+        written = list(out.iterdir())
+        assert len(written) == 1 and written[0].name.startswith("ftp_dpm_14016_")
+        lines = written[0].read_text(encoding="utf-8").splitlines()
+        assert lines[: len(preview.lines)] == preview.lines
+        assert len(lines) == preview.report.lines
+        assert "out" in str(panel.query_one("#ex-file", Static).render())
+
+        await pilot.click("#ex-upload")
+        await settle(pilot)
+        uploaded = list(workspace.outbox.iterdir())
+        assert len(uploaded) == 1, uploaded
+        assert uploaded[0].read_text(encoding="utf-8").splitlines() == lines
+        assert panel.result is not None and panel.result.uploaded
+
+
+async def test_export_without_a_data_source_choice_or_members_says_so(demo) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        await open_tab(pilot, screen, "export")
+        panel = screen.query_one(ExportPanel)
+        # no import yet: no segment in the store, the members CSV is asked for
+        assert panel.query_one("#ex-csv", Input).display
+        await pilot.press("f7")
+        await pilot.pause()
+        assert any("members CSV" in n.message or "segment" in n.message
+                   for n in app._notifications)
+        assert panel.preview is None

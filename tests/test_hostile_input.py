@@ -1,0 +1,47 @@
+"""Hostile audience input: a 200 MB single line is counted as one bad line in bounded memory."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+from core.formats import read_chunks
+
+SIZE = 200 * 1024 * 1024
+
+
+class EndlessLine(io.RawIOBase):
+    """``SIZE`` bytes of one line with no newline, then a good line; never held in memory."""
+
+    def __init__(self) -> None:
+        self.left = SIZE
+        self.tail = b"\n59767559181262060060278870901087098252 24\n"
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.left > 0:
+            n = min(len(buffer), self.left)
+            buffer[:n] = b"7" * n
+            self.left -= n
+            return n
+        n = min(len(buffer), len(self.tail))
+        buffer[:n] = self.tail[:n]
+        self.tail = self.tail[n:]
+        return n
+
+
+def test_a_200_mb_line_is_one_malformed_line_in_bounded_memory() -> None:
+    tracemalloc.start()
+    try:
+        chunks = list(read_chunks(io.BufferedReader(EndlessLine(), 1 << 20), gz=False))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    malformed = [m for c in chunks for m in c.malformed]
+    ids = [i for c in chunks for i in c.ids]
+    assert len(malformed) == 1 and malformed[0][0] == 1
+    assert len(malformed[0][1]) <= 80  # the excerpt, not the line
+    assert ids == ["59767559181262060060278870901087098252"]
+    assert peak < 32 * 1024 * 1024, peak
