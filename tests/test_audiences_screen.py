@@ -74,7 +74,9 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
-def cli_dry_run(workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+def cli_dry_run(
+    workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str], *args: str
+) -> dict:  # type: ignore[type-arg]
     """The same dry run through the command line (profiles from the CSVs), as JSON."""
     from tui.cli import main
 
@@ -84,7 +86,7 @@ def cli_dry_run(workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str]) ->
             "--db", str(workspace.db_path), "dry-run", "--json",
             "--profiles", str(workspace.profiles_csv),
             "--visitors", str(workspace.visitors_csv),
-            str(workspace.inbox),
+            *(args or (str(workspace.inbox),)),
         ]
     )
     assert code == 0
@@ -159,14 +161,16 @@ async def test_dry_run_on_the_demo_reports_every_outcome_and_writes_nothing(
     assert store_dump(services) == before, "a dry run must not write to the store"
 
 
-async def test_dry_run_with_a_profiles_csv_and_a_single_datasource(demo) -> None:  # type: ignore[no-untyped-def]
+async def test_dry_run_with_a_profiles_csv_and_a_single_datasource(
+    demo, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     services, workspace = demo
+    phones = next(p for p in workspace.inbox.iterdir() if p.name.startswith("ftp_46392"))
+    expected = cli_dry_run(workspace, capsys, "--datasource", "Recipient - Mobile", str(phones))
     app = AudienceApp(services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_audiences(pilot)
-        screen.query_one("#dr-files", Input).value = "aam-outbound/" + next(
-            p.name for p in workspace.inbox.iterdir() if p.name.startswith("ftp_46392")
-        )
+        screen.query_one("#dr-files", Input).value = f"aam-outbound/{phones.name}"
         screen.query_one("#dr-profiles", Input).value = "profiles.csv"
         screen.query_one("#dr-datasource").value = "Recipient - Mobile"  # type: ignore[attr-defined]
         await pilot.press("f7")
@@ -174,7 +178,11 @@ async def test_dry_run_with_a_profiles_csv_and_a_single_datasource(demo) -> None
         assert screen.result is not None
         summary = screen.result.summary
         assert summary.datasources == ["Recipient - Mobile"]
-        assert summary.records == 43 and summary.reconciled == 40
+        assert summary.to_json()["outcomes"] == expected["outcomes"]
+        assert (summary.records, summary.reconciled) == (
+            expected["records"], expected["reconciled"]
+        )
+        assert summary.records > summary.reconciled > 0
         assert "profiles.csv (400 profiles)" in str(screen.query_one("#dr-skipped", Static).render())
 
 
