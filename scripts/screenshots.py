@@ -34,11 +34,23 @@ async def _keys(pilot: Pilot[int], *keys: str) -> None:
     await pilot.pause(0.2)
 
 
+async def _keys_then_wait(pilot: Pilot[int], *keys: str) -> None:
+    """Presses keys one by one, letting every worker they start finish."""
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+
+
 #: (file name, terminal size, what to do before the shot)
 SHOTS: list[tuple[str, tuple[int, int], Step]] = [
     ("home", (80, 24), lambda p: _keys(p)),
     ("home-wide", (120, 36), lambda p: _keys(p)),
     ("request", (100, 36), lambda p: _keys(p, "f2")),
+    ("accounts", (120, 40), lambda p: _keys_then_wait(p, "f3", "f9")),
+    ("datasources", (120, 36), lambda p: _keys(p, "f4")),
+    ("checklist", (100, 40), lambda p: _keys_then_wait(p, "f6", "o", "a")),
 ]
 
 
@@ -62,7 +74,8 @@ async def shoot(out: Path) -> list[Path]:
                 await step(pilot)
                 path = out / f"{name}.svg"
                 svg = app.export_screenshot(title="audiencectl")
-                path.write_text(svg.replace(tmp, "/demo"), encoding="utf-8")
+                shown = svg.replace(str(Path(tmp) / "demo"), "~/audiencectl-demo")
+                path.write_text(shown, encoding="utf-8")
                 written.append(path)
         services.close()
     clock.freeze(None)
