@@ -245,7 +245,7 @@ def _phone_file(rng: random.Random, profiles: list[dict[str, str]], inbox: Path)
     members = rng.sample(profiles, 40)
     styles = (
         lambda p: p.replace(" ", ""),
-        lambda p: "0033" + p[1:].replace(" ", "."),
+        lambda p: "00" + p[1:].replace(" ", "."),
         lambda p: p.replace(" ", "-"),
     )
     lines = [

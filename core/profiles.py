@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -88,9 +89,9 @@ class _CsvFile:
         self.path = Path(path)
         self.name = self.path.name
 
-    def _lines(self, handle: BinaryIO) -> Iterator[str]:
-        first = True
-        for number, raw in enumerate(handle, start=1):
+    def _lines(self, handle: BinaryIO, first_line: int) -> Iterator[str]:
+        first = first_line == 1
+        for number, raw in enumerate(handle, start=first_line):
             if first:
                 raw = raw.removeprefix(_BOM)
                 first = False
@@ -99,22 +100,30 @@ class _CsvFile:
             except UnicodeDecodeError:
                 raise InputError(f"{self.name}: line {number} is not UTF-8", _UTF8_HINT) from None
 
-    def rows(self) -> Generator[tuple[int, list[str]], None, None]:
-        """``(line number, fields)`` of every non-blank row, the header first."""
+    def rows(
+        self, offset: int = 0, first_line: int = 1
+    ) -> Generator[tuple[int, list[str]], None, None]:
+        """``(line number, fields)`` of every non-blank row, the header first.
+
+        ``offset``/``first_line``: start at that byte (the start of physical line
+        ``first_line``) instead of the top of the file.
+        """
         try:
             handle = self.path.open("rb")
+            handle.seek(offset)
         except OSError as exc:
             raise _read_error(self.path, exc) from None
         with handle:
-            reader = csv.reader(self._lines(handle), strict=True)
+            reader = csv.reader(self._lines(handle, first_line), strict=True)
+            shift = first_line - 1
             try:
                 for row in reader:
                     if not row or (len(row) == 1 and not row[0].strip()):
                         continue  # a blank line
-                    yield reader.line_num, row
+                    yield reader.line_num + shift, row
             except csv.Error as exc:
                 raise InputError(
-                    f"{self.name}: line {reader.line_num} is not valid CSV ({exc})",
+                    f"{self.name}: line {reader.line_num + shift} is not valid CSV ({exc})",
                     "check the quotes on that line",
                 ) from None
             except OSError as exc:
@@ -135,6 +144,24 @@ class _CsvFile:
                 )
             seen.add(name)
         return names
+
+
+_BLOCK_BYTES = 1 << 20
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",")]
+
+
+def _plain_text(data: bytes) -> str | None:
+    """``data`` as UTF-8 text when it holds no quote, CR or NUL (so that splitting on
+    newlines and commas reads it as the csv module would); ``None`` otherwise."""
+    if b'"' in data or b"\r" in data or b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 class CsvProfiles:
@@ -196,11 +223,17 @@ class CsvProfiles:
         read (and used to detect duplicates), so a caller can check visitors
         against it afterwards.
         """
-        name = self.profiles_file.name
         seen: set[str] = ids if ids is not None else set()
         rows = self.profiles_file.rows()
         header = self._checked_header(rows)
         self._columns = header
+        return self._checked_rows(rows, header, seen)
+
+    def _checked_rows(
+        self, rows: Iterator[tuple[int, list[str]]], header: list[str], seen: set[str]
+    ) -> Iterator[tuple[int, list[str]]]:
+        """The body rows of ``rows`` validated (width, id present and unique)."""
+        name = self.profiles_file.name
         width = len(header)
         at = header.index(ID_COLUMN)
         for line, row in rows:
@@ -253,8 +286,80 @@ class CsvProfiles:
                 "set the data source's reconciliation_key to one of the profile columns",
             )
         at, col = columns.index(ID_COLUMN), columns.index(column)
-        for chunk in self.row_chunks():
-            yield [row[at] for row in chunk], [row[col] for row in chunk]
+        yield from self._fast_column_chunks(columns, at, col)
+
+    def _fast_column_chunks(
+        self, columns: list[str], at: int, col: int
+    ) -> Iterator[tuple[list[str], list[str]]]:
+        """``column_chunks`` for plain CSV: whole blocks of lines split at once.
+
+        A block is taken whole when it is UTF-8 without quotes, CR or NUL, every
+        line has exactly the header's number of commas, and its ids are present
+        and new. Anything else (quotes, blank lines, errors...) hands the rest of
+        the file, from that block's first line, to the row-by-row reader, which
+        gives the same rows and the same errors as ever.
+        """
+        width = len(columns)
+        seen: set[str] = set()
+        size = self.chunk_rows
+        path = self.profiles_file.path
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise _read_error(path, exc) from None
+        with handle:
+            head = handle.readline()
+            offset, line = len(head), 2
+            text = _plain_text(head.removeprefix(_BOM).removesuffix(b"\n"))
+            if not (width >= 2 and text is not None and _names(text) == columns):
+                fast = False  # e.g. blank lines before the header: all row by row
+                offset, line = 0, 1
+            else:
+                fast = True
+            rest = b""
+            while fast:
+                try:
+                    block = handle.read(_BLOCK_BYTES)
+                except OSError as exc:
+                    raise _read_error(path, exc) from None
+                data = rest + block
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                if not cut:
+                    if not block:
+                        return
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+                text = _plain_text(data.removesuffix(b"\n"))
+                lines = text.split("\n") if text is not None else []
+                if text is None or set(map(str.count, lines, repeat(","))) != {width - 1}:
+                    break
+                tokens = text.replace("\n", ",").split(",")
+                pids = list(map(str.strip, tokens[at::width]))
+                fresh = set(pids)
+                if "" in fresh or len(fresh) != len(pids) or not seen.isdisjoint(fresh):
+                    break
+                seen |= fresh
+                values = tokens[col::width]
+                for start in range(0, len(pids), size):
+                    yield pids[start : start + size], values[start : start + size]
+                offset += len(data)
+                line += len(lines)
+                if not block:
+                    return
+        # The row-by-row reader from the first line not taken above.
+        if offset:
+            rows = self._checked_rows(self.profiles_file.rows(offset, line), columns, seen)
+        else:
+            rows = self.rows()
+        chunk: list[list[str]] = []
+        for _, row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield [r[at] for r in chunk], [r[col] for r in chunk]
+                chunk = []
+        if chunk:
+            yield [r[at] for r in chunk], [r[col] for r in chunk]
 
     # -- visitors -----------------------------------------------------------------
 

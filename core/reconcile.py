@@ -328,9 +328,26 @@ class _Index:
         self.map: dict[str, str | list[str]] = {}
 
     def add(self, keys: Sequence[str | None], pids: Sequence[str]) -> None:
+        """Add each ``(key, pid)``; a ``None`` key is skipped, a pid is kept once per key.
+
+        Keys new to the index and unique in this chunk (nearly all) go in with one
+        ``dict.update``; only the others take the per-row path.
+        """
         mapping = self.map
+        fresh = dict(zip(keys, pids, strict=True))
+        fresh.pop(None, None)  # type: ignore[call-overload]
+        present = len(keys) - keys.count(None) if isinstance(keys, list) else None
+        if len(fresh) == present and mapping.keys().isdisjoint(fresh):
+            mapping.update(fresh)
+            return
+        repeated = {k for k, n in Counter(keys).items() if n > 1}
+        repeated.update(mapping.keys() & fresh.keys())
+        repeated.discard(None)  # type: ignore[arg-type]
+        for key in repeated:
+            del fresh[key]
+        mapping.update(fresh)
         for key, pid in zip(keys, pids, strict=True):
-            if key is None:
+            if key is None or key not in repeated:
                 continue
             old = mapping.get(key)
             if old is None:
@@ -477,24 +494,21 @@ class _Run:
         sampler = _Sampler(self.max_samples)
         records = reconciled = duplicates = 0
 
-        def add_segments(segs: str, removed: str, pids: str | list[str]) -> None:
-            for seg in segs.split(","):
-                result = segments.get(seg)
-                if result is None:
-                    result = segments[seg] = SegmentResult()
-                if isinstance(pids, str):
-                    result.members.add(pids)
-                else:
-                    result.members.update(pids)
-            if removed:
-                for seg in removed.split(","):
+        def add_segments(members: dict[str, list[str]], removed: dict[str, list[str]]) -> None:
+            """Profiles grouped by the raw segment list of their lines: one set update per
+            segment and group, not per line."""
+            for segs, pids in members.items():
+                for seg in segs.split(","):
                     result = segments.get(seg)
                     if result is None:
                         result = segments[seg] = SegmentResult()
-                    if isinstance(pids, str):
-                        result.removed.add(pids)
-                    else:
-                        result.removed.update(pids)
+                    result.members.update(pids)
+            for segs, pids in removed.items():
+                for seg in segs.split(","):
+                    result = segments.get(seg)
+                    if result is None:
+                        result = segments[seg] = SegmentResult()
+                    result.removed.update(pids)
 
         for audience in batch.files:
             self.check_cancelled()
@@ -523,33 +537,55 @@ class _Run:
                                     )
                                 )
                     ids = chunk.ids
-                    pending: list[int] = []
-                    for i, raw in enumerate(ids):
-                        if raw in seen:
-                            duplicates += 1
-                        else:
-                            seen.add(raw)
-                            pending.append(i)
+                    count = len(ids)
+                    # First line of each ID in the chunk, minus IDs seen in earlier chunks:
+                    # C loops (dict, set) instead of a Python one per line.
+                    first_at = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))
+                    for raw in seen.intersection(first_at) if seen else ():
+                        del first_at[raw]
+                    seen.update(first_at)
+                    if len(first_at) == count:
+                        pending: list[int] = list(range(count))
+                    else:
+                        pending = sorted(first_at.values())
+                    duplicates += count - len(pending)
+                    del first_at
                     first: dict[int, Outcome] = {}
                     decoded: set[int] = set()
+                    segs_of, removed_of = chunk.segments, chunk.removed
                     for _ds, codec, index in steps:
                         if not pending:
                             break
-                        keys = codec.incoming([ids[i] for i in pending])
+                        mapping = index.map
+                        todo = ids if len(pending) == count else [ids[i] for i in pending]
+                        keys = codec.incoming(todo)
                         still: list[int] = []
-                        for i, key in zip(pending, keys, strict=True):
-                            if isinstance(key, Outcome):
-                                if i not in first:
-                                    first[i] = key
+                        members: dict[str, list[str]] = {}
+                        removed: dict[str, list[str]] = {}
+                        for i, key, pids in zip(pending, keys, map(mapping.get, keys), strict=True):
+                            if pids is None or key.__class__ is Outcome:
+                                if key.__class__ is Outcome:
+                                    if i not in first:
+                                        first[i] = key  # type: ignore[assignment]
+                                else:
+                                    decoded.add(i)
                                 still.append(i)
                                 continue
-                            pids = index.get(key)
-                            if pids is None:
-                                decoded.add(i)
-                                still.append(i)
+                            reconciled += 1
+                            group = members.get(segs_of[i])
+                            if group is None:
+                                group = members[segs_of[i]] = []
+                            if pids.__class__ is str:
+                                group.append(pids)  # type: ignore[arg-type]
                             else:
-                                reconciled += 1
-                                add_segments(chunk.segments[i], chunk.removed[i], pids)
+                                group.extend(pids)
+                            if removed_of[i]:
+                                group = removed.setdefault(removed_of[i], [])
+                                if pids.__class__ is str:
+                                    group.append(pids)  # type: ignore[arg-type]
+                                else:
+                                    group.extend(pids)
+                        add_segments(members, removed)
                         pending = still
                     for i in pending:
                         outcome = Outcome.NOT_FOUND if i in decoded else first[i]

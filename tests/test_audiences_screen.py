@@ -74,18 +74,21 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
-def cli_dry_run(
-    workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str], *args: str
-) -> dict:  # type: ignore[type-arg]
+def cli_dry_run(workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]
     """The same dry run through the command line (profiles from the CSVs), as JSON."""
     from tui.cli import main
 
     capsys.readouterr()
     code = main(
         [
-            "--db", str(workspace.db_path), "dry-run", "--json",
-            "--profiles", str(workspace.profiles_csv),
-            "--visitors", str(workspace.visitors_csv),
+            "--db",
+            str(workspace.db_path),
+            "dry-run",
+            "--json",
+            "--profiles",
+            str(workspace.profiles_csv),
+            "--visitors",
+            str(workspace.visitors_csv),
             *(args or (str(workspace.inbox),)),
         ]
     )
@@ -180,10 +183,12 @@ async def test_dry_run_with_a_profiles_csv_and_a_single_datasource(
         assert summary.datasources == ["Recipient - Mobile"]
         assert summary.to_json()["outcomes"] == expected["outcomes"]
         assert (summary.records, summary.reconciled) == (
-            expected["records"], expected["reconciled"]
+            expected["records"],
+            expected["reconciled"],
         )
         assert summary.records > summary.reconciled > 0
-        assert "profiles.csv (400 profiles)" in str(screen.query_one("#dr-skipped", Static).render())
+        source = str(screen.query_one("#dr-skipped", Static).render())
+        assert "profiles.csv (400 profiles)" in source
 
 
 async def test_a_bad_path_fails_with_a_notification_and_no_report(demo) -> None:  # type: ignore[no-untyped-def]
@@ -196,7 +201,8 @@ async def test_a_bad_path_fails_with_a_notification_and_no_report(demo) -> None:
         await settle(pilot)
         progress = screen.query_one("#dr-progress", RunProgress)
         assert progress.state == "failed" and "no-such-folder" in progress.text
-        assert any("no such file or folder" in n.message for n in app._notifications), [n.message for n in app._notifications]
+        messages = [n.message for n in app._notifications]
+        assert any("no such file or folder" in m for m in messages), messages
         assert not screen.query_one("#dr-report").display
         assert screen.check_action("run", ()) is True  # ready for the next run
 
@@ -230,9 +236,7 @@ def big_audience_file(folder: Path, lines: int) -> Path:
     return path
 
 
-async def test_cancel_is_answered_within_a_second_and_shows_no_report(
-    demo, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+async def test_cancel_is_answered_within_a_second_and_shows_no_report(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     services, _ = demo
     big = big_audience_file(tmp_path / "big", 2_500_000)
     app = AudienceApp(services)
@@ -420,6 +424,19 @@ async def test_export_without_a_data_source_choice_or_members_says_so(demo) -> N
         assert panel.query_one("#ex-csv", Input).display
         await pilot.press("f7")
         await pilot.pause()
-        assert any("members CSV" in n.message or "segment" in n.message
-                   for n in app._notifications)
+        assert any("members CSV" in n.message or "segment" in n.message for n in app._notifications)
         assert panel.preview is None
+
+
+async def test_without_an_environment_the_screen_says_so(db_path: Path) -> None:
+    services = Services(db_path=db_path)
+    app = AudienceApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_audiences(pilot)
+        notice = screen.query_one("#dryrun .no-env", Static)
+        assert notice.display and "No environment yet" in str(notice.render())
+        await pilot.press("f7")
+        await pilot.pause()
+        assert not screen._jobs
+        assert any("No environment yet" in n.message for n in app._notifications)
+    services.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -78,7 +77,6 @@ __all__ = [
     "skipped_lines",
     "worker_services",
     "workflow_view",
-    "write_report",
 ]
 
 PREVIEW_LINES = 8
@@ -147,19 +145,6 @@ def worker_services(services: Services) -> Iterator[Services]:
         own.close()
 
 
-def write_report(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` whole or not at all (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(
-            f"cannot write the report {path.name}: {exc.strerror}", "choose another path"
-        ) from None
-
-
 # ------------------------------------------------------------------------ dry run
 
 
@@ -200,9 +185,9 @@ def _file_sizes(paths: Sequence[Path]) -> dict[str, int]:
     return sizes
 
 
-def _profiles(services: Services, env: Environment, request: DryRunRequest) -> tuple[
-    ProfileSource, str
-]:
+def _profiles(
+    services: Services, env: Environment, request: DryRunRequest
+) -> tuple[ProfileSource, str]:
     if request.profiles_csv is not None:
         csv_profiles = CsvProfiles(request.profiles_csv, request.visitors_csv)
         check = csv_profiles.validate()
@@ -437,7 +422,6 @@ def export_request(
             open_account=account_opener(services, env) if upload else None,
             gz=request.gz,
         )
-
 
 
 # ------------------------------------------------------------------------ workflow view

@@ -8,6 +8,7 @@ import click
 
 from core.config import diff, dump_environment, load_file
 from core.errors import ConfigError, ExitCode
+from core.files import write_atomic
 from tui.cli import CliState, pass_state
 
 
@@ -73,14 +74,6 @@ def config_export(state: CliState, file: Path | None) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: cannot be read ({exc})", "check the path") from None
     text = dump_environment(env, existing)
-    tmp = file.with_name(f".{file.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(file)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ConfigError(
-            f"{file}: cannot be written ({exc.strerror})", "check the folder"
-        ) from None
+    write_atomic(file, text, what="configuration")
     click.echo(f"wrote {file}", err=True)
     return ExitCode.OK

@@ -14,6 +14,7 @@ from core.checks import CheckResult, run_checks, summarize
 from core.dnscheck import DnsSettings
 from core.doctor_report import GLYPH, render_report
 from core.errors import ExitCode, InputError
+from core.files import write_atomic
 from storage.checks import context_for, save_results
 from tui.cli import CliState, pass_state
 
@@ -67,10 +68,15 @@ def human_lines(results: list[CheckResult]) -> list[str]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write a Markdown report for a support ticket.",
 )
-@click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Seconds per network step.")
-@click.option("--nameserver", envvar="AUDIENCECTL_NAMESERVER", default="",
-              help="DNS server for the tracking check, IP[:PORT] (default: the system's).")
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds per network step."
+)
+@click.option(
+    "--nameserver",
+    envvar="AUDIENCECTL_NAMESERVER",
+    default="",
+    help="DNS server for the tracking check, IP[:PORT] (default: the system's).",
+)
 @pass_state
 def doctor_command(
     state: CliState,
@@ -99,11 +105,7 @@ def doctor_command(
             request_status=services.repo.request_status(env.name).value,
             offline=offline,
         )
-        try:
-            report.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{report}: cannot be written ({exc.strerror})", "check the folder") \
-                from None
+        write_atomic(report, text, what="report")
         if not as_json:
             click.echo(f"wrote {report}", err=True)
     if as_json:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 
 from core.clock import now
 from core.errors import ExitCode, InputError
+from core.files import write_atomic
 from core.outcomes import EXPLANATIONS, Outcome
 from core.profiles import CsvProfiles
 from core.reconcile import (
@@ -90,7 +90,7 @@ def dry_run_command(
     )
     summary = summarize(list(results), skipped, max_samples=max_samples)
     if report is not None:
-        _write_report(report, render_markdown(summary, env.name, now()))
+        write_atomic(report, render_markdown(summary, env.name, now()), what="report")
     if as_json:
         state.emit_json(summary.to_json())
     else:
@@ -98,18 +98,6 @@ def dry_run_command(
         if report is not None:
             click.echo(f"report written to {report}")
     return ExitCode.OK
-
-
-def _write_report(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(
-            f"cannot write the report {path}: {exc.strerror}", "choose another --report path"
-        ) from None
 
 
 def _varied(summary: Summary, limit: int) -> list[Sample]:

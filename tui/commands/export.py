@@ -16,11 +16,15 @@ from tui.commands.importwf import account_opener, secret_resolver
 def _human(report: ExportReport) -> None:
     where = "uploaded" if report.uploaded else "wrote"
     for name in report.files:
-        click.echo(f"{where} {name} ({report.lines} line(s), segment {report.segment_id}, "
-                   f"data source {report.datasource!r}) to {report.destination}")
+        click.echo(
+            f"{where} {name} ({report.lines} line(s), segment {report.segment_id}, "
+            f"data source {report.datasource!r}) to {report.destination}"
+        )
     skipped = sum(report.skipped.values())
-    click.echo(f"members: {report.members}, exported: {report.members - skipped}, "
-               f"without a usable ID: {skipped}")
+    click.echo(
+        f"members: {report.members}, exported: {report.members - skipped}, "
+        f"without a usable ID: {skipped}"
+    )
     for reason, count in sorted(report.skipped.items(), key=lambda kv: -kv[1]):
         click.echo(f"  {reason}: {count} ({REASONS.get(reason, '')})")
     for sample in report.skipped_samples:

@@ -130,9 +130,7 @@ def import_status(services: Services) -> dict[str, Any]:
         "last_error": status.last_error,
         "last_run": last.to_json() if last else None,
         "processed_files": workflow.processed_count(env.name),
-        "segments": {
-            seg: {"members": n} for seg, n in workflow.segment_counts(env.name).items()
-        },
+        "segments": {seg: {"members": n} for seg, n in workflow.segment_counts(env.name).items()},
         "interval_minutes": interval,
         "overdue": overdue,
         "expected_latency": expected_latency(interval).to_json(),

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from core.clock import iso
-from core.errors import ExitCode, InputError
+from core.errors import ExitCode
+from core.files import write_atomic
 from core.model import RequestStatus
 from core.request import render_eml, render_json, render_text
 from tui.cli import CliState, pass_state
@@ -41,12 +42,7 @@ def request_render(state: CliState, fmt: str, out: Path | None, to: str) -> int:
     if out is None:
         click.echo(data.decode(), nl=False)
     else:
-        try:
-            out.write_bytes(data)
-        except OSError as exc:
-            raise InputError(
-                f"{out}: cannot be written ({exc.strerror})", "check the folder"
-            ) from None
+        write_atomic(out, data, what="request")
         click.echo(f"wrote {out}", err=True)
     return ExitCode.OK
 

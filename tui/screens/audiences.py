@@ -10,8 +10,9 @@ writes (or uploads) the AAM inbound file of a segment.
 Each job runs in a thread worker with its own store connection (``tui.runs``);
 progress arrives as :class:`JobStep` messages that coalesce, Escape sets a
 flag the job checks between chunks of lines. Worker errors are notified by the
-App (its one ``Worker.StateChanged`` handler); this screen only puts its
-widgets back in order when a job ends.
+App (its one ``Worker.StateChanged`` handler, to which this screen hands the
+event, as the message does not bubble); this screen only puts its widgets
+back in order when a job ends.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
     Footer,
-    Header,
     Input,
     Label,
     Select,
@@ -44,6 +43,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from core import clock
 from core.errors import AudienceError
 from core.export import ExportReport
+from core.files import write_atomic
 from core.model import Environment
 from core.reconcile import Cancelled, Summary
 from core.report import render_markdown
@@ -68,9 +68,10 @@ from tui.runs import (
     run_pass_now,
     worker_services,
     workflow_view,
-    write_report,
 )
+from tui.screens.base import ConsoleScreen
 from tui.widgets.export_panel import ExportPanel
+from tui.widgets.nav_bar import NavBar
 from tui.widgets.outcome_chart import OutcomeChart
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.screen_header import ScreenIntro
@@ -81,6 +82,9 @@ NO_ENV = "No environment yet: start one with the provisioning request (F2), then
 ROUTE = "*route*"
 #: Which tab each job belongs to.
 JOB_TABS = {"dryrun": "dryrun", "pass": "workflow", "export": "export"}
+#: Jobs that check a cancel flag (core.export has no cancellation hook: an export
+#: is one short write or upload, it runs to its end).
+CANCELLABLE = ("dryrun", "pass")
 STOP_BODY = (
     "Stop cancels; it cannot resume from the same point. A pass in progress is abandoned "
     "(the batch being read is not written) and nothing runs until Resume; the next pass "
@@ -160,7 +164,7 @@ def segments_text(summary: Summary) -> str:
     )
 
 
-class AudiencesScreen(Screen[None]):
+class AudiencesScreen(ConsoleScreen):
     """Dry runs, the import workflow and exports, each in its tab."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -182,7 +186,7 @@ class AudiencesScreen(Screen[None]):
     # --- layout -------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield NavBar()
         with TabbedContent(initial="dryrun", id="audiences-tabs"):
             with TabPane("Dry run", id="dryrun"), VerticalScroll(id="dr-scroll"):
                 yield from self._compose_dry_run()
@@ -196,24 +200,26 @@ class AudiencesScreen(Screen[None]):
         yield Footer(compact=True)
 
     def _compose_dry_run(self) -> ComposeResult:
-        yield ScreenIntro(
-            "Reconcile AAM files offline: what Campaign would import, line by line"
-        )
+        yield ScreenIntro("Reconcile AAM files offline: what Campaign would import, line by line")
         yield Static(NO_ENV, classes="no-env", markup=False)
         with Horizontal(classes="row"):
             yield Label("Audience files", classes="row-label")
-            yield Input(placeholder="a file or a folder of AAM files", id="dr-files",
-                        compact=True)
+            yield Input(placeholder="a file or a folder of AAM files", id="dr-files", compact=True)
         with Horizontal(classes="row"):
             yield Label("Profiles CSV", classes="row-label")
-            yield Input(placeholder="empty: the profiles in the store", id="dr-profiles",
-                        compact=True)
+            yield Input(
+                placeholder="empty: the profiles in the store", id="dr-profiles", compact=True
+            )
             yield Label("Visitors", classes="row-label-short")
             yield Input(placeholder="visitors.csv (optional)", id="dr-visitors", compact=True)
         with Horizontal(classes="row"):
             yield Label("Data source", classes="row-label")
-            yield Select[str]([("by destination ID in the name", ROUTE)], id="dr-datasource",
-                              allow_blank=False, compact=True)
+            yield Select[str](
+                [("by destination ID in the name", ROUTE)],
+                id="dr-datasource",
+                allow_blank=False,
+                compact=True,
+            )
             yield Button("Run (F7)", id="dr-run", variant="primary", compact=True)
             yield Button("Cancel (Esc)", id="dr-cancel", compact=True, disabled=True)
             yield Button("Save report", id="dr-save", compact=True, disabled=True)
@@ -272,9 +278,9 @@ class AudiencesScreen(Screen[None]):
             if default is not None:
                 files.value = display_path(default)
         stats = profile_stats(self.services.store, env.name)
-        self.query_one("#dr-profiles", Input).placeholder = (
-            f"empty: the profiles in the store ({stats.count:,})"
-        )
+        self.query_one(
+            "#dr-profiles", Input
+        ).placeholder = f"empty: the profiles in the store ({stats.count:,})"
         select = self.query_one("#dr-datasource", Select)
         chosen = select.value
         labels = [ds.label for ds in env.by_priority()]
@@ -303,8 +309,14 @@ class AudiencesScreen(Screen[None]):
             self.refresh_workflow()
 
     def show_workflow(self) -> None:
-        """Opens the Workflow tab (the data sources screen's "Show import workflow")."""
-        self.query_one(TabbedContent).active = "workflow"
+        """Opens the Workflow tab (the data sources screen's "Show import workflow").
+
+        Works before the screen is mounted too (a first visit through that link).
+        """
+        if self.is_mounted:
+            self.query_one(TabbedContent).active = "workflow"
+        else:
+            self.call_after_refresh(self.show_workflow)
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self, event: TabbedContent.TabActivated) -> None:
@@ -322,7 +334,7 @@ class AudiencesScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         tab = self.active_tab
         if action == "cancel":
-            return bool(self._jobs)
+            return any(kind in CANCELLABLE for kind in self._jobs)
         if action == "save_report":
             return tab == "dryrun" and self.result is not None
         if action in ("pause", "resume", "stop"):
@@ -344,12 +356,12 @@ class AudiencesScreen(Screen[None]):
     def action_cancel(self) -> None:
         """Cancels the active tab's job (or else the only one running)."""
         kind = {v: k for k, v in JOB_TABS.items()}[self.active_tab]
-        job = self._jobs.get(kind)
-        if job is None and len(self._jobs) == 1:
-            job = next(iter(self._jobs.values()))
-        if job is None:
-            return
-        self._cancel(job)
+        running = [job for job in self._jobs.values() if job.kind in CANCELLABLE]
+        job = self._jobs.get(kind) if kind in CANCELLABLE else None
+        if job is None and len(running) == 1:
+            job = running[0]
+        if job is not None:
+            self._cancel(job)
 
     def _cancel(self, job: _Job) -> None:
         if job.cancel.is_set():
@@ -570,7 +582,11 @@ class AudiencesScreen(Screen[None]):
             if path.is_dir():
                 path = path / "match-report.md"
             try:
-                write_report(path, render_markdown(result.summary, result.env_name, clock.now()))
+                write_atomic(
+                    path,
+                    render_markdown(result.summary, result.env_name, clock.now()),
+                    what="report",
+                )
             except AudienceError as exc:
                 self.notify(str(exc), title="Report not saved", severity="error", timeout=10)
                 return
@@ -711,9 +727,7 @@ class AudiencesScreen(Screen[None]):
         with worker_services(self.services) as services:
             if action == "preview":
                 return preview_export(services, request)
-            return export_request(
-                services, request, out_dir=folder, upload=action == "upload"
-            )
+            return export_request(services, request, out_dir=folder, upload=action == "upload")
 
     # --- palette ------------------------------------------------------------
 
@@ -729,31 +743,38 @@ class AudiencesScreen(Screen[None]):
 
         return [
             PaletteCommand(
-                "audiences: dry run", "Reconcile the chosen files offline (F7)",
+                "audiences: dry run",
+                "Reconcile the chosen files offline (F7)",
                 on_tab("dryrun", self.start_dry_run),
             ),
             PaletteCommand(
-                "audiences: save report", "Write the dry run's Markdown report",
+                "audiences: save report",
+                "Write the dry run's Markdown report",
                 self.action_save_report,
             ),
             PaletteCommand(
-                "audiences: run import now", "One pass of the import workflow",
+                "audiences: run import now",
+                "One pass of the import workflow",
                 on_tab("workflow", self.start_pass),
             ),
             PaletteCommand(
-                "audiences: pause import", "Pause the import workflow",
+                "audiences: pause import",
+                "Pause the import workflow",
                 on_tab("workflow", self.action_pause),
             ),
             PaletteCommand(
-                "audiences: resume import", "Resume the import workflow",
+                "audiences: resume import",
+                "Resume the import workflow",
                 on_tab("workflow", self.action_resume),
             ),
             PaletteCommand(
-                "audiences: stop import", "Stop the import workflow (asks first)",
+                "audiences: stop import",
+                "Stop the import workflow (asks first)",
                 on_tab("workflow", self.action_stop),
             ),
             PaletteCommand(
-                "audiences: export preview", "Preview the AAM inbound file of a segment",
+                "audiences: export preview",
+                "Preview the AAM inbound file of a segment",
                 on_tab("export", lambda: self.start_export("preview")),
             ),
         ]

@@ -347,8 +347,11 @@ class DataSourcesScreen(ConsoleScreen):
 
     @on(Button.Pressed, "#ds-workflow")
     def action_import_workflow(self) -> None:
-        """Opens the audiences screen, where the import workflow runs."""
+        """Opens the import workflow on the audiences screen."""
         self.app.switch_mode("audiences")
+        show = getattr(self.app.screen, "show_workflow", None)
+        if show is not None:
+            show()
 
     def action_website_check(self) -> None:
         """Shows the website cross-check tab."""

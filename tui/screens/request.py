@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Select, Static, TextArea
 
 from core.errors import AudienceError, ValidationError
+from core.files import write_atomic
 from core.ids import IMS_ORG_HINT
 from core.model import (
     ENVIRONMENTS,
@@ -249,9 +250,9 @@ class RequestScreen(ConsoleScreen):
             return
         target = Path(path).expanduser()
         try:
-            target.write_bytes(render_eml(env, when=datetime.now(UTC)))
-        except OSError as exc:
-            self.notify(f"cannot write {target}: {exc.strerror}", severity="error")
+            write_atomic(target, render_eml(env, when=datetime.now(UTC)), what="email")
+        except AudienceError as exc:
+            self.notify(str(exc), severity="error")
             return
         self.notify(f"saved {target}: open it in your mail client and send it")
 

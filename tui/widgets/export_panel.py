@@ -42,18 +42,24 @@ class ExportPanel(Vertical):
         with Horizontal(classes="row"):
             yield Label("Members", classes="row-label")
             yield Select[str]([], id="ex-members", prompt="choose", compact=True)
-            yield Input(placeholder="members.csv (header with an id column)", id="ex-csv",
-                        compact=True)
+            yield Input(
+                placeholder="members.csv (header with an id column)", id="ex-csv", compact=True
+            )
         with Horizontal(classes="row"):
             yield Label("Segment ID", classes="row-label")
-            yield Input(placeholder="AAM segment or trait ID", id="ex-segment",
-                        restrict=r"[0-9]*", compact=True)
+            yield Input(
+                placeholder="AAM segment or trait ID",
+                id="ex-segment",
+                restrict=r"[0-9]*",
+                compact=True,
+            )
             yield Label("Data source", classes="row-label-short")
             yield Select[str]([], id="ex-datasource", prompt="choose", compact=True)
         with Horizontal(classes="row"):
             yield Label("Folder", classes="row-label")
-            yield Input(".", placeholder="folder to write the file into", id="ex-folder",
-                        compact=True)
+            yield Input(
+                ".", placeholder="folder to write the file into", id="ex-folder", compact=True
+            )
             yield Checkbox("gzip", id="ex-gzip", compact=True)
         with Horizontal(classes="buttons"):
             yield Button("Preview (F7)", id="ex-preview", variant="primary", compact=True)
@@ -78,8 +84,10 @@ class ExportPanel(Vertical):
         """Fills the selects, keeping the current choice when it still exists."""
         members = self.query_one("#ex-members", Select)
         current = members.value
-        options = [(f"segment {seg} ({count:,} members)", f"{_SEGMENT}{seg}")
-                   for seg, count in segments.items()]
+        options = [
+            (f"segment {seg} ({count:,} members)", f"{_SEGMENT}{seg}")
+            for seg, count in segments.items()
+        ]
         options.append(("a members CSV file…", CSV_CHOICE))
         members.set_options(options)
         values = [value for _, value in options]
@@ -121,8 +129,9 @@ class ExportPanel(Vertical):
                 return "enter the members CSV's path"
             return ExportRequest(segment, source, members_csv=resolve_path(path), gz=gz)
         if isinstance(members, str) and members.startswith(_SEGMENT):
-            return ExportRequest(segment, source, store_segment=members.removeprefix(_SEGMENT),
-                                 gz=gz)
+            return ExportRequest(
+                segment, source, store_segment=members.removeprefix(_SEGMENT), gz=gz
+            )
         return "choose the members: a segment of the store or a members CSV"
 
     def folder(self) -> Path | None:
@@ -152,8 +161,10 @@ class ExportPanel(Vertical):
 
     def _show_skipped(self, report: ExportReport) -> None:
         without = sum(report.skipped.values())
-        lines = [f"{'!' if without else '✓'} members with no usable ID: {without:,} "
-                 f"of {report.members:,}"]
+        lines = [
+            f"{'!' if without else '✓'} members with no usable ID: {without:,} "
+            f"of {report.members:,}"
+        ]
         lines.extend(f"  {line}" for line in skipped_lines(report))
         self.query_one("#ex-skipped", Static).update("\n".join(lines))
 
