@@ -50,6 +50,7 @@ SHOTS: list[tuple[str, tuple[int, int], Step]] = [
     ("request", (100, 36), lambda p: _keys(p, "f2")),
     ("accounts", (120, 40), lambda p: _keys_then_wait(p, "f3", "f9")),
     ("datasources", (120, 36), lambda p: _keys(p, "f4")),
+    ("audiences", (120, 44), lambda p: _keys_then_wait(p, "f5", "f7")),
     ("checklist", (100, 40), lambda p: _keys_then_wait(p, "f6", "o", "a")),
 ]
 
