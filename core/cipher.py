@@ -50,6 +50,7 @@ __all__ = [
     "ecb_encrypt",
     "encode_ciphertext",
     "encrypt_batch",
+    "encrypt_hex",
     "hash_batch",
     "parse_iv",
     "parse_key",
@@ -299,6 +300,74 @@ def encrypt_batch(key: bytes, iv: bytes, plaintexts: Sequence[bytes]) -> list[by
     _check_key_iv(key, iv)
     pads = _PADS
     return _cbc_encrypt_groups(key, iv, [p + pads[BLOCK - len(p) % BLOCK] for p in plaintexts])
+
+
+_HEX_CHARS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+#: ``encrypt_hex`` leaves out plaintexts longer than this many blocks (padding included).
+HEX_MAX_BLOCKS = 8
+
+
+def encrypt_hex(key: bytes, iv: bytes, plaintexts: Sequence[bytes]) -> list[str | None]:
+    """Lower-case hex of ``encrypt_batch(key, iv, plaintexts)``, vectorised end to end.
+
+    Padding, chaining and hex encoding are numpy operations over all records at
+    once (one ECB call per block position); only the final strings are per-record
+    Python objects. Plaintexts over ``HEX_MAX_BLOCKS`` blocks once padded give
+    ``None`` (callers that need them use ``encrypt_batch``).
+    """
+    _check_key_iv(key, iv)
+    count = len(plaintexts)
+    if not count:
+        return []
+    lengths = np.fromiter(map(len, plaintexts), dtype=np.int64, count=count)
+    padded = (lengths // BLOCK + 1) * BLOCK
+    short = padded <= HEX_MAX_BLOCKS * BLOCK
+    keep = np.flatnonzero(short)
+    if keep.size < count:
+        plaintexts = [plaintexts[i] for i in keep.tolist()]
+        lengths, padded = lengths[keep], padded[keep]
+    data = np.frombuffer(b"".join(plaintexts), dtype=np.uint8)
+    n = lengths.size
+    out_hex: list[str | None]
+    if n:
+        size_starts = np.cumsum(padded) - padded
+        # Every byte the pad value, then the plaintext bytes scattered to their places.
+        buf = np.repeat((padded - lengths).astype(np.uint8), padded)
+        shift = np.repeat(size_starts - (np.cumsum(lengths) - lengths), lengths)
+        buf[np.arange(data.size, dtype=np.int64) + shift] = data
+        blocks = buf.reshape(-1, BLOCK)
+        nblocks = padded // BLOCK
+        first = size_starts // BLOCK
+        state = np.broadcast_to(np.frombuffer(iv, dtype=np.uint8), (n, BLOCK)).copy()
+        encryptor = _ecb(key).encryptor()  # ECB keeps no state between update() calls
+        for pos in range(int(nblocks.max())):
+            sel = np.flatnonzero(nblocks > pos) if pos else np.arange(n)
+            at = first[sel] + pos
+            mixed = blocks[at] ^ state[sel]
+            enc = np.frombuffer(encryptor.update(mixed.tobytes()), dtype=np.uint8)
+            enc = enc.reshape(-1, BLOCK)
+            blocks[at] = enc
+            state[sel] = enc
+        encryptor.finalize()
+        # Hex digits with a newline after each record: one decode, one split.
+        flat = blocks.reshape(-1)
+        hex_len = padded * 2
+        text = np.empty(flat.size * 2 + n, dtype=np.uint8)
+        record_of_byte = np.repeat(np.arange(n, dtype=np.int64), padded)
+        where = np.arange(flat.size, dtype=np.int64) * 2 + record_of_byte
+        text[where] = _HEX_CHARS[flat >> 4]
+        text[where + 1] = _HEX_CHARS[flat & 15]
+        text[np.cumsum(hex_len + 1) - 1] = 0x0A
+        out_hex = text.tobytes().decode("ascii").split("\n")  # type: ignore[assignment]
+        out_hex.pop()
+    else:
+        out_hex = []
+    if keep.size == count:
+        return out_hex
+    result: list[str | None] = [None] * count
+    for index, value in zip(keep.tolist(), out_hex, strict=True):
+        result[index] = value
+    return result
 
 
 def _positions(text: str, others: bytes) -> list[int]:
@@ -557,6 +626,35 @@ class IdCodec:
             text_where.append(index)
         for index, item in zip(text_where, self._from_clear(texts), strict=True):
             out[index] = item
+        return out
+
+    def ciphertext_keys(self, keys: Sequence[str]) -> list[str | None] | None:
+        """For AES with hex IDs: the lower-case hex ID that ``incoming`` turns into each
+        lookup key (``keys`` come from ``profile_keys``), ``None`` for a key left out;
+        ``None`` altogether for any other transform.
+
+        With one key and one fixed IV, encryption is deterministic, so an incoming ID
+        whose lower-cased text is one of these decrypts to that key exactly: callers
+        may look IDs up in this key space and decrypt only the misses. A key is left
+        out when it is long (``HEX_MAX_BLOCKS``) or, for a non-ASCII key, when it is
+        not its own normal form (so that decrypting then normalizing gives it back).
+        """
+        if self.transform is not Transform.AES or self.encoding is not CipherEncoding.HEX:
+            return None
+        assert self._key is not None and self._iv is not None
+        keys = list(keys)
+        joined = "".join(keys)
+        if joined.isascii():
+            # An ASCII normal form is its own normal form (trimmed, lower-cased, checked).
+            plain = [k.encode("ascii") for k in keys]
+            eligible = None
+        else:
+            again = normalize_batch(keys, self.channel)
+            eligible = [a == k for a, k in zip(again, keys, strict=True)]
+            plain = [k.encode("utf-8") for k in keys]
+        out = encrypt_hex(self._key, self._iv, plain)
+        if eligible is not None:
+            out = [h if ok else None for h, ok in zip(out, eligible, strict=True)]
         return out
 
     # -- profile side -------------------------------------------------------------

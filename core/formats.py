@@ -22,9 +22,10 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, Literal
+
+import numpy as np
 
 from core.errors import InputError
 from core.ids import is_segment_list
@@ -732,6 +733,33 @@ def _is_header(fields: Sequence[str]) -> bool:
     return all(_HEADER_WORD.fullmatch(f) for f in fields[1:])
 
 
+def _plain_record(fields: list[str]) -> tuple[str, str, str] | None:
+    """``(id, segments, removed)`` when the fields of a plain line are a record."""
+    count = len(fields)
+    if count == 2 and _SEGMENTS.fullmatch(fields[1]):
+        return fields[0], fields[1], ""
+    if count == 3 and _SEGMENTS.fullmatch(fields[1]) and _SEGMENTS.fullmatch(fields[2]):
+        return fields[0], fields[1], fields[2]
+    return None
+
+
+class _SegmentCache(dict[str, bool]):
+    """Whether a field is a segment list, remembered per distinct text (files repeat a
+    handful of segment lists); cleared when it grows past a bound."""
+
+    LIMIT = 4096
+
+    def __missing__(self, text: str) -> bool:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        ok = self[text] = text == "" or _SEGMENTS.fullmatch(text) is not None
+        return ok
+
+
+_SEGMENT_CACHE = _SegmentCache()
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in (0x09, 0x0A, 0x20))
+
+
 class _LineParser:
     """Turns raw line blocks into Chunks; keeps the line count across blocks."""
 
@@ -792,7 +820,7 @@ class _LineParser:
         if text is None:
             for raw in data.split(b"\n"):
                 self._parse_careful(raw)
-        elif not self._parse_uniform(text):
+        elif not self._parse_mixed(text):
             self._parse_plain(text.split("\n"))
 
     def _parse_until_content(self, data: bytes) -> bytes | None:
@@ -819,29 +847,91 @@ class _LineParser:
             if not self.expect_header:
                 return data[start:]
 
-    def _parse_uniform(self, text: str) -> bool:
-        """The fastest path, column by column: every line is ``ID SEP SEGS [SEP REMOVED]``
-        with the same field count and single separators. False (nothing done) otherwise.
+    def _parse_mixed(self, text: str) -> bool:
+        """The fast path for blocks mixing 2- and 3-field lines (and a few odd ones).
+
+        The line structure comes from numpy over the bytes (newline positions, and the
+        separators left after deleting every other byte); all fields come from one
+        ``str.split`` and are placed with index arithmetic; segment fields are checked
+        through a small cache of distinct segment lists. Lines without exactly one or
+        two separators, or with a bad segment field, follow ``_parse_plain``'s per-line
+        rules, and records keep their line order. False (nothing done) when a line
+        does not split into its separators + 1 fields (a leading, trailing or doubled
+        separator), or when most lines are odd.
         """
-        if "\t" in text:
-            text = text.replace("\t", " ")
-        lines = text.split("\n")
-        count = len(lines)
+        data = text.encode("ascii")
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        count = newlines.size + 1
+        skeleton = np.frombuffer(data.translate(None, _NOT_SEPARATORS), dtype=np.uint8)
+        bounds = np.flatnonzero(skeleton == 10)
+        seps = np.diff(bounds, prepend=-1, append=skeleton.size) - 1
+        begins = np.concatenate(([0], newlines + 1))
+        empty = np.diff(begins, append=len(data) + 1) == 1
+        regular = (seps == 1) | (seps == 2)
+        where = np.flatnonzero(regular)
+        if where.size * 2 < count:
+            return False
         tokens = text.split()
-        width = len(tokens) // count
-        if width not in (2, 3) or len(tokens) != width * count:
+        fields = np.where(empty, 0, seps + 1)
+        if len(tokens) != int(fields.sum()):
             return False
-        # Each line has width-1 spaces, so at most `width` fields; the total says exactly.
-        if set(map(str.count, lines, repeat(" "))) != {width - 1}:
-            return False
-        columns = [tokens[i::width] for i in range(width)]
-        if not all(_is_segment_column(column) for column in columns[1:]):
-            return False
+        starts = np.cumsum(fields) - fields
+        tok = np.array(tokens, dtype=object)
+        del tokens
+        at = starts[where]
+        ids, segs = tok[at], tok[at + 1]
+        rem = np.full(where.size, "", dtype=object)
+        three = np.flatnonzero(seps[where] == 2)
+        rem[three] = tok[at[three] + 2]
+        valid = _SEGMENT_CACHE.__getitem__
+        ok = np.fromiter(map(valid, segs.tolist()), dtype=bool, count=where.size)
+        if three.size:
+            ok[three] &= np.fromiter(map(valid, rem[three].tolist()), dtype=bool,
+                                     count=three.size)
         chunk = self.chunk
-        chunk.line_numbers.extend(range(self.next_line, self.next_line + count))
-        chunk.ids.extend(columns[0])
-        chunk.segments.extend(columns[1])
-        chunk.removed.extend(columns[2] if width == 3 else repeat("", count))
+        first = self.next_line
+        if where.size == count and ok.all():
+            chunk.line_numbers.extend(range(first, first + count))
+            chunk.ids.extend(ids.tolist())
+            chunk.segments.extend(segs.tolist())
+            chunk.removed.extend(rem.tolist())
+            self.next_line += count
+            return True
+        odd = np.ones(count, dtype=bool)
+        good = where[ok]
+        odd[good] = False
+        numbers: list[int] = []
+        extra: list[tuple[str, str, str]] = []
+        ends = np.append(newlines, len(data))
+        for index in np.flatnonzero(odd).tolist():
+            if empty[index]:
+                chunk.blank_lines += 1
+                continue
+            parts = tok[starts[index] : starts[index] + fields[index]].tolist()
+            got = _plain_record(parts)
+            if got is not None:
+                numbers.append(index)
+                extra.append(got)
+            else:
+                line = text[begins[index] : ends[index]]
+                self._add_malformed(first + index, excerpt(line), _record_problem(parts))
+        if extra:  # records among the odd lines: merge them back in line order
+            lines_at = np.concatenate((good, np.array(numbers, dtype=np.int64)))
+            order = np.argsort(lines_at, kind="stable")
+            lines_at = lines_at[order]
+            added = np.empty((3, len(extra)), dtype=object)
+            for column, values in enumerate(zip(*extra, strict=True)):
+                added[column, :] = values
+            ids = np.concatenate((ids[ok], added[0]))[order]
+            segs = np.concatenate((segs[ok], added[1]))[order]
+            rem = np.concatenate((rem[ok], added[2]))[order]
+        else:
+            lines_at = good
+            ids, segs, rem = ids[ok], segs[ok], rem[ok]
+        chunk.line_numbers.extend((lines_at + first).tolist())
+        chunk.ids.extend(ids.tolist())
+        chunk.segments.extend(segs.tolist())
+        chunk.removed.extend(rem.tolist())
         self.next_line += count
         return True
 
@@ -851,22 +941,16 @@ class _LineParser:
         number = self.next_line
         numbers, ids = chunk.line_numbers, chunk.ids
         segments, removed = chunk.segments, chunk.removed
-        is_segments = _SEGMENTS.fullmatch
         blank = 0
         for line in lines:
             fields = line.split()
-            count = len(fields)
-            if count == 2 and is_segments(fields[1]):
+            got = _plain_record(fields)
+            if got is not None:
                 numbers.append(number)
-                ids.append(fields[0])
-                segments.append(fields[1])
-                removed.append("")
-            elif count == 3 and is_segments(fields[1]) and is_segments(fields[2]):
-                numbers.append(number)
-                ids.append(fields[0])
-                segments.append(fields[1])
-                removed.append(fields[2])
-            elif count == 0:
+                ids.append(got[0])
+                segments.append(got[1])
+                removed.append(got[2])
+            elif not fields:
                 blank += 1
             else:
                 self._add_malformed(number, excerpt(line), _record_problem(fields))

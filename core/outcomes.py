@@ -68,3 +68,9 @@ EXPLANATIONS: dict[Outcome, tuple[str, str]] = {
         "check the data source's hash algorithm (md5=32, sha1=40, sha256=64 hex digits)",
     ),
 }
+
+
+def match_rate(reconciled: int, records: int, duplicates: int) -> float:
+    """``reconciled / (records - duplicates)`` (contract.md section 4); 0.0 with no records."""
+    base = records - duplicates
+    return reconciled / base if base > 0 else 0.0

@@ -45,6 +45,7 @@ from core.formats import (
     verify_part,
 )
 from core.model import Account, DataSource, Environment
+from core.outcomes import match_rate
 from core.reconcile import (
     AudienceFile,
     BatchInput,
@@ -130,9 +131,8 @@ class RunRecord:
 
     @property
     def match_rate(self) -> float:
-        """``reconciled / (records - duplicates)``; 0.0 when nothing was counted."""
-        denominator = self.records - self.duplicates
-        return round(self.reconciled / denominator, 4) if denominator > 0 else 0.0
+        """``reconciled / (records - duplicates)``, to 4 places; 0.0 when nothing was counted."""
+        return round(match_rate(self.reconciled, self.records, self.duplicates), 4)
 
     def to_json(self) -> dict[str, Any]:
         """The ``last_run`` object of ``import status --json``."""
@@ -408,8 +408,7 @@ class PassReport:
 
     @property
     def match_rate(self) -> float:
-        denominator = self.records - self.duplicates
-        return round(self.reconciled / denominator, 4) if denominator > 0 else 0.0
+        return round(match_rate(self.reconciled, self.records, self.duplicates), 4)
 
     def to_json(self) -> dict[str, Any]:
         return {

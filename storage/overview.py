@@ -7,6 +7,7 @@ from typing import Literal
 
 from core.clock import parse_iso
 from core.model import Environment, RequestStatus, Role
+from core.outcomes import match_rate
 from storage.db import Store
 from storage.repo import EnvironmentRepo
 
@@ -110,7 +111,7 @@ def audiences_step(store: Store, env: Environment) -> SetupStep:
     text = f"{profiles:,} profiles; import workflow {state}"
     if run:
         started, records, reconciled, duplicates = run
-        rate = reconciled / (records - duplicates) if records - duplicates else 0.0
+        rate = match_rate(reconciled, records, duplicates)
         text += f"; last run {started[:16]}Z, {rate:.0%} matched"
     step_state: StepState = "done" if profiles and state in ("running", "idle") else "warn"
     if state in ("failed", "stopped", "paused"):
