@@ -755,10 +755,7 @@ def check_website_sample(run: CheckRun) -> Verdict:
 
 def _latency_text(run: CheckRun) -> str:
     latency = expected_latency(run.env.workflow.interval_minutes, clock.now())
-    return (
-        "AAM delivers once a day (about 14:00 UTC); allow 24-36 h end to end, up to 60 h for "
-        f"audiences from Analytics (next delivery about {clock.iso(latency.next_aam_delivery)})"
-    )
+    return "; ".join(latency.lines())
 
 
 def check_workflow(run: CheckRun) -> Verdict:

@@ -302,70 +302,59 @@ def encrypt_batch(key: bytes, iv: bytes, plaintexts: Sequence[bytes]) -> list[by
     return _cbc_encrypt_groups(key, iv, [p + pads[BLOCK - len(p) % BLOCK] for p in plaintexts])
 
 
-_HEX_CHARS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 #: ``encrypt_hex`` leaves out plaintexts longer than this many blocks (padding included).
 HEX_MAX_BLOCKS = 8
 
 
 def encrypt_hex(key: bytes, iv: bytes, plaintexts: Sequence[bytes]) -> list[str | None]:
-    """Lower-case hex of ``encrypt_batch(key, iv, plaintexts)``, vectorised end to end.
+    """Lower-case hex of ``encrypt_batch(key, iv, plaintexts)``, vectorised.
 
-    Padding, chaining and hex encoding are numpy operations over all records at
-    once (one ECB call per block position); only the final strings are per-record
-    Python objects. Plaintexts over ``HEX_MAX_BLOCKS`` blocks once padded give
-    ``None`` (callers that need them use ``encrypt_batch``).
+    The padded records are joined once; chaining walks the block positions with one
+    ECB call each over all records still that long; the hex text is cut into
+    records with numpy, group by group of equal size, so only the final strings are
+    per-record Python objects. Plaintexts over ``HEX_MAX_BLOCKS`` blocks once padded
+    give ``None`` (callers that need them use ``encrypt_batch``).
     """
     _check_key_iv(key, iv)
     count = len(plaintexts)
-    if not count:
-        return []
-    lengths = np.fromiter(map(len, plaintexts), dtype=np.int64, count=count)
-    padded = (lengths // BLOCK + 1) * BLOCK
-    short = padded <= HEX_MAX_BLOCKS * BLOCK
-    keep = np.flatnonzero(short)
-    if keep.size < count:
-        plaintexts = [plaintexts[i] for i in keep.tolist()]
-        lengths, padded = lengths[keep], padded[keep]
-    data = np.frombuffer(b"".join(plaintexts), dtype=np.uint8)
-    n = lengths.size
-    out_hex: list[str | None]
+    pads = _PADS
+    limit = HEX_MAX_BLOCKS * BLOCK
+    keep = [i for i, p in enumerate(plaintexts) if len(p) < limit]
+    if len(keep) < count:
+        plaintexts = [plaintexts[i] for i in keep]
+    n = len(plaintexts)
+    out = np.full(n, None, dtype=object)
     if n:
-        size_starts = np.cumsum(padded) - padded
-        # Every byte the pad value, then the plaintext bytes scattered to their places.
-        buf = np.repeat((padded - lengths).astype(np.uint8), padded)
-        shift = np.repeat(size_starts - (np.cumsum(lengths) - lengths), lengths)
-        buf[np.arange(data.size, dtype=np.int64) + shift] = data
-        blocks = buf.reshape(-1, BLOCK)
-        nblocks = padded // BLOCK
-        first = size_starts // BLOCK
+        joined = b"".join([p + pads[BLOCK - len(p) % BLOCK] for p in plaintexts])
+        nblocks = np.fromiter(map(len, plaintexts), dtype=np.int64, count=n) // BLOCK + 1
+        blocks = np.frombuffer(joined, dtype=np.uint8).reshape(-1, BLOCK).copy()
+        del joined
+        first = np.cumsum(nblocks) - nblocks
         state = np.broadcast_to(np.frombuffer(iv, dtype=np.uint8), (n, BLOCK)).copy()
         encryptor = _ecb(key).encryptor()  # ECB keeps no state between update() calls
         for pos in range(int(nblocks.max())):
             sel = np.flatnonzero(nblocks > pos) if pos else np.arange(n)
             at = first[sel] + pos
-            mixed = blocks[at] ^ state[sel]
-            enc = np.frombuffer(encryptor.update(mixed.tobytes()), dtype=np.uint8)
-            enc = enc.reshape(-1, BLOCK)
+            enc = np.frombuffer(encryptor.update((blocks[at] ^ state[sel]).tobytes()),
+                                dtype=np.uint8).reshape(-1, BLOCK)
             blocks[at] = enc
             state[sel] = enc
         encryptor.finalize()
-        # Hex digits with a newline after each record: one decode, one split.
-        flat = blocks.reshape(-1)
-        hex_len = padded * 2
-        text = np.empty(flat.size * 2 + n, dtype=np.uint8)
-        record_of_byte = np.repeat(np.arange(n, dtype=np.int64), padded)
-        where = np.arange(flat.size, dtype=np.int64) * 2 + record_of_byte
-        text[where] = _HEX_CHARS[flat >> 4]
-        text[where + 1] = _HEX_CHARS[flat & 15]
-        text[np.cumsum(hex_len + 1) - 1] = 0x0A
-        out_hex = text.tobytes().decode("ascii").split("\n")  # type: ignore[assignment]
-        out_hex.pop()
-    else:
-        out_hex = []
-    if keep.size == count:
-        return out_hex
+        hexed = np.frombuffer(binascii.b2a_hex(blocks.tobytes()), dtype=np.uint8)
+        hexed = hexed.reshape(-1, 2 * BLOCK)
+        for size in np.unique(nblocks).tolist():
+            which = np.flatnonzero(nblocks == size)
+            rows = hexed[first[which][:, None] + np.arange(size)].reshape(which.size, -1)
+            lines = np.empty((which.size, rows.shape[1] + 1), dtype=np.uint8)
+            lines[:, :-1] = rows
+            lines[:, -1] = 0x0A
+            texts = lines.tobytes().decode("ascii").split("\n")
+            texts.pop()
+            out[which] = texts
+    if len(keep) == count:
+        return out.tolist()  # type: ignore[no-any-return]
     result: list[str | None] = [None] * count
-    for index, value in zip(keep.tolist(), out_hex, strict=True):
+    for index, value in zip(keep, out.tolist(), strict=True):
         result[index] = value
     return result
 

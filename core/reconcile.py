@@ -322,10 +322,22 @@ def batches_from_paths(
 class _Index:
     """Lookup key -> profile ids (a str for one profile, a list for several)."""
 
-    __slots__ = ("map",)
+    __slots__ = ("_single", "map", "multi")
 
     def __init__(self) -> None:
         self.map: dict[str, str | list[str]] = {}
+        self.multi: dict[str, list[str]] = {}  # the keys of several profiles
+        self._single: dict[str, str] | None = None
+
+    @property
+    def single(self) -> dict[str, str]:
+        """The keys of one profile only (``map`` without ``multi``), made on first use."""
+        if self._single is None:
+            single = dict(self.map)
+            for key in self.multi:
+                del single[key]
+            self._single = single  # type: ignore[assignment]
+        return self._single  # type: ignore[return-value]
 
     def add(self, keys: Sequence[str | None], pids: Sequence[str]) -> None:
         """Add each ``(key, pid)``; a ``None`` key is skipped, a pid is kept once per key.
@@ -334,6 +346,7 @@ class _Index:
         ``dict.update``; only the others take the per-row path.
         """
         mapping = self.map
+        self._single = None
         fresh = dict(zip(keys, pids, strict=True))
         fresh.pop(None, None)  # type: ignore[call-overload]
         present = len(keys) - keys.count(None) if isinstance(keys, list) else None
@@ -354,7 +367,7 @@ class _Index:
                 mapping[key] = pid
             elif isinstance(old, str):
                 if old != pid:
-                    mapping[key] = [old, pid]
+                    mapping[key] = self.multi[key] = [old, pid]
             elif pid not in old:
                 old.append(pid)
 

@@ -41,6 +41,7 @@ from core.reconcile import (
     summarize,
 )
 from core.workflow import (
+    AAM_DAILY_HOUR_UTC,
     ExpectedLatency,
     PassEvent,
     PassReport,
@@ -466,7 +467,7 @@ def latency_lines(latency: ExpectedLatency) -> list[str]:
     low, high = latency.end_to_end_hours
     nxt = latency.next_aam_delivery.strftime("%m-%d %H:%M")
     return [
-        f"AAM sends daily about 14:00 UTC, sometimes late (next: {nxt} UTC)",
+        f"AAM sends daily about {AAM_DAILY_HOUR_UTC}:00 UTC, sometimes late (next: {nxt} UTC)",
         f"expect {low}-{high} h end to end ({latency.from_analytics_max_hours} h from "
         "Analytics): slow is not broken",
     ]
