@@ -13,7 +13,7 @@ from pathlib import Path
 import platformdirs
 import sqlite_utils
 
-from core.errors import StoreError
+from core.errors import SecretError, StoreError
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 
 APP_NAME = "audiencectl"
@@ -39,6 +39,7 @@ class Store:
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self.key_path = key_path_for(path)
+        _check_key_file(self.key_path)
         self.conn = _connect(path, create=create)
         self.db = sqlite_utils.Database(self.conn)
         _migrate(self.conn, path)
@@ -104,6 +105,21 @@ def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
             "point --db at the right file, or move this one away",
         )
     return StoreError(f"store error on {path}: {exc}", "check the file and retry")
+
+
+def _check_key_file(key_path: Path) -> None:
+    """Refuses to start when the secrets key file is readable or writable by others."""
+    try:
+        mode = stat.S_IMODE(key_path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SecretError(f"cannot check the key file {key_path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise SecretError(
+            f"the key file {key_path} is open to other users (mode {mode:o})",
+            f"run: chmod 600 {key_path}",
+        )
 
 
 def _read_only(path: Path) -> bool:

@@ -73,3 +73,17 @@ def test_mask() -> None:
     assert mask("hunter2") == "••••••"
     assert mask("") == ""
     assert mask("abcdefghijkl", keep=2) == "••••••kl"
+
+
+def test_the_store_refuses_to_open_with_an_open_key_file(
+    run_cli, sample_toml: Path, db_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("config", "import", str(sample_toml)).code == 0
+    key_file = db_path.with_name(db_path.name + ".key")
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    os.chmod(key_file, 0o640)
+    result = run_cli("request", "status")  # no secret needed, still refused
+    assert result.code == 2
+    assert "chmod 600" in result.err and result.err.count("\n") == 1
+    os.chmod(key_file, 0o600)
+    assert run_cli("request", "status").code == 0
