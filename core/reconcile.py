@@ -26,8 +26,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from core.cipher import IdCodec, parse_iv, parse_key
 from core.errors import AudienceError, ExitCode, InputError, ValidationError
@@ -375,6 +378,200 @@ class _Index:
         return self.map.get(key)
 
 
+class _Seen:
+    """The raw IDs of a batch already read, as 128-bit fingerprints in a numpy table.
+
+    Open addressing (linear probing) over a power-of-two table of ``(h1, h2)``
+    ``uint64`` pairs, kept at most 70% full: about 16 to 32 bytes per distinct ID
+    instead of about 156 for a set of 64-character strings, so memory stays nearly
+    flat in the file's size. Lookups and inserts are vectorised per chunk.
+
+    The fingerprint of an ID is Python's ``hash(s)`` and ``hash("\\x00" + s)``
+    (SipHash with the process's random key: independent 64-bit values). Two
+    different IDs are taken for the same one only when both collide: for n
+    distinct IDs the chance of any false duplicate is about n² / 2¹²⁹, i.e. 1.5e-27
+    for a million IDs and 1.5e-25 for ten million. Duplicates inside one chunk are
+    found exactly (a dict of the chunk's strings) before the table is asked.
+    """
+
+    LOAD = 0.7
+
+    def __init__(self, capacity: int = 1 << 14) -> None:
+        self.size = 0
+        self.table = np.zeros((capacity, 2), dtype=np.uint64)
+
+    @staticmethod
+    def fingerprints(ids: Sequence[str]) -> np.ndarray:
+        """``(len(ids), 2)`` uint64 fingerprints; never ``(0, 0)`` (the empty slot)."""
+        n = len(ids)
+        fp = np.empty((n, 2), dtype=np.uint64)
+        fp[:, 0] = np.fromiter(map(hash, ids), dtype=np.int64, count=n).view(np.uint64)
+        fp[:, 1] = np.fromiter(
+            map(hash, map("\x00".__add__, ids)), dtype=np.int64, count=n
+        ).view(np.uint64)
+        fp[(fp[:, 0] == 0) & (fp[:, 1] == 0), 1] = 1
+        return fp
+
+    def add(self, fp: np.ndarray) -> np.ndarray:
+        """Insert distinct fingerprints; True for each one not in the table before."""
+        n = len(fp)
+        if (self.size + n) > self.LOAD * len(self.table):
+            self._grow(self.size + n)
+        table = self.table
+        mask = len(table) - 1
+        new = np.zeros(n, dtype=bool)
+        slot = (fp[:, 0] & np.uint64(mask)).astype(np.int64)
+        todo = np.arange(n)
+        while todo.size:
+            at = slot[todo]
+            current = table[at]
+            empty = (current[:, 0] == 0) & (current[:, 1] == 0)
+            same = (current == fp[todo]).all(axis=1)
+            claims = np.flatnonzero(empty)
+            retry = claims[:0]
+            if claims.size:
+                # Several new IDs may want one empty slot: the first takes it, the
+                # others look at it again (now taken) on the next round.
+                taken, first = np.unique(at[claims], return_index=True)
+                winners = todo[claims[first]]
+                table[taken] = fp[winners]
+                new[winners] = True
+                lost = np.ones(claims.size, dtype=bool)
+                lost[first] = False
+                retry = todo[claims[lost]]
+            moving = todo[~empty & ~same]
+            slot[moving] = (slot[moving] + 1) & mask
+            todo = np.concatenate((moving, retry))
+        self.size += int(new.sum())
+        return new
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(self.table)
+        while needed > self.LOAD * capacity:
+            capacity *= 2
+        old = self.table
+        occupied = old[(old[:, 0] != 0) | (old[:, 1] != 0)]
+        del old
+        self.table = np.zeros((capacity, 2), dtype=np.uint64)
+        self.size = 0
+        if occupied.size:
+            self.add(occupied)
+
+
+class _Codebook(dict[str, int]):
+    """Small integer codes for a chunk's distinct segment lists, and their segments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.segments: list[tuple[str, ...]] = []
+
+    def __missing__(self, text: str) -> int:
+        code = self[text] = len(self.segments)
+        self.segments.append(tuple(text.split(",")) if text else ())
+        return code
+
+
+@dataclass
+class _Found:
+    """One data source's answer for a list of IDs (positions in that list).
+
+    ``single[j]`` is the profile id when the ID's key belongs to one profile
+    (``hit[j]``), ``multi`` maps positions to the ids of several profiles; ``done``
+    marks both. ``failed`` holds the data source's outcome for IDs it could not
+    decode; ``decoded`` the positions decoded but not found.
+    """
+
+    single: list[Any]
+    hit: np.ndarray
+    multi: dict[int, list[str]]
+    done: np.ndarray
+    failed: dict[int, Outcome]
+    decoded: np.ndarray
+
+
+def _resolve(codec: IdCodec, index: _Index, ids: list[str]) -> _Found:
+    """Look ``ids`` up through ``codec`` in ``index`` (see ``_Found``)."""
+    n = len(ids)
+    keys = codec.incoming(ids)
+    is_outcome = np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=n)
+    single = list(map(index.single.get, keys))
+    hit = np.fromiter(map(bool, single), dtype=bool, count=n)
+    failed: dict[int, Outcome] = {}
+    if is_outcome.any():
+        hit &= ~is_outcome  # an outcome is never a key, whatever its text
+        failed = {j: keys[j] for j in np.flatnonzero(is_outcome).tolist()}  # type: ignore[misc]
+    done = hit | is_outcome
+    multi: dict[int, list[str]] = {}
+    if index.multi:
+        shared = index.multi
+        for j in np.flatnonzero(~done).tolist():
+            pids = shared.get(keys[j])  # type: ignore[arg-type]
+            if pids is not None:
+                multi[j] = pids
+    decoded = np.flatnonzero(~done)
+    if multi:
+        done[list(multi)] = True
+        decoded = np.flatnonzero(~done)
+    done[is_outcome] = False  # still pending for the next data source
+    return _Found(single, hit, multi, done, failed, decoded)
+
+
+class _Groups:
+    """Adds reconciled lines to segments, grouped by their segment lists."""
+
+    def __init__(self, chunk: Any) -> None:
+        self.book = _Codebook()
+        count = len(chunk.ids)
+        code = self.book.__getitem__
+        self.segs = np.fromiter(map(code, chunk.segments), dtype=np.int64, count=count)
+        self.removed = np.fromiter(map(code, chunk.removed), dtype=np.int64, count=count)
+        self.no_removed = self.book[""]
+
+    def add(
+        self, segments: dict[str, SegmentResult], lines: np.ndarray, found: _Found
+    ) -> int:
+        """Add the profiles of ``found`` (positions in ``lines``); the number reconciled."""
+        hits = np.flatnonzero(found.hit)
+        if hits.size:
+            at = lines[hits]
+            self._update(segments, "members", self.segs[at], hits, found.single)
+            removed = self.removed[at]
+            some = removed != self.no_removed
+            if some.any():
+                self._update(segments, "removed", removed[some], hits[some], found.single)
+        names = self.book.segments
+        for j, pids in found.multi.items():
+            line = int(lines[j])
+            for seg in names[int(self.segs[line])]:
+                _segment(segments, seg).members.update(pids)
+            for seg in names[int(self.removed[line])]:
+                _segment(segments, seg).removed.update(pids)
+        return int(hits.size) + len(found.multi)
+
+    def _update(
+        self, segments: dict[str, SegmentResult], which: str, codes: np.ndarray,
+        positions: np.ndarray, values: list[Any],
+    ) -> None:
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        picked = [values[j] for j in positions[order].tolist()]
+        cuts = np.flatnonzero(np.diff(codes)) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), len(picked)]
+        names = self.book.segments
+        for start, end in zip(starts, ends, strict=True):
+            part = picked[start:end]
+            for seg in names[int(codes[start])]:
+                getattr(_segment(segments, seg), which).update(part)
+
+
+def _segment(segments: dict[str, SegmentResult], seg: str) -> SegmentResult:
+    result = segments.get(seg)
+    if result is None:
+        result = segments[seg] = SegmentResult()
+    return result
+
+
 class _Sampler:
     """Up to ``limit`` samples per outcome; ``take`` spreads them across outcomes."""
 
@@ -499,29 +696,38 @@ class _Run:
         if self.cancelled is not None and self.cancelled():
             raise Cancelled()
 
+    @staticmethod
+    def _unreconciled(
+        file: str,
+        chunk: Any,
+        lines: list[int],
+        failed: dict[int, Outcome],
+        decoded: set[int],
+        outcomes: Counter[str],
+        sampler: _Sampler,
+    ) -> None:
+        """Count (and sample, in line order) the lines no data source reconciled."""
+        not_found = Outcome.NOT_FOUND
+        got = [not_found if i in decoded else failed[i] for i in lines]
+        outcomes.update(Counter(got))
+        wanted = {o for o in set(got) if sampler.wants(o.value)}
+        if not wanted:
+            return
+        for i, outcome in zip(lines, got, strict=True):
+            if outcome in wanted:
+                sampler.add(_sample(file, chunk.line_numbers[i], chunk.ids[i], outcome))
+                if not sampler.wants(outcome.value):
+                    wanted.discard(outcome)
+                    if not wanted:
+                        break
+
     def batch(self, batch: BatchInput, sources: list[DataSource]) -> BatchResult:
         steps = [(ds, self.codec(ds), self.index(ds)) for ds in sources]
-        seen: set[str] = set()
+        seen = _Seen()
         outcomes: Counter[str] = Counter()
         segments: dict[str, SegmentResult] = {}
         sampler = _Sampler(self.max_samples)
         records = reconciled = duplicates = 0
-
-        def add_segments(members: dict[str, list[str]], removed: dict[str, list[str]]) -> None:
-            """Profiles grouped by the raw segment list of their lines: one set update per
-            segment and group, not per line."""
-            for segs, pids in members.items():
-                for seg in segs.split(","):
-                    result = segments.get(seg)
-                    if result is None:
-                        result = segments[seg] = SegmentResult()
-                    result.members.update(pids)
-            for segs, pids in removed.items():
-                for seg in segs.split(","):
-                    result = segments.get(seg)
-                    if result is None:
-                        result = segments[seg] = SegmentResult()
-                    result.removed.update(pids)
 
         for audience in batch.files:
             self.check_cancelled()
@@ -551,62 +757,43 @@ class _Run:
                                 )
                     ids = chunk.ids
                     count = len(ids)
-                    # First line of each ID in the chunk, minus IDs seen in earlier chunks:
-                    # C loops (dict, set) instead of a Python one per line.
+                    if not count:
+                        continue
+                    # First line of each ID in the chunk (a dict: C loops), then the IDs of
+                    # earlier chunks dropped through the fingerprint table.
                     first_at = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))
-                    for raw in seen.intersection(first_at) if seen else ():
-                        del first_at[raw]
-                    seen.update(first_at)
                     if len(first_at) == count:
-                        pending: list[int] = list(range(count))
+                        pending = np.arange(count)
+                        fresh = ids
                     else:
-                        pending = sorted(first_at.values())
-                    duplicates += count - len(pending)
+                        pending = np.sort(
+                            np.fromiter(first_at.values(), dtype=np.int64, count=len(first_at))
+                        )
+                        fresh = [ids[i] for i in pending.tolist()]
                     del first_at
-                    first: dict[int, Outcome] = {}
-                    decoded: set[int] = set()
-                    segs_of, removed_of = chunk.segments, chunk.removed
+                    new = seen.add(_Seen.fingerprints(fresh))
+                    if not new.all():
+                        pending = pending[new]
+                    duplicates += count - pending.size
+                    groups = _Groups(chunk)
+                    failed: dict[int, Outcome] = {}  # line -> first data source's outcome
+                    decoded: set[int] = set()  # lines some data source could decode
                     for _ds, codec, index in steps:
-                        if not pending:
+                        if not pending.size:
                             break
-                        mapping = index.map
-                        todo = ids if len(pending) == count else [ids[i] for i in pending]
-                        keys = codec.incoming(todo)
-                        still: list[int] = []
-                        members: dict[str, list[str]] = {}
-                        removed: dict[str, list[str]] = {}
-                        for i, key, pids in zip(pending, keys, map(mapping.get, keys), strict=True):
-                            if pids is None or key.__class__ is Outcome:
-                                if key.__class__ is Outcome:
-                                    if i not in first:
-                                        first[i] = key  # type: ignore[assignment]
-                                else:
-                                    decoded.add(i)
-                                still.append(i)
-                                continue
-                            reconciled += 1
-                            group = members.get(segs_of[i])
-                            if group is None:
-                                group = members[segs_of[i]] = []
-                            if pids.__class__ is str:
-                                group.append(pids)  # type: ignore[arg-type]
-                            else:
-                                group.extend(pids)
-                            if removed_of[i]:
-                                group = removed.setdefault(removed_of[i], [])
-                                if pids.__class__ is str:
-                                    group.append(pids)  # type: ignore[arg-type]
-                                else:
-                                    group.extend(pids)
-                        add_segments(members, removed)
-                        pending = still
-                    for i in pending:
-                        outcome = Outcome.NOT_FOUND if i in decoded else first[i]
-                        outcomes[outcome.value] += 1
-                        if sampler.wants(outcome.value):
-                            sampler.add(
-                                _sample(audience.name, chunk.line_numbers[i], ids[i], outcome)
-                            )
+                        todo = ids if pending.size == count else [ids[i] for i in pending.tolist()]
+                        found = _resolve(codec, index, todo)
+                        reconciled += groups.add(segments, pending, found)
+                        for j, outcome in found.failed.items():
+                            failed.setdefault(int(pending[j]), outcome)
+                        if found.decoded.size:
+                            decoded.update(pending[found.decoded].tolist())
+                        pending = pending[~found.done]
+                    if pending.size:
+                        self._unreconciled(
+                            audience.name, chunk, pending.tolist(), failed, decoded,
+                            outcomes, sampler,
+                        )
                     if self.progress is not None:
                         self.progress(
                             Progress(

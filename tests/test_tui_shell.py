@@ -122,3 +122,16 @@ async def test_palette_lists_our_commands(db_path: Path) -> None:
         options = app.screen.query_one(CommandList)
         prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert any("request: copy email" in p for p in prompts)
+
+
+async def test_theme_option_for_ssh_terminals(db_path: Path) -> None:
+    services, _ = services_with_sample(db_path)
+    app = AudienceApp(services, theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "ansi-dark"
+        assert app.animation_level == "none"
+    unknown = AudienceApp(services, theme="no-such-theme")
+    async with unknown.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert unknown.theme == "textual-dark"  # the default, with a warning
