@@ -50,7 +50,6 @@ __all__ = [
     "ecb_encrypt",
     "encode_ciphertext",
     "encrypt_batch",
-    "encrypt_hex",
     "hash_batch",
     "parse_iv",
     "parse_key",
@@ -300,63 +299,6 @@ def encrypt_batch(key: bytes, iv: bytes, plaintexts: Sequence[bytes]) -> list[by
     _check_key_iv(key, iv)
     pads = _PADS
     return _cbc_encrypt_groups(key, iv, [p + pads[BLOCK - len(p) % BLOCK] for p in plaintexts])
-
-
-#: ``encrypt_hex`` leaves out plaintexts longer than this many blocks (padding included).
-HEX_MAX_BLOCKS = 8
-
-
-def encrypt_hex(key: bytes, iv: bytes, plaintexts: Sequence[bytes]) -> list[str | None]:
-    """Lower-case hex of ``encrypt_batch(key, iv, plaintexts)``, vectorised.
-
-    The padded records are joined once; chaining walks the block positions with one
-    ECB call each over all records still that long; the hex text is cut into
-    records with numpy, group by group of equal size, so only the final strings are
-    per-record Python objects. Plaintexts over ``HEX_MAX_BLOCKS`` blocks once padded
-    give ``None`` (callers that need them use ``encrypt_batch``).
-    """
-    _check_key_iv(key, iv)
-    count = len(plaintexts)
-    pads = _PADS
-    limit = HEX_MAX_BLOCKS * BLOCK
-    keep = [i for i, p in enumerate(plaintexts) if len(p) < limit]
-    if len(keep) < count:
-        plaintexts = [plaintexts[i] for i in keep]
-    n = len(plaintexts)
-    out = np.full(n, None, dtype=object)
-    if n:
-        joined = b"".join([p + pads[BLOCK - len(p) % BLOCK] for p in plaintexts])
-        nblocks = np.fromiter(map(len, plaintexts), dtype=np.int64, count=n) // BLOCK + 1
-        blocks = np.frombuffer(joined, dtype=np.uint8).reshape(-1, BLOCK).copy()
-        del joined
-        first = np.cumsum(nblocks) - nblocks
-        state = np.broadcast_to(np.frombuffer(iv, dtype=np.uint8), (n, BLOCK)).copy()
-        encryptor = _ecb(key).encryptor()  # ECB keeps no state between update() calls
-        for pos in range(int(nblocks.max())):
-            sel = np.flatnonzero(nblocks > pos) if pos else np.arange(n)
-            at = first[sel] + pos
-            enc = np.frombuffer(encryptor.update((blocks[at] ^ state[sel]).tobytes()),
-                                dtype=np.uint8).reshape(-1, BLOCK)
-            blocks[at] = enc
-            state[sel] = enc
-        encryptor.finalize()
-        hexed = np.frombuffer(binascii.b2a_hex(blocks.tobytes()), dtype=np.uint8)
-        hexed = hexed.reshape(-1, 2 * BLOCK)
-        for size in np.unique(nblocks).tolist():
-            which = np.flatnonzero(nblocks == size)
-            rows = hexed[first[which][:, None] + np.arange(size)].reshape(which.size, -1)
-            lines = np.empty((which.size, rows.shape[1] + 1), dtype=np.uint8)
-            lines[:, :-1] = rows
-            lines[:, -1] = 0x0A
-            texts = lines.tobytes().decode("ascii").split("\n")
-            texts.pop()
-            out[which] = texts
-    if len(keep) == count:
-        return out.tolist()  # type: ignore[no-any-return]
-    result: list[str | None] = [None] * count
-    for index, value in zip(keep, out.tolist(), strict=True):
-        result[index] = value
-    return result
 
 
 def _positions(text: str, others: bytes) -> list[int]:
@@ -615,35 +557,6 @@ class IdCodec:
             text_where.append(index)
         for index, item in zip(text_where, self._from_clear(texts), strict=True):
             out[index] = item
-        return out
-
-    def ciphertext_keys(self, keys: Sequence[str]) -> list[str | None] | None:
-        """For AES with hex IDs: the lower-case hex ID that ``incoming`` turns into each
-        lookup key (``keys`` come from ``profile_keys``), ``None`` for a key left out;
-        ``None`` altogether for any other transform.
-
-        With one key and one fixed IV, encryption is deterministic, so an incoming ID
-        whose lower-cased text is one of these decrypts to that key exactly: callers
-        may look IDs up in this key space and decrypt only the misses. A key is left
-        out when it is long (``HEX_MAX_BLOCKS``) or, for a non-ASCII key, when it is
-        not its own normal form (so that decrypting then normalizing gives it back).
-        """
-        if self.transform is not Transform.AES or self.encoding is not CipherEncoding.HEX:
-            return None
-        assert self._key is not None and self._iv is not None
-        keys = list(keys)
-        joined = "".join(keys)
-        if joined.isascii():
-            # An ASCII normal form is its own normal form (trimmed, lower-cased, checked).
-            plain = [k.encode("ascii") for k in keys]
-            eligible = None
-        else:
-            again = normalize_batch(keys, self.channel)
-            eligible = [a == k for a, k in zip(again, keys, strict=True)]
-            plain = [k.encode("utf-8") for k in keys]
-        out = encrypt_hex(self._key, self._iv, plain)
-        if eligible is not None:
-            out = [h if ok else None for h, ok in zip(out, eligible, strict=True)]
         return out
 
     # -- profile side -------------------------------------------------------------

@@ -21,12 +21,20 @@ distinct IDs of the batch being read and the segment member sets.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
+import queue as queue_module
+import subprocess
+import sys
+import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import is_not
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -82,6 +90,8 @@ class AudienceFile:
 
     name: str
     open: Callable[[], AbstractContextManager[BinaryIO]]
+    #: The file on disk, when it is one (lets a large batch be decoded in a child process).
+    path: Path | None = field(default=None, compare=False)
 
     @classmethod
     def from_path(cls, path: Path) -> AudienceFile:
@@ -91,7 +101,7 @@ class AudienceFile:
         def opener() -> AbstractContextManager[BinaryIO]:
             return path.open("rb")
 
-        return cls(path.name, opener)
+        return cls(path.name, opener, path)
 
 
 @dataclass(frozen=True)
@@ -381,8 +391,8 @@ class _Index:
 class _Seen:
     """The raw IDs of a batch already read, as 128-bit fingerprints in a numpy table.
 
-    Open addressing (linear probing) over a power-of-two table of ``(h1, h2)``
-    ``uint64`` pairs, kept at most 70% full: about 16 to 32 bytes per distinct ID
+    Buckets of 8 ``(h1, h2)`` ``uint64`` slots (a bucket that is full overflows
+    into the next), kept at most 70% full: about 16 to 32 bytes per distinct ID
     instead of about 156 for a set of 64-character strings, so memory stays nearly
     flat in the file's size. Lookups and inserts are vectorised per chunk.
 
@@ -395,14 +405,25 @@ class _Seen:
     """
 
     LOAD = 0.7
+    WAYS = 8  # slots per bucket: a bucket is looked at with one vectorised comparison
 
-    def __init__(self, capacity: int = 1 << 14) -> None:
+    def __init__(self, buckets: int = 1 << 14) -> None:
         self.size = 0
-        self.table = np.zeros((capacity, 2), dtype=np.uint64)
+        self._allocate(buckets)
+
+    def _allocate(self, buckets: int) -> None:
+        self.high = np.zeros((buckets, self.WAYS), dtype=np.uint64)  # h1 of each slot
+        self.low = np.zeros((buckets, self.WAYS), dtype=np.uint64)  # h2 of each slot
+        self.fill = np.zeros(buckets, dtype=np.int64)  # slots used, from the front
+        self.owner = np.zeros(buckets, dtype=np.int64)  # scratch: who claims a bucket
+
+    @property
+    def nbytes(self) -> int:
+        return self.high.nbytes + self.low.nbytes + self.fill.nbytes + self.owner.nbytes
 
     @staticmethod
     def fingerprints(ids: Sequence[str]) -> np.ndarray:
-        """``(len(ids), 2)`` uint64 fingerprints; never ``(0, 0)`` (the empty slot)."""
+        """``(len(ids), 2)`` uint64 fingerprints; never ``(0, 0)``."""
         n = len(ids)
         fp = np.empty((n, 2), dtype=np.uint64)
         fp[:, 0] = np.fromiter(map(hash, ids), dtype=np.int64, count=n).view(np.uint64)
@@ -413,49 +434,84 @@ class _Seen:
         return fp
 
     def add(self, fp: np.ndarray) -> np.ndarray:
-        """Insert distinct fingerprints; True for each one not in the table before."""
+        """Insert distinct fingerprints; True for each one not in the table before.
+
+        Buckets of ``WAYS`` slots fill from the front and a full bucket overflows
+        into the next one, so an ID absent from a bucket that is not full is new.
+        Each round looks every pending item up in its bucket (one row of ``WAYS``
+        values), lets one new item per bucket take the next free slot, and moves
+        the items of full buckets on to the next bucket.
+        """
         n = len(fp)
-        if (self.size + n) > self.LOAD * len(self.table):
+        ways = self.WAYS
+        if self.size + n > self.LOAD * ways * len(self.fill):
             self._grow(self.size + n)
-        table = self.table
-        mask = len(table) - 1
+        high, low, fill, owner = self.high, self.low, self.fill, self.owner
+        mask = len(fill) - 1
+        h1, h2 = fp[:, 0], fp[:, 1]
         new = np.zeros(n, dtype=bool)
-        slot = (fp[:, 0] & np.uint64(mask)).astype(np.int64)
+        bucket = self._buckets(h1)
         todo = np.arange(n)
         while todo.size:
-            at = slot[todo]
-            current = table[at]
-            empty = (current[:, 0] == 0) & (current[:, 1] == 0)
-            same = (current == fp[todo]).all(axis=1)
-            claims = np.flatnonzero(empty)
-            retry = claims[:0]
+            at = bucket[todo]
+            equal = high[at] == h1[todo, None]
+            present = np.zeros(todo.size, dtype=bool)
+            maybe = np.flatnonzero(equal.any(axis=1))
+            if maybe.size:
+                present[maybe] = (
+                    equal[maybe] & (low[at[maybe]] == h2[todo[maybe], None])
+                ).any(axis=1)
+            used = fill[at]
+            moving = todo[~present & (used >= ways)]
+            claims = np.flatnonzero(~present & (used < ways))
+            waiting = claims[:0]
             if claims.size:
-                # Several new IDs may want one empty slot: the first takes it, the
-                # others look at it again (now taken) on the next round.
-                taken, first = np.unique(at[claims], return_index=True)
-                winners = todo[claims[first]]
-                table[taken] = fp[winners]
-                new[winners] = True
-                lost = np.ones(claims.size, dtype=bool)
-                lost[first] = False
-                retry = todo[claims[lost]]
-            moving = todo[~empty & ~same]
-            slot[moving] = (slot[moving] + 1) & mask
-            todo = np.concatenate((moving, retry))
+                where = at[claims]
+                owner[where] = claims
+                won = owner[where] == claims  # one claimant per bucket this round
+                winners, where = claims[won], where[won]
+                items = todo[winners]
+                slot = fill[where]
+                high[where, slot] = h1[items]
+                low[where, slot] = h2[items]
+                fill[where] += 1
+                new[items] = True
+                waiting = todo[claims[~won]]
+            bucket[moving] = (bucket[moving] + 1) & mask
+            todo = np.concatenate((moving, waiting))
         self.size += int(new.sum())
         return new
 
+    def _buckets(self, h1: np.ndarray) -> np.ndarray:
+        mask = np.uint64(len(self.fill) - 1)
+        return ((h1 >> np.uint64(7)) & mask).astype(np.int64)
+
     def _grow(self, needed: int) -> None:
-        capacity = len(self.table)
-        while needed > self.LOAD * capacity:
-            capacity *= 2
-        old = self.table
-        occupied = old[(old[:, 0] != 0) | (old[:, 1] != 0)]
-        del old
-        self.table = np.zeros((capacity, 2), dtype=np.uint64)
+        buckets = len(self.fill)
+        while needed > self.LOAD * self.WAYS * buckets:
+            buckets *= 2
+        used = np.arange(self.WAYS)[None, :] < self.fill[:, None]
+        occupied = np.stack((self.high[used], self.low[used]), axis=1)
+        self._allocate(buckets)
         self.size = 0
-        if occupied.size:
-            self.add(occupied)
+        if not occupied.size:
+            return
+        # All distinct, the table empty: sorted by bucket, each takes its rank's slot.
+        where = self._buckets(occupied[:, 0])
+        order = np.argsort(where, kind="stable")
+        where = where[order]
+        starts = np.flatnonzero(np.diff(where, prepend=-1))
+        sizes = np.diff(starts, append=where.size)
+        rank = np.arange(where.size) - np.repeat(starts, sizes)
+        fits = rank < self.WAYS
+        placed = order[fits]
+        self.high[where[fits], rank[fits]] = occupied[placed, 0]
+        self.low[where[fits], rank[fits]] = occupied[placed, 1]
+        heads = where[starts]
+        self.fill[heads] = np.minimum(sizes, self.WAYS)
+        self.size = int(fits.sum())
+        if not fits.all():
+            self.add(occupied[order[~fits]])
 
 
 class _Codebook(dict[str, int]):
@@ -473,12 +529,12 @@ class _Codebook(dict[str, int]):
 
 @dataclass
 class _Found:
-    """One data source's answer for a list of IDs (positions in that list).
+    """One data source's answer for a list of lookup keys (positions in that list).
 
-    ``single[j]`` is the profile id when the ID's key belongs to one profile
-    (``hit[j]``), ``multi`` maps positions to the ids of several profiles; ``done``
-    marks both. ``failed`` holds the data source's outcome for IDs it could not
-    decode; ``decoded`` the positions decoded but not found.
+    ``single[j]`` is the profile id when the key belongs to one profile (``hit[j]``),
+    ``multi`` maps positions to the ids of several profiles; ``done`` marks both.
+    ``failed`` holds the data source's outcome for IDs it could not decode;
+    ``decoded`` the positions decoded but not found.
     """
 
     single: list[Any]
@@ -489,43 +545,318 @@ class _Found:
     decoded: np.ndarray
 
 
-def _resolve(codec: IdCodec, index: _Index, ids: list[str]) -> _Found:
-    """Look ``ids`` up through ``codec`` in ``index`` (see ``_Found``)."""
-    n = len(ids)
-    keys = codec.incoming(ids)
+def _lookup(keys: list[str | Outcome], index: _Index) -> _Found:
+    """Look the keys (or outcomes) from ``IdCodec.incoming`` up in ``index``: C loops
+    (``map``) over the list, Python only for the few keys of several profiles."""
+    n = len(keys)
     is_outcome = np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=n)
     single = list(map(index.single.get, keys))
-    hit = np.fromiter(map(bool, single), dtype=bool, count=n)
+    hit = np.fromiter(map(is_not, single, repeat(None)), dtype=bool, count=n)
     failed: dict[int, Outcome] = {}
     if is_outcome.any():
         hit &= ~is_outcome  # an outcome is never a key, whatever its text
         failed = {j: keys[j] for j in np.flatnonzero(is_outcome).tolist()}  # type: ignore[misc]
-    done = hit | is_outcome
+    done = hit.copy()
     multi: dict[int, list[str]] = {}
     if index.multi:
         shared = index.multi
-        for j in np.flatnonzero(~done).tolist():
+        for j in np.flatnonzero(~hit & ~is_outcome).tolist():
             pids = shared.get(keys[j])  # type: ignore[arg-type]
             if pids is not None:
                 multi[j] = pids
-    decoded = np.flatnonzero(~done)
-    if multi:
-        done[list(multi)] = True
-        decoded = np.flatnonzero(~done)
-    done[is_outcome] = False  # still pending for the next data source
+        if multi:
+            done[list(multi)] = True
+    decoded = np.flatnonzero(~done & ~is_outcome)
     return _Found(single, hit, multi, done, failed, decoded)
+
+
+@dataclass
+class _Prepared:
+    """One chunk read, deduplicated and decoded by every routed codec: what the
+    lookups need. Arrays and lists are parallel, one item per line holding the
+    first occurrence of a new ID (``lines`` are their line numbers), in line order.
+
+    ``pack`` turns the per-line strings into one text each (cheap to send to
+    another process); ``ids_list`` and ``keys_of`` give them back as lists.
+    """
+
+    file: str
+    records: int
+    last_line: int
+    position: int
+    total: int | None
+    malformed: list[tuple[int, str]]
+    reasons: list[str]
+    duplicates: int
+    lines: np.ndarray
+    ids: Any  # list[str], or one "\n"-joined text once packed
+    segs: np.ndarray  # codes in ``names``
+    removed: np.ndarray
+    names: list[tuple[str, ...]]  # code -> its segments
+    no_removed: int  # the code of ""
+    keys: list[Any]  # per codec: incoming()'s list, or (text, {position: outcome}) packed
+    fingerprints: np.ndarray  # of the IDs, for the batch's ``_Seen`` table
+    ids_at: np.ndarray | None = None  # positions kept in the packed ``ids`` text
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the positions where ``mask`` is True (IDs not seen in earlier chunks)."""
+        at = np.flatnonzero(mask)
+        positions = at.tolist()
+        self.duplicates += self.lines.size - at.size
+        self.keys = [
+            [keys[j] for j in positions] for keys in map(self.keys_of, range(len(self.keys)))
+        ]
+        self.lines, self.segs, self.removed = self.lines[at], self.segs[at], self.removed[at]
+        self.fingerprints = self.fingerprints[at]
+        if isinstance(self.ids, str):  # split later, only if a sample needs it
+            self.ids_at = at if self.ids_at is None else self.ids_at[at]
+        else:
+            self.ids = [self.ids[j] for j in positions]
+
+    def pack(self) -> None:
+        """Each per-line list as one text (plus the positions of outcomes)."""
+        self.ids = "\n".join(self.ids)
+        packed: list[Any] = []
+        for keys in self.keys:
+            count = len(keys)
+            out = np.flatnonzero(
+                np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=count)
+            ).tolist()
+            outcomes = {j: keys[j].value for j in out}
+            if out:
+                keys = list(keys)
+                for j in out:
+                    keys[j] = ""
+            text = "\n".join(keys)
+            packed.append((text, outcomes, count) if text.count("\n") == count - 1 else keys)
+        self.keys = packed
+
+    def ids_list(self) -> list[str]:
+        """The IDs (IDs are never empty: an empty text is no ID)."""
+        if isinstance(self.ids, str):
+            ids = self.ids.split("\n") if self.ids else []
+            at, self.ids_at = self.ids_at, None
+            self.ids = ids if at is None else [ids[j] for j in at.tolist()]
+        return self.ids  # type: ignore[no-any-return]
+
+    def keys_of(self, step: int) -> list[str | Outcome]:
+        """The lookup keys (or outcomes) of the step's codec."""
+        keys = self.keys[step]
+        if isinstance(keys, tuple):
+            text, outcomes, count = keys
+            keys = text.split("\n") if count else []
+            for j, value in outcomes.items():
+                keys[j] = Outcome(value)
+            self.keys[step] = keys
+        return keys  # type: ignore[no-any-return]
+
+
+def _prepare(
+    files: Sequence[AudienceFile],
+    codecs: Sequence[IdCodec],
+    chunk_lines: int,
+    before_file: Callable[[], None] | None = None,
+) -> Iterator[_Prepared]:
+    """Read the batch's files chunk by chunk: drop the IDs repeated in the chunk
+    (first line wins), fingerprint and decode the others with every codec. IDs
+    seen in earlier chunks are dropped by the consumer (``_Prepared.keep``)."""
+    for audience in files:
+        if before_file is not None:
+            before_file()
+        with audience.open() as handle:
+            total = _size_of(handle)
+            chunks = read_chunks(
+                handle,
+                gz=audience.name.lower().endswith(".gz"),
+                chunk_lines=chunk_lines,
+                name=audience.name,
+            )
+            for chunk in chunks:
+                ids = chunk.ids
+                count = len(ids)
+                # First line of each ID in the chunk (a dict: C loops).
+                first_at = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))
+                if len(first_at) == count:
+                    pending = np.arange(count)
+                    fresh = ids
+                else:
+                    pending = np.sort(
+                        np.fromiter(first_at.values(), dtype=np.int64, count=len(first_at))
+                    )
+                    fresh = [ids[i] for i in pending.tolist()]
+                del first_at
+                if pending.size == count:
+                    segs, removed = chunk.segments, chunk.removed
+                else:
+                    at = pending.tolist()
+                    segs = [chunk.segments[i] for i in at]
+                    removed = [chunk.removed[i] for i in at]
+                book = _Codebook()
+                code = book.__getitem__
+                n = len(fresh)
+                seg_codes = np.fromiter(map(code, segs), dtype=np.int64, count=n)
+                removed_codes = np.fromiter(map(code, removed), dtype=np.int64, count=n)
+                yield _Prepared(
+                    file=audience.name,
+                    records=chunk.records,
+                    last_line=chunk.last_line,
+                    position=_position(handle),
+                    total=total,
+                    malformed=chunk.malformed,
+                    reasons=chunk.malformed_reasons,
+                    duplicates=count - n,
+                    lines=np.asarray(chunk.line_numbers, dtype=np.int64)[pending],
+                    ids=fresh,
+                    segs=seg_codes,
+                    removed=removed_codes,
+                    names=book.segments,
+                    no_removed=book[""],
+                    keys=[codec.incoming(fresh) if n else [] for codec in codecs],
+                    fingerprints=_Seen.fingerprints(fresh),
+                )
+
+
+#: A batch of files on disk at least this large is read and decoded in a child
+#: process while this one builds the profile index and does the lookups.
+PARALLEL_MIN_BYTES = 16 << 20
+_QUEUE_CHUNKS = 64
+
+
+def _use_worker(files: Sequence[AudienceFile]) -> bool:
+    if (os.cpu_count() or 1) < 2 or any(f.path is None for f in files):
+        return False
+    try:
+        size = sum(os.path.getsize(f.path) for f in files)  # type: ignore[arg-type]
+    except OSError:
+        return False
+    return size >= PARALLEL_MIN_BYTES
+
+
+def _write_frame(out: BinaryIO, item: Any) -> None:
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(len(data).to_bytes(8, "little"))
+    out.write(data)
+    out.flush()
+
+
+def _worker_main() -> None:
+    """The child process (``python -c``): arguments pickled on stdin; ``_prepare`` over
+    the files, each chunk packed and written to stdout as a length-prefixed pickle;
+    then ``done`` or the error. Writing blocks while the parent is behind."""
+    out = sys.stdout.buffer
+    try:
+        files, codecs, chunk_lines = pickle.load(sys.stdin.buffer)
+        audience = [
+            AudienceFile(name, AudienceFile.from_path(Path(path)).open, Path(path))
+            for name, path in files
+        ]
+        for prepared in _prepare(audience, codecs, chunk_lines):
+            prepared.pack()
+            _write_frame(out, ("chunk", prepared))
+        _write_frame(out, ("done", None))
+    except AudienceError as exc:
+        _write_frame(out, ("audience_error", (type(exc), exc.message, exc.hint)))
+    except BrokenPipeError:
+        pass  # the parent stopped reading (cancelled, or an error of its own)
+    except BaseException as exc:
+        try:
+            _write_frame(out, ("error", exc))
+        except Exception:
+            _write_frame(out, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+class _Worker:
+    """A child process running ``_prepare`` for one batch.
+
+    A fresh interpreter (``subprocess``, never a fork, and no re-import of the
+    caller's ``__main__``) gets the file paths and codecs on stdin and sends
+    packed chunks back on stdout; a reader thread here keeps at most
+    ``_QUEUE_CHUNKS`` of them, so the child runs ahead (while the indexes are
+    built) but memory stays bounded.
+    """
+
+    def __init__(self, files: Sequence[AudienceFile], codecs: list[IdCodec],
+                 chunk_lines: int) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from core.reconcile import _worker_main; _worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.frames: queue_module.Queue[bytes | None] = queue_module.Queue(_QUEUE_CHUNKS)
+        paths = [(f.name, str(f.path)) for f in files]
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        try:
+            pickle.dump((paths, codecs, chunk_lines), self.process.stdin)
+            self.process.stdin.close()
+        except OSError:
+            pass  # the child died at once: chunks() reports it
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        try:
+            while True:
+                head = stream.read(8)
+                if len(head) < 8:
+                    break
+                self.frames.put(stream.read(int.from_bytes(head, "little")))
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.frames.put(None)
+
+    def chunks(self, idle: Callable[[], None]) -> Iterator[_Prepared]:
+        """The child's chunks in order; ``idle()`` is called while waiting."""
+        while True:
+            try:
+                frame = self.frames.get(timeout=0.2)
+            except queue_module.Empty:
+                idle()
+                continue
+            if frame is None:
+                self.process.wait()
+                self.errors.seek(0)
+                tail = self.errors.read()[-2000:].decode("utf-8", "replace")
+                raise RuntimeError(f"the audience decoding process stopped: {tail}")
+            kind, payload = pickle.loads(frame)
+            if kind == "chunk":
+                yield payload
+            elif kind == "done":
+                return
+            elif kind == "audience_error":
+                cls, message, hint = payload
+                error = cls.__new__(cls)
+                AudienceError.__init__(error, message, hint)
+                raise error
+            else:
+                raise payload
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        with contextlib.suppress(queue_module.Empty):
+            while True:  # unblock the reader if it waits on a full queue
+                self.frames.get_nowait()
+        self.reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.errors.close()
 
 
 class _Groups:
     """Adds reconciled lines to segments, grouped by their segment lists."""
 
-    def __init__(self, chunk: Any) -> None:
-        self.book = _Codebook()
-        count = len(chunk.ids)
-        code = self.book.__getitem__
-        self.segs = np.fromiter(map(code, chunk.segments), dtype=np.int64, count=count)
-        self.removed = np.fromiter(map(code, chunk.removed), dtype=np.int64, count=count)
-        self.no_removed = self.book[""]
+    def __init__(self, prepared: _Prepared) -> None:
+        self.names = prepared.names
+        self.segs = prepared.segs
+        self.removed = prepared.removed
+        self.no_removed = prepared.no_removed
 
     def add(
         self, segments: dict[str, SegmentResult], lines: np.ndarray, found: _Found
@@ -539,7 +870,7 @@ class _Groups:
             some = removed != self.no_removed
             if some.any():
                 self._update(segments, "removed", removed[some], hits[some], found.single)
-        names = self.book.segments
+        names = self.names
         for j, pids in found.multi.items():
             line = int(lines[j])
             for seg in names[int(self.segs[line])]:
@@ -558,7 +889,7 @@ class _Groups:
         cuts = np.flatnonzero(np.diff(codes)) + 1
         starts = [0, *cuts.tolist()]
         ends = [*cuts.tolist(), len(picked)]
-        names = self.book.segments
+        names = self.names
         for start, end in zip(starts, ends, strict=True):
             part = picked[start:end]
             for seg in names[int(codes[start])]:
@@ -698,9 +1029,8 @@ class _Run:
 
     @staticmethod
     def _unreconciled(
-        file: str,
-        chunk: Any,
-        lines: list[int],
+        prepared: _Prepared,
+        positions: list[int],
         failed: dict[int, Outcome],
         decoded: set[int],
         outcomes: Counter[str],
@@ -708,102 +1038,101 @@ class _Run:
     ) -> None:
         """Count (and sample, in line order) the lines no data source reconciled."""
         not_found = Outcome.NOT_FOUND
-        got = [not_found if i in decoded else failed[i] for i in lines]
-        outcomes.update(Counter(got))
+        got = [not_found if j in decoded else failed[j] for j in positions]
+        outcomes.update(Counter(o.value for o in got))
         wanted = {o for o in set(got) if sampler.wants(o.value)}
         if not wanted:
             return
-        for i, outcome in zip(lines, got, strict=True):
+        ids = prepared.ids_list()
+        for j, outcome in zip(positions, got, strict=True):
             if outcome in wanted:
-                sampler.add(_sample(file, chunk.line_numbers[i], chunk.ids[i], outcome))
+                line = int(prepared.lines[j])
+                sampler.add(_sample(prepared.file, line, ids[j], outcome))
                 if not sampler.wants(outcome.value):
                     wanted.discard(outcome)
                     if not wanted:
                         break
 
     def batch(self, batch: BatchInput, sources: list[DataSource]) -> BatchResult:
-        steps = [(ds, self.codec(ds), self.index(ds)) for ds in sources]
-        seen = _Seen()
+        codecs = [self.codec(ds) for ds in sources]
+        # A large batch on disk is read and decoded in a child process, started before
+        # the indexes are built so that both run at once (two cores).
+        worker = _Worker(batch.files, codecs, self.chunk_lines) if _use_worker(
+            batch.files) else None
+        try:
+            steps = [(codec, self.index(ds)) for ds, codec in zip(sources, codecs, strict=True)]
+            if worker is not None:
+                self.check_cancelled()
+                prepared = worker.chunks(self.check_cancelled)
+            else:
+                prepared = _prepare(batch.files, codecs, self.chunk_lines, self.check_cancelled)
+            return self._consume(batch, sources, steps, prepared)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _consume(
+        self,
+        batch: BatchInput,
+        sources: list[DataSource],
+        steps: list[tuple[IdCodec, _Index]],
+        chunks: Iterable[_Prepared],
+    ) -> BatchResult:
         outcomes: Counter[str] = Counter()
         segments: dict[str, SegmentResult] = {}
         sampler = _Sampler(self.max_samples)
         records = reconciled = duplicates = 0
-
-        for audience in batch.files:
+        malformed_line = Outcome.MALFORMED_LINE
+        seen = _Seen()
+        for prepared in chunks:
             self.check_cancelled()
-            with audience.open() as handle:
-                total = _size_of(handle)
-                chunks = read_chunks(
-                    handle,
-                    gz=audience.name.lower().endswith(".gz"),
-                    chunk_lines=self.chunk_lines,
-                    name=audience.name,
+            records += prepared.records
+            if prepared.lines.size:
+                new = seen.add(prepared.fingerprints)
+                if not new.all():
+                    prepared.keep(new)
+            if prepared.malformed:
+                outcomes[malformed_line.value] += len(prepared.malformed)
+                for (line, text), reason in zip(
+                    prepared.malformed, prepared.reasons, strict=True
+                ):
+                    if not sampler.wants(malformed_line.value):
+                        break
+                    sampler.add(_sample(prepared.file, line, text, malformed_line, reason))
+            duplicates += prepared.duplicates
+            count = prepared.lines.size
+            if count:
+                pending = np.arange(count)
+                groups = _Groups(prepared)
+                failed: dict[int, Outcome] = {}  # position -> first data source's outcome
+                decoded: set[int] = set()  # positions some data source could decode
+                for step, (_codec, index) in enumerate(steps):
+                    if not pending.size:
+                        break
+                    keys = prepared.keys_of(step)
+                    if pending.size != count:
+                        keys = [keys[j] for j in pending.tolist()]
+                    found = _lookup(keys, index)
+                    reconciled += groups.add(segments, pending, found)
+                    for j, outcome in found.failed.items():
+                        failed.setdefault(int(pending[j]), outcome)
+                    if found.decoded.size:
+                        decoded.update(pending[found.decoded].tolist())
+                    pending = pending[~found.done]
+                if pending.size:
+                    self._unreconciled(
+                        prepared, pending.tolist(), failed, decoded, outcomes, sampler
+                    )
+            if self.progress is not None:
+                self.progress(
+                    Progress(
+                        batch.key,
+                        prepared.file,
+                        prepared.last_line,
+                        prepared.position,
+                        prepared.total,
+                    )
                 )
-                for chunk in chunks:
-                    self.check_cancelled()
-                    records += chunk.records
-                    if chunk.malformed:
-                        outcomes[Outcome.MALFORMED_LINE.value] += len(chunk.malformed)
-                        if sampler.wants(Outcome.MALFORMED_LINE.value):
-                            for (line, text), reason in zip(
-                                chunk.malformed, chunk.malformed_reasons, strict=True
-                            ):
-                                if not sampler.wants(Outcome.MALFORMED_LINE.value):
-                                    break
-                                sampler.add(
-                                    _sample(
-                                        audience.name, line, text, Outcome.MALFORMED_LINE, reason
-                                    )
-                                )
-                    ids = chunk.ids
-                    count = len(ids)
-                    if not count:
-                        continue
-                    # First line of each ID in the chunk (a dict: C loops), then the IDs of
-                    # earlier chunks dropped through the fingerprint table.
-                    first_at = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))
-                    if len(first_at) == count:
-                        pending = np.arange(count)
-                        fresh = ids
-                    else:
-                        pending = np.sort(
-                            np.fromiter(first_at.values(), dtype=np.int64, count=len(first_at))
-                        )
-                        fresh = [ids[i] for i in pending.tolist()]
-                    del first_at
-                    new = seen.add(_Seen.fingerprints(fresh))
-                    if not new.all():
-                        pending = pending[new]
-                    duplicates += count - pending.size
-                    groups = _Groups(chunk)
-                    failed: dict[int, Outcome] = {}  # line -> first data source's outcome
-                    decoded: set[int] = set()  # lines some data source could decode
-                    for _ds, codec, index in steps:
-                        if not pending.size:
-                            break
-                        todo = ids if pending.size == count else [ids[i] for i in pending.tolist()]
-                        found = _resolve(codec, index, todo)
-                        reconciled += groups.add(segments, pending, found)
-                        for j, outcome in found.failed.items():
-                            failed.setdefault(int(pending[j]), outcome)
-                        if found.decoded.size:
-                            decoded.update(pending[found.decoded].tolist())
-                        pending = pending[~found.done]
-                    if pending.size:
-                        self._unreconciled(
-                            audience.name, chunk, pending.tolist(), failed, decoded,
-                            outcomes, sampler,
-                        )
-                    if self.progress is not None:
-                        self.progress(
-                            Progress(
-                                batch.key,
-                                audience.name,
-                                chunk.last_line,
-                                _position(handle),
-                                total,
-                            )
-                        )
         result = BatchResult(
             key=batch.key,
             mode=batch.mode,

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 from pathlib import Path
+from unittest.mock import patch
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import reconcile
 from core.cipher import IdCodec, encrypt_batch, parse_iv, parse_key
 from core.errors import InputError
+from core.formats import _LineParser, read_chunks
 from core.model import DataSource, Transform
 from core.normalize import _EMAIL, normalize_emails
 from core.profiles import CsvProfiles
-from core.reconcile import _Index
+from core.reconcile import (
+    AudienceFile,
+    BatchInput,
+    Cancelled,
+    _Index,
+    _Seen,
+    build_codecs,
+    reconcile_batches,
+    summarize,
+)
 from core.secrets import Secret
 
 KEY_HEX = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"
@@ -175,3 +190,238 @@ def test_fast_csv_duplicate_id_error_names_both_lines(tmp_path: Path) -> None:
     path.write_text("id,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"appears twice \(lines 9 and 50002\)"):
         list(CsvProfiles(path).column_chunks("email"))
+
+
+# --------------------------------------------------------------------------- audience lines
+
+_ID_TOKENS = st.sampled_from(["a1", "FF00", "0123abcd", "ID", "uuid", "x" * 5, "24"])
+_SEGMENT_TOKENS = st.sampled_from(["24", "24,25", "1,2,3", "7", "24,", ",5", "x", "2,,3", ""])
+_SEPARATORS = st.sampled_from(["\t", " ", "\t\t", " \t", "  "])
+
+
+@st.composite
+def _audience_line(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 9))
+    if kind <= 5:  # ID, segments, maybe removed segments: the common shapes
+        parts = [draw(_ID_TOKENS), draw(_SEGMENT_TOKENS)]
+        if draw(st.booleans()):
+            parts.append(draw(_SEGMENT_TOKENS))
+        seps = [draw(st.sampled_from(["\t", "\t", " ", "\t\t", " \t"])) for _ in parts[1:]]
+        line = parts[0] + "".join(s + p for s, p in zip(seps, parts[1:], strict=True))
+        lead = draw(st.sampled_from(["", "", "", " ", "\t"]))
+        trail = draw(st.sampled_from(["", "", "", " ", "\t", "\r"]))
+        return lead + line + trail
+    if kind == 6:
+        return draw(st.sampled_from(["", " ", "\t", "only-an-id", "a 1 2 3", "a\t1\t2\t3\t4"]))
+    if kind == 7:
+        return draw(st.text(alphabet="ab1, \t,", max_size=12))
+    if kind == 8:
+        return draw(st.text(max_size=8))  # control characters, non-ASCII: the careful path
+    return "UUID\tsegments"
+
+
+def _chunks_as_tuples(data: bytes, chunk_lines: int) -> list[tuple[object, ...]]:
+    out = []
+    for c in read_chunks(io.BytesIO(data), gz=False, chunk_lines=chunk_lines):
+        out.append((c.first_line, c.last_line, c.line_numbers, c.ids, c.segments, c.removed,
+                    c.malformed, c.malformed_reasons, c.blank_lines, c.header_line))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(_audience_line(), max_size=60), chunk_lines=st.integers(1, 70),
+       final_newline=st.booleans())
+def test_mixed_line_fast_path_equals_per_line_path(
+    lines: list[str], chunk_lines: int, final_newline: bool
+) -> None:
+    data = ("\n".join(lines) + ("\n" if final_newline else "")).encode("utf-8")
+    fast = _chunks_as_tuples(data, chunk_lines)
+    with patch.object(_LineParser, "_parse_mixed", lambda self, text: False):
+        slow = _chunks_as_tuples(data, chunk_lines)
+    assert fast == slow
+
+
+def test_mixed_line_fast_path_takes_blocks_with_odd_lines() -> None:
+    lines = [f"{i:032x}\t24,25" + ("\t40" if i % 7 == 0 else "") for i in range(2000)]
+    lines[10] = "malformed"
+    lines[20] = "a 24"  # a space, not a TAB: still a record, in its place
+    lines[30] = ""
+    data = ("\n".join(lines) + "\n").encode()
+    calls: list[int] = []
+    original = _LineParser._parse_plain
+
+    def spy(self: _LineParser, plain: list[str]) -> None:
+        calls.append(len(plain))
+        original(self, plain)
+
+    with patch.object(_LineParser, "_parse_plain", spy):
+        fast = _chunks_as_tuples(data, 100_000)
+    assert not calls  # the block went through _parse_mixed
+    with patch.object(_LineParser, "_parse_mixed", lambda self, text: False):
+        assert fast == _chunks_as_tuples(data, 100_000)
+    (chunk,) = read_chunks(io.BytesIO(data), gz=False)
+    # line 11 is malformed, so line 21 ("a") is record 19, right after line 20
+    assert chunk.ids[18:20] == [f"{19:032x}", "a"] and chunk.line_numbers[18:20] == [20, 21]
+    assert chunk.malformed == [(11, "malformed")] and chunk.blank_lines == 1
+    assert chunk.removed[0] == "40" and chunk.removed[1] == ""
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.lists(st.text(alphabet="abc", min_size=1, max_size=4), max_size=40),
+                       max_size=12),
+       buckets=st.sampled_from([1, 2, 4, 1 << 10]))
+def test_seen_table_equals_a_set(chunks: list[list[str]], buckets: int) -> None:
+    seen = _Seen(buckets)
+    reference: set[str] = set()
+    for chunk in chunks:
+        distinct = list(dict.fromkeys(chunk))
+        got = seen.add(_Seen.fingerprints(distinct)).tolist()
+        assert got == [d not in reference for d in distinct]
+        reference.update(distinct)
+    assert seen.size == len(reference)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=300),
+       split=st.integers(1, 50))
+def test_seen_table_with_crowded_buckets(rows: list[tuple[int, int]], split: int) -> None:
+    """Fingerprints chosen to land in a handful of buckets: overflow and growth."""
+    fps = list(dict.fromkeys((np.uint64(b << 7), np.uint64(v + 1)) for b, v in rows))
+    seen = _Seen(2)
+    reference: set[tuple[int, int]] = set()
+    for start in range(0, len(fps), split):
+        part = fps[start : start + split]
+        got = seen.add(np.array(part, dtype=np.uint64).reshape(-1, 2)).tolist()
+        assert got == [(int(a), int(b)) not in reference for a, b in part]
+        reference.update((int(a), int(b)) for a, b in part)
+
+
+def test_seen_table_memory_per_id() -> None:
+    seen = _Seen()
+    ids = [f"{i:064x}" for i in range(200_000)]
+    for start in range(0, len(ids), 16_384):
+        assert seen.add(_Seen.fingerprints(ids[start : start + 16_384])).all()
+    assert seen.nbytes / len(ids) <= 48
+    assert not seen.add(_Seen.fingerprints(ids[:1000])).any()
+
+
+# --------------------------------------------------------------------------- profiles (pyarrow)
+
+_plain_cells = st.one_of(
+    st.sampled_from(["x@y.example", " Y@Example.COM ", "", "a b", "é@é.fr", "not an email"]),
+    st.text(alphabet="ab@. é\t", max_size=6),
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.tuples(st.sampled_from(["P1", "P2", " P3", "P4 ", "", "P5", "é"]),
+                            _plain_cells, st.sampled_from(["FR", "", "x"])), max_size=12),
+    crlf=st.booleans(), bom=st.booleans(), blank=st.booleans(), extra_field=st.booleans(),
+    chunk_rows=st.integers(1, 5),
+)
+def test_arrow_csv_columns_equal_row_by_row(
+    tmp_path: Path, rows: list[tuple[str, str, str]], crlf: bool, bom: bool, blank: bool,
+    extra_field: bool, chunk_rows: int,
+) -> None:
+    lines = ["id,email,country"] + [f"{p},{e},{c}" for p, e, c in rows]
+    if blank and len(lines) > 2:
+        lines.insert(2, "")
+    if extra_field and len(lines) > 1:
+        lines[-1] += ",extra"
+    end = "\r\n" if crlf else "\n"
+    path = tmp_path / "p.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (end.join(lines) + end).encode())
+    source = CsvProfiles(path, chunk_rows=chunk_rows)
+    slow = _outcome(lambda: _slow_columns(source, "email"))
+
+    def fast() -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for pids, values in source.column_chunks("email"):
+            assert 1 <= len(pids) == len(values) <= chunk_rows
+            out += zip(pids, values, strict=True)
+        return out
+
+    assert _outcome(fast) == slow
+    for column in ("id", "country"):
+        assert _outcome(lambda c=column: [
+            pair for p, v in source.column_chunks(c) for pair in zip(p, v, strict=True)
+        ]) == _outcome(lambda c=column: _slow_columns(source, c))
+
+
+def test_arrow_csv_path_is_taken_for_plain_files_only(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,email\r\nP1, A@B.example\r\n\r\nP2,\r\n")
+    source = CsvProfiles(path)
+    columns = source.columns()
+    assert source._arrow_columns(columns, 0, 1) == (["P1", "P2"], [" A@B.example", ""])
+    for body in (b'id,email\nP1,"q"\n', b"id,email\nP1,a\rb\n", b"id,email\nP1,a,b\n",
+                 b"id,email\nP1,a\nP1,b\n", b"id,email\n ,a\n", b"id,email\nP1,\xff\n"):
+        path.write_bytes(body)
+        assert CsvProfiles(path)._arrow_columns(["id", "email"], 0, 1) is None, body
+
+
+# --------------------------------------------------------------------------- the child process
+
+
+def test_worker_process_gives_the_in_process_answer(tmp_path: Path) -> None:
+    from tests.test_reconcile import build_dataset, run
+
+    dataset = build_dataset(tmp_path)
+    local = summarize(run(dataset, chunk_lines=3)[0].values()).to_json()
+    with patch.object(reconcile, "PARALLEL_MIN_BYTES", 0):
+        spawned: list[object] = []
+        original = reconcile._Worker.__init__
+
+        def counting(self: object, *args: object) -> None:
+            spawned.append(self)
+            original(self, *args)  # type: ignore[arg-type]
+
+        with patch.object(reconcile._Worker, "__init__", counting):
+            remote = summarize(run(dataset, chunk_lines=3)[0].values()).to_json()
+    assert spawned
+    assert remote == local
+
+
+def test_worker_process_errors_and_cancel(tmp_path: Path) -> None:
+    from tests.test_reconcile import build_dataset, resolve
+
+    dataset = build_dataset(tmp_path)
+    bad = dataset.inbox / f"ftp_500_14016_full_{1793541600000 + 9000}.sync.gz"
+    good = gzip.compress(b"\n".join(b"%032x\t24" % i for i in range(5000)) + b"\n")
+    bad.write_bytes(good[: len(good) // 2])
+    batch = BatchInput("bad", "full", 500, (AudienceFile.from_path(bad),))
+    codecs = build_codecs(dataset.env, resolve)
+    profiles = CsvProfiles(dataset.profiles_csv, dataset.visitors_csv)
+
+    def outcome() -> object:
+        try:
+            list(reconcile_batches([batch], dataset.env, codecs, profiles, chunk_lines=100))
+        except InputError as exc:
+            return type(exc), exc.message, exc.hint
+        return None
+
+    local = outcome()
+    with patch.object(reconcile, "PARALLEL_MIN_BYTES", 0):
+        assert outcome() == local
+        assert local is not None and "gzip" in str(local[1])
+        workers: list[reconcile._Worker] = []
+        original = reconcile._Worker.__init__
+
+        def keep(self: reconcile._Worker, *args: object) -> None:
+            workers.append(self)
+            original(self, *args)  # type: ignore[arg-type]
+
+        plain = dataset.inbox / f"ftp_500_14016_full_{1793541600000 + 9500}.sync"
+        plain.write_bytes(gzip.decompress(good))
+        whole = BatchInput("plain", "full", 500, (AudienceFile.from_path(plain),))
+        calls = iter([False, False, True])
+        with patch.object(reconcile._Worker, "__init__", keep), pytest.raises(Cancelled):
+            list(reconcile_batches([whole], dataset.env, codecs, profiles, chunk_lines=100,
+                                   cancelled=lambda: next(calls, True)))
+        assert workers and workers[0].process.poll() is not None  # stopped
