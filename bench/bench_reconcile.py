@@ -14,7 +14,9 @@ and removed sets, compared by digest) must be the same, or the bench fails.
 
 Times are wall-clock inside the child, after imports: ``total`` includes
 reading and indexing the profiles; ``audience`` is the audience file alone.
-Peak memory is the child's ``VmHWM`` (peak resident set).
+Peak memory is the child's ``VmHWM`` (peak resident set), plus, for ours, the
+peak of the audience decoding process it starts for a large file (``ru_maxrss``
+of its children).
 """
 
 from __future__ import annotations
@@ -262,10 +264,19 @@ def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
             "audience": end - marks[0]}
 
 
+def _children_peak_rss_mb() -> float:
+    """Peak RSS of the largest finished child (ours: the audience decoding process)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def child(which: str, profiles_csv: Path, audience: Path) -> None:
-    """Run one implementation and print its JSON result (answer, times, peak RSS)."""
+    """Run one implementation and print its JSON result (answer, times, peak RSS of
+    this process and of its own child process, if it started one)."""
     result = (run_baseline if which == "baseline" else run_ours)(profiles_csv, audience)
     result["peak_rss_mb"] = _peak_rss_mb()
+    result["child_rss_mb"] = _children_peak_rss_mb()
     print(json.dumps(result))
 
 
@@ -315,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             results[side].append(got)
             print(f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
                   f"(profiles {got['profiles']:6.3f}s, audience {got['audience']:6.3f}s)  "
-                  f"peak RSS {got['peak_rss_mb']:7.1f} MB", flush=True)
+                  f"peak RSS {got['peak_rss_mb']:7.1f} MB"
+                  + (f" + decoder {got['child_rss_mb']:6.1f} MB" if got["child_rss_mb"] else ""),
+                  flush=True)
     answers = [r["answer"] for side in sides for r in results[side]]
     if any(a != answers[0] for a in answers[1:]):
         for side in sides:
@@ -331,11 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = results[side]
         best[side] = {k: min(r[k] for r in runs) for k in ("total", "profiles", "audience")}
         best[side]["rss"] = max(r["peak_rss_mb"] for r in runs)
+        best[side]["child"] = max(r["child_rss_mb"] for r in runs)
         b = best[side]
         print(f"best {side:8s}: total {b['total']:7.3f}s = {args.lines / b['total']:>11,.0f} "
               f"lines/s end to end; audience alone {b['audience']:6.3f}s = "
               f"{args.lines / b['audience']:>11,.0f} lines/s; profiles {b['profiles']:6.3f}s; "
-              f"peak RSS {b['rss']:.0f} MB")
+              f"peak RSS {b['rss']:.0f} MB"
+              + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else ""))
     if len(sides) == 2:
         base, ours = best["baseline"], best["ours"]
         ratios = [base[k] / ours[k] for k in ("total", "audience", "profiles")]

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from core.errors import ValidationError
 from core.ids import is_ecid
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
-from core.normalize import normalize_batch
+from core.normalize import normalize_batch, normalize_email_lines
 from core.outcomes import Outcome
 
 __all__ = [
@@ -512,9 +512,11 @@ class IdCodec:
                 # The first padding byte becomes the separator: one text, one split.
                 plain[last, BLOCK - pad] = 0x0A
                 mask[last] = columns <= (BLOCK - pad)[:, None]
-                texts = plain[mask].tobytes().decode("ascii").split("\n")
-                texts.pop()  # after the last separator
-                keys = self._from_clear(texts)
+                text = plain[mask].tobytes().decode("ascii")[:-1]  # no last separator
+                if self.channel is Channel.EMAIL:  # printable ASCII: one lower(), one split
+                    keys = normalize_email_lines(text, Outcome.INVALID_EMAIL)
+                else:
+                    keys = self._from_clear(text.split("\n"))
                 for index, key in zip(where.tolist(), keys, strict=True):
                     out[index] = key
         careful = np.flatnonzero(not_pure).tolist()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from core.model import Channel
 
@@ -35,6 +36,7 @@ __all__ = [
     "normalize",
     "normalize_batch",
     "normalize_email",
+    "normalize_email_lines",
     "normalize_emails",
     "normalize_phone",
     "normalize_phones",
@@ -105,6 +107,17 @@ def normalize_emails(values: Sequence[str]) -> list[str | None]:
     else:
         match = _EMAIL_ASCII.fullmatch
     return [text if match(text) else None for text in texts]
+
+
+def normalize_email_lines(text: str, invalid: object = None) -> list[Any]:
+    """``normalize_email`` of each line of ``text`` (printable ASCII lines joined by
+    newlines), ``invalid`` in place of ``None``: one ``lower``, one ``split``, and
+    ``strip`` only when the text holds a space or TAB."""
+    parts = text.lower().split("\n")
+    if " " in text or "\t" in text:
+        parts = list(map(str.strip, parts))
+    match = _EMAIL_ASCII.fullmatch
+    return [part if match(part) else invalid for part in parts]
 
 
 def _stripped_lower_ascii(values: Sequence[str]) -> list[str] | None:

@@ -41,8 +41,6 @@ ID_COLUMN = "id"
 VISITOR_COLUMNS = ("profile_id", "visitor_id")
 CHUNK_ROWS = 20_000
 _BOM = b"\xef\xbb\xbf"
-# What str.strip() removes from ASCII text.
-_ASCII_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _UTF8_HINT = "save the file as UTF-8 (in Excel: CSV UTF-8)"
 _HEADER_HINT = "the first row names the columns, one of them `id`, e.g. id,email,mobile_phone"
 _VISITORS_HINT = "the visitors CSV has two columns: profile_id,visitor_id"
@@ -288,80 +286,7 @@ class CsvProfiles:
                 "set the data source's reconciliation_key to one of the profile columns",
             )
         at, col = columns.index(ID_COLUMN), columns.index(column)
-        whole = self._arrow_columns(columns, at, col)
-        if whole is None:
-            yield from self._fast_column_chunks(columns, at, col)
-            return
-        pids, values = whole
-        size = self.chunk_rows
-        for start in range(0, len(pids), size):
-            yield pids[start : start + size], values[start : start + size]
-
-    def _arrow_columns(
-        self, columns: list[str], at: int, col: int
-    ) -> tuple[list[str], list[str]] | None:
-        """The whole id column (trimmed) and ``col``, parsed by pyarrow's CSV reader; or
-        ``None`` to read the file the exact way (and get its exact error messages).
-
-        Taken only for a plain file that needs no CSV judgement: UTF-8 without quotes,
-        NUL or stray CR (CRLF is fine), the header on the first line, every row with
-        the header's number of fields (pyarrow refuses any other), ids present and
-        unique. Without pyarrow installed, always ``None``.
-        """
-        try:
-            import pyarrow as pa
-            import pyarrow.csv as pacsv
-        except ImportError:  # pragma: no cover - pyarrow is a dependency
-            return None
-        width = len(columns)
-        try:
-            data = self.profiles_file.path.read_bytes()
-        except OSError:
-            return None
-        data = data.removeprefix(_BOM)
-        if b'"' in data or b"\x00" in data or width < 2:
-            return None
-        if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-            return None
-        if not data.isascii():
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-        head, _, body = data.partition(b"\n")
-        if _names(head.removesuffix(b"\r").decode("utf-8")) != columns:
-            return None
-        if not body:
-            return [], []
-        names = [f"c{i}" for i in range(width)]
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(body),
-                read_options=pacsv.ReadOptions(column_names=names),
-                parse_options=pacsv.ParseOptions(
-                    quote_char=False, escape_char=False, ignore_empty_lines=True
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=sorted({names[at], names[col]}),
-                    column_types={names[at]: pa.string(), names[col]: pa.string()},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-        except (pa.ArrowException, ValueError):
-            return None
-        del data, body
-        pids = table.column(names[at]).to_pylist()
-        joined = "".join(pids)
-        if not joined.isascii() or any(c in joined for c in _ASCII_SPACES):
-            pids = list(map(str.strip, pids))
-        del joined
-        distinct = set(pids)
-        if len(distinct) != len(pids) or "" in distinct:
-            return None
-        del distinct
-        values = pids if col == at else table.column(names[col]).to_pylist()
-        return pids, values
+        yield from self._fast_column_chunks(columns, at, col)
 
     def _fast_column_chunks(
         self, columns: list[str], at: int, col: int

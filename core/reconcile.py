@@ -15,8 +15,14 @@ Per non-empty line exactly one outcome (contract.md section 4):
 4. otherwise ``not_found`` when some data source could decode the ID, or else
    the highest-priority data source's own outcome (``bad_padding``, ...).
 
-Duplicate lines add nothing to segments. Memory grows only with the set of
-distinct IDs of the batch being read and the segment member sets.
+Duplicate lines add nothing to segments. Memory grows only with the distinct
+IDs of the batch being read (a table of 128-bit fingerprints, ``_Seen``: 16 to
+32 bytes per ID; the chance of any false duplicate is about 1.5e-25 for a
+batch of ten million distinct IDs) and the segment member sets.
+
+A large batch of files on disk is read and decoded in a child process while
+this one builds the profile index and then does the lookups (``_Worker``);
+results are the same as in-process, which smaller batches use.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from operator import is_not
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -363,19 +369,18 @@ class _Index:
         fresh = dict(zip(keys, pids, strict=True))
         fresh.pop(None, None)  # type: ignore[call-overload]
         present = len(keys) - keys.count(None) if isinstance(keys, list) else None
-        if len(fresh) == present and mapping.keys().isdisjoint(fresh):
+        repeated: set[str] = mapping.keys() & fresh.keys() if mapping else set()
+        if len(fresh) == present and not repeated:
             mapping.update(fresh)
             return
-        repeated = {k for k, n in Counter(keys).items() if n > 1}
-        repeated.update(mapping.keys() & fresh.keys())
-        repeated.discard(None)  # type: ignore[arg-type]
+        if len(fresh) != present:  # keys repeated within the chunk
+            repeated.update(k for k, n in Counter(keys).items() if n > 1 and k is not None)
         for key in repeated:
             del fresh[key]
         mapping.update(fresh)
-        for key, pid in zip(keys, pids, strict=True):
-            if key is None or key not in repeated:
-                continue
-            old = mapping.get(key)
+        # Per row only for the repeated keys (compress/map: C loops over the others).
+        for key, pid in compress(zip(keys, pids, strict=True), map(repeated.__contains__, keys)):
+            old = mapping.get(key)  # type: ignore[arg-type]
             if old is None:
                 mapping[key] = pid
             elif isinstance(old, str):
@@ -410,6 +415,19 @@ class _Seen:
     def __init__(self, buckets: int = 1 << 14) -> None:
         self.size = 0
         self._allocate(buckets)
+
+    @classmethod
+    def for_files(cls, files: Sequence[AudienceFile]) -> _Seen:
+        """A table sized for the files (about one ID per 96 bytes, when their size is
+        known), so that it seldom grows while reading."""
+        size = 0
+        for f in files:
+            with contextlib.suppress(OSError, TypeError):
+                size += os.path.getsize(f.path) if f.path is not None else 0
+        buckets = 1 << 14
+        while buckets < (1 << 22) and cls.LOAD * cls.WAYS * buckets < size // 96:
+            buckets *= 2
+        return cls(buckets)
 
     def _allocate(self, buckets: int) -> None:
         self.high = np.zeros((buckets, self.WAYS), dtype=np.uint64)  # h1 of each slot
@@ -787,6 +805,7 @@ class _Worker:
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.frames: queue_module.Queue[bytes | None] = queue_module.Queue(_QUEUE_CHUNKS)
+        self.stopping = False
         paths = [(f.name, str(f.path)) for f in files]
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -804,11 +823,14 @@ class _Worker:
                 head = stream.read(8)
                 if len(head) < 8:
                     break
-                self.frames.put(stream.read(int.from_bytes(head, "little")))
+                frame = stream.read(int.from_bytes(head, "little"))
+                if not self.stopping:
+                    self.frames.put(frame)
         except (OSError, ValueError):
             pass
         finally:
-            self.frames.put(None)
+            if not self.stopping:
+                self.frames.put(None)
 
     def chunks(self, idle: Callable[[], None]) -> Iterator[_Prepared]:
         """The child's chunks in order; ``idle()`` is called while waiting."""
@@ -837,13 +859,16 @@ class _Worker:
                 raise payload
 
     def stop(self) -> None:
+        """Kill the child (when still running) and let the reader thread end."""
+        self.stopping = True
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        with contextlib.suppress(queue_module.Empty):
-            while True:  # unblock the reader if it waits on a full queue
-                self.frames.get_nowait()
-        self.reader.join(timeout=5)
+        while self.reader.is_alive():
+            with contextlib.suppress(queue_module.Empty):
+                while True:  # unblock the reader if it waits on a full queue
+                    self.frames.get_nowait()
+            self.reader.join(timeout=0.05)
         if self.process.stdout is not None:
             self.process.stdout.close()
         self.errors.close()
@@ -1039,7 +1064,8 @@ class _Run:
         """Count (and sample, in line order) the lines no data source reconciled."""
         not_found = Outcome.NOT_FOUND
         got = [not_found if j in decoded else failed[j] for j in positions]
-        outcomes.update(Counter(o.value for o in got))
+        for outcome, number in Counter(got).items():
+            outcomes[outcome.value] += number
         wanted = {o for o in set(got) if sampler.wants(o.value)}
         if not wanted:
             return
@@ -1057,8 +1083,10 @@ class _Run:
         codecs = [self.codec(ds) for ds in sources]
         # A large batch on disk is read and decoded in a child process, started before
         # the indexes are built so that both run at once (two cores).
-        worker = _Worker(batch.files, codecs, self.chunk_lines) if _use_worker(
-            batch.files) else None
+        worker = None
+        if _use_worker(batch.files):
+            with contextlib.suppress(OSError):  # cannot start one: read in-process
+                worker = _Worker(batch.files, codecs, self.chunk_lines)
         try:
             steps = [(codec, self.index(ds)) for ds, codec in zip(sources, codecs, strict=True)]
             if worker is not None:
@@ -1083,7 +1111,7 @@ class _Run:
         sampler = _Sampler(self.max_samples)
         records = reconciled = duplicates = 0
         malformed_line = Outcome.MALFORMED_LINE
-        seen = _Seen()
+        seen = _Seen.for_files(batch.files)
         for prepared in chunks:
             self.check_cancelled()
             records += prepared.records

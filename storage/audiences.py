@@ -12,6 +12,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from core import clock
@@ -105,16 +106,18 @@ class SqliteWorkflowStore:
                         "DELETE FROM segment_members WHERE env = ? AND segment_id = ?",
                         (env, segment),
                     )
+                # Sorted: the rows then go into the primary key's B-tree in order, about
+                # twice as fast as in set order for a million rows (bench/bench_import.py).
                 conn.executemany(
                     "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id)"
                     " VALUES (?, ?, ?)",
-                    ((env, segment, pid) for pid in sorted(members)),
+                    zip(repeat(env), repeat(segment), sorted(members)),
                 )
                 if write.mode != "full" and removed:
                     conn.executemany(
                         "DELETE FROM segment_members"
                         " WHERE env = ? AND segment_id = ? AND profile_id = ?",
-                        ((env, segment, pid) for pid in sorted(removed)),
+                        zip(repeat(env), repeat(segment), sorted(removed)),
                     )
             conn.executemany(
                 "INSERT OR REPLACE INTO processed_files"
