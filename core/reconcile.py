@@ -59,7 +59,7 @@ from core.formats import (
     verify_part,
 )
 from core.model import DataSource, Environment, IdType, Transform
-from core.outcomes import EXPLANATIONS, FAILURES, Outcome
+from core.outcomes import EXPLANATIONS, FAILURES, Outcome, match_rate
 from core.profiles import ProfileSource
 
 __all__ = [
@@ -158,7 +158,7 @@ class BatchResult:
     @property
     def match_rate(self) -> float:
         """``reconciled / (records - duplicates)``; 0.0 without records."""
-        return _rate(self.reconciled, self.records, self.duplicates)
+        return match_rate(self.reconciled, self.records, self.duplicates)
 
 
 @dataclass(frozen=True)
@@ -179,11 +179,6 @@ class Cancelled(AudienceError):
 
     def __init__(self, message: str = "reconciliation cancelled", hint: str = "") -> None:
         super().__init__(message, hint or "nothing of the interrupted batch was kept")
-
-
-def _rate(reconciled: int, records: int, duplicates: int) -> float:
-    base = records - duplicates
-    return reconciled / base if base > 0 else 0.0
 
 
 # ------------------------------------------------------------------------ codecs
@@ -1335,7 +1330,7 @@ def summarize(
         records=records,
         reconciled=reconciled,
         duplicates=duplicates,
-        match_rate=_rate(reconciled, records, duplicates),
+        match_rate=match_rate(reconciled, records, duplicates),
         outcomes=outcomes,
         segments=segments,
         unreconciled_samples=_spread(groups, max_samples),
