@@ -299,6 +299,11 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
+def _could_be_output(data: bytes) -> bool:
+    """True for a length AES-CBC (whole blocks) or md5/sha1/sha256 can produce."""
+    return (len(data) > 0 and len(data) % BLOCK == 0) or len(data) in (16, 20, 32)
+
+
 def _decode_sample(text: str, configured: CipherEncoding) -> tuple[bytes | None, str]:
     """The sample's bytes and the encoding it was found in: ``hex``, ``base64`` or
     ``base64url`` (URL-safe alphabet or no ``=`` padding). Hex is preferred for hex text."""
@@ -310,6 +315,8 @@ def _decode_sample(text: str, configured: CipherEncoding) -> tuple[bytes | None,
     if configured is CipherEncoding.HEX:
         if hex_bytes is not None:
             return hex_bytes, "hex"
+        if b64_bytes is not None and not _could_be_output(b64_bytes):
+            return None, b64_kind  # valid base64 by chance, but no cipher or hash gives it
         return b64_bytes, b64_kind
     # Configured base64: hex text is also valid base64 text, so prefer hex when the text
     # is hex and its hex reading is block-aligned or a digest (real base64 ciphertext is

@@ -13,6 +13,7 @@ line ``ID<TAB>segment`` per ID. Members without a usable ID are Campaign's
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -311,11 +312,47 @@ def run_export(
     with tempfile.TemporaryDirectory(prefix="audiencectl-export-") as tmp:
         report = write_export(members_csv, segment_id, ds, codec, profiles, Path(tmp), gz=gz)
         with open_account(env.export_account) as files:
+            taken = {remote.name for remote in files.list()}
+            report.files = _free_names(Path(tmp), report.files, taken)
             for name in report.files:
                 files.upload_atomic(Path(tmp) / name, name, progress=_upload_hook)
             report.destination = str(getattr(files, "location", env.export_account.endpoint))
         report.uploaded = True
     return report
+
+
+_INBOUND = re.compile(r"^(ftp_dpm_\d+_)(\d{10})(\..*)$")
+
+
+def _free_names(folder: Path, names: list[str], taken: set[str]) -> list[str]:
+    """Renames the local parts so that none collides with a file already on the account.
+
+    Two exports in the same second (two segments, two data sources on one DPID)
+    would share ``ftp_dpm_<DPID>_<seconds>``; the later ones move to the next
+    free second, all parts of one export together.
+    """
+    shift = 0
+    while shift < 3600:
+        moved = [_with_seconds(name, shift) for name in names]
+        if not taken.intersection(moved):
+            break
+        shift += 1
+    else:
+        raise InputError(
+            "no free ftp_dpm_ file name in the next hour on the export account",
+            "clear processed files from the export folder",
+        )
+    for old, new in zip(names, moved, strict=True):
+        if old != new:
+            (folder / old).rename(folder / new)
+    return moved
+
+
+def _with_seconds(name: str, shift: int) -> str:
+    match = _INBOUND.match(name)
+    if match is None or shift == 0:
+        return name
+    return f"{match[1]}{int(match[2]) + shift:010d}{match[3]}"
 
 
 def _upload_hook(done: int, total: int) -> None:

@@ -695,7 +695,25 @@ def _fields_of(raw: bytes) -> tuple[list[str] | None, str]:
         return [], ""
     if _CONTROL.search(stripped):
         return None, "contains control characters"
+    removal_only = _removal_only(stripped)
+    if removal_only is not None:
+        return removal_only, ""
     return _SEP.split(stripped), ""
+
+
+def _removal_only(line: str) -> list[str] | None:
+    """``ID<TAB><TAB>REMOVED``: an ID removed from segments and added to none.
+
+    Only TAB-separated lines can say it (an empty field between two TABs);
+    runs of separators otherwise count as one.
+    """
+    if "\t\t" not in line:
+        return None
+    parts = line.split("\t")
+    if len(parts) != 3 or parts[1].strip(" ") or not parts[0].strip(" "):
+        return None
+    removed = parts[2].strip(" ")
+    return [parts[0].strip(" "), "", removed] if removed else None
 
 
 def _record_problem(fields: Sequence[str]) -> str:
@@ -705,6 +723,8 @@ def _record_problem(fields: Sequence[str]) -> str:
         return "no segment field"
     if count > 3:
         return f"{count} fields (at most 3: ID, segments, removed segments)"
+    if count == 3 and fields[1] == "" and is_segment_list(fields[2]):
+        return ""  # removal only
     if not is_segment_list(fields[1]):
         return "segments are not comma-separated numeric IDs"
     if count == 3 and not is_segment_list(fields[2]):
@@ -886,8 +906,7 @@ class _LineParser:
         valid = _SEGMENT_CACHE.__getitem__
         ok = np.fromiter(map(valid, segs.tolist()), dtype=bool, count=where.size)
         if three.size:
-            ok[three] &= np.fromiter(map(valid, rem[three].tolist()), dtype=bool,
-                                     count=three.size)
+            ok[three] &= np.fromiter(map(valid, rem[three].tolist()), dtype=bool, count=three.size)
         chunk = self.chunk
         first = self.next_line
         if where.size == count and ok.all():

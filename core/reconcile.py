@@ -878,6 +878,17 @@ class _Groups:
         self.removed = prepared.removed
         self.no_removed = prepared.no_removed
 
+    def name_all(self, segments: dict[str, SegmentResult]) -> None:
+        """Every segment a line of the chunk names, even with no profile reconciled.
+
+        A ``full`` batch replaces each segment it carries: a segment whose lines
+        all failed to reconcile must still be emptied, so it must be listed.
+        """
+        names = self.names
+        for code in np.unique(self.segs).tolist():
+            for seg in names[int(code)]:
+                _segment(segments, seg)
+
     def add(
         self, segments: dict[str, SegmentResult], lines: np.ndarray, found: _Found
     ) -> int:
@@ -1127,6 +1138,7 @@ class _Run:
             if count:
                 pending = np.arange(count)
                 groups = _Groups(prepared)
+                groups.name_all(segments)
                 failed: dict[int, Outcome] = {}  # position -> first data source's outcome
                 decoded: set[int] = set()  # positions some data source could decode
                 for step, (_codec, index) in enumerate(steps):

@@ -45,8 +45,8 @@ class Secret:
         if text.startswith("env:"):
             name = text[4:]
             if not name or not name.replace("_", "").isalnum():
-                raise SecretError(
-                    f"env reference {text!r} is not a valid variable name",
+                raise SecretError(  # never echo the text: it may be a secret itself
+                    "an env: reference does not name a valid variable",
                     "write env:NAME with letters, digits and underscores",
                 )
             return cls("env", name)

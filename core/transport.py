@@ -60,6 +60,17 @@ class RemoteFile:
     mtime: float
 
 
+class RemoteFileExists(InputError):
+    """The final name of an upload is taken: the upload never replaces a file."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} already exists on the account; it was not replaced",
+            "AAM may not have read it yet: upload under another name",
+        )
+        self.name = name
+
+
 def check_remote_name(name: str) -> str:
     """Returns ``name`` if it is a plain file name safe to use in the account's folder.
 
@@ -132,9 +143,11 @@ class FileTransport(ABC):
         self, local_path: Path | str, name: str, progress: Progress | None = None
     ) -> None:
         """Uploads ``local_path`` as ``name``: written to ``.<name>.part-<random>`` then
-        renamed over ``name``. On any error the temporary file is deleted and no
-        partial file ever carries the final name. ``progress(done, total)`` is
-        called as bytes go out; an exception raised from it aborts the upload."""
+        renamed to ``name``. On any error the temporary file is deleted and no
+        partial file ever carries the final name. An existing ``name`` is never
+        replaced (``RemoteFileExists``): AAM may not have picked it up yet.
+        ``progress(done, total)`` is called as bytes go out; an exception raised
+        from it aborts the upload."""
 
     @abstractmethod
     def remove(self, name: str) -> bool:
@@ -327,15 +340,15 @@ class SftpTransport(FileTransport):
             raise
 
     def _rename(self, temp: str, final: str) -> None:
+        """SFTP's plain rename, which fails when the target exists: never a clobber."""
         try:
-            self.sftp.posix_rename(temp, final)
-        except OSError as exc:
-            if "unsupported" not in str(exc).lower():
-                raise
-            # No posix-rename extension: plain rename fails when the target exists.
-            with suppress(FileNotFoundError):
-                self.sftp.remove(final)
             self.sftp.rename(temp, final)
+        except OSError:
+            try:
+                self.sftp.stat(final)
+            except OSError:
+                raise  # the rename failed for another reason
+            raise RemoteFileExists(posixpath.basename(final)) from None
 
     def _discard(self, temp: str) -> None:
         with suppress(Exception):
@@ -440,7 +453,11 @@ class LocalTransport(FileTransport):
                             progress(done, total)
                     target.flush()
                     os.fsync(target.fileno())
-                os.replace(temp, self.folder / name)
+                try:
+                    os.link(temp, self.folder / name)  # fails when the name is taken
+                except FileExistsError:
+                    raise RemoteFileExists(name) from None
+                temp.unlink()
         except BaseException:
             with suppress(OSError):
                 temp.unlink()

@@ -209,6 +209,12 @@ class WorkflowStore(Protocol):
         """Closes the run record with its final status and error."""
         ...
 
+    def mark_superseded(
+        self, env: str, run_id: int, batch: str, files: Sequence[tuple[str, int]]
+    ) -> None:
+        """Records ``files`` in the ledger without touching any audience (one transaction)."""
+        ...
+
     def last_run(self, env: str) -> RunRecord | None:
         """The most recent run, or None."""
         ...
@@ -563,8 +569,9 @@ def _sample_json(sample: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
     if is_dataclass(sample) and not isinstance(sample, type):
-        return {k: (str(v) if not isinstance(v, int | float) else v)
-                for k, v in asdict(sample).items()}
+        return {
+            k: (str(v) if not isinstance(v, int | float) else v) for k, v in asdict(sample).items()
+        }
     return {"value": str(sample)}
 
 
@@ -581,6 +588,35 @@ def _manifests_to_read(names: Sequence[str], processed: set[str]) -> list[str]:
         if (key := parse_manifest_name(name)) is not None
         and (name not in processed or key in keys_with_new_parts)
     ]
+
+
+def _newest_full(processed: set[str]) -> dict[int, int]:
+    """Per destination ID, the timestamp of the newest ``full`` batch already applied."""
+    newest: dict[int, int] = {}
+    for name in processed:
+        parsed = parse_outbound_name(name)
+        if parsed is not None and parsed.mode == "full":
+            newest[parsed.destination_id] = max(
+                newest.get(parsed.destination_id, -1), parsed.timestamp_ms
+            )
+    return newest
+
+
+def _superseded(ready: list[Batch], processed: set[str]) -> tuple[list[Batch], list[Batch]]:
+    """(batches to apply, batches older than a full batch already applied).
+
+    AAM sometimes delivers late: a late, older batch must not undo the newer
+    ``full`` snapshot of the same destination that the store already holds.
+    """
+    newest = _newest_full(processed)
+    keep: list[Batch] = []
+    old: list[Batch] = []
+    for batch in ready:
+        if batch.timestamp_ms < newest.get(batch.destination_id, -1):
+            old.append(batch)
+        else:
+            keep.append(batch)
+    return keep, old
 
 
 def _select_batches(
@@ -648,11 +684,29 @@ def run_pass(
             batches, ignored = classify_names(list(sizes), manifests)
             report.ignored = [(i.name, i.reason) for i in ignored if i.name not in processed]
             ready, waiting = _select_batches(batches, processed)
+            ready, superseded = _superseded(ready, processed)
+            for batch in superseded:
+                names = [*batch.part_names, *([batch.manifest_name] if batch.manifest_name else [])]
+                store.mark_superseded(
+                    env.name, run_id, batch.key, [(n, sizes.get(n, 0)) for n in names]
+                )
+                report.notes.append(
+                    f"batch {batch.key} skipped: older than the full batch of destination "
+                    f"{batch.destination_id} already applied (a late delivery); recorded as "
+                    "processed"
+                )
             report.waiting = [(b.key, b.waiting_reason) for b in waiting]
             for key, reason in report.waiting:
                 emit(PassEvent("wait", f"batch {key} left for the next run: {reason}"))
-            emit(PassEvent("list", f"{len(listing)} file(s), {len(ready)} batch(es) to process, "
-                                   f"{len(waiting)} waiting", 0, len(ready)))
+            emit(
+                PassEvent(
+                    "list",
+                    f"{len(listing)} file(s), {len(ready)} batch(es) to process, "
+                    f"{len(waiting)} waiting",
+                    0,
+                    len(ready),
+                )
+            )
             routed = [b for b in ready if route(env, b.destination_id)]
             for batch in ready:
                 if batch not in routed:
@@ -681,8 +735,9 @@ def run_pass(
                         manifest = manifests.get(batch.manifest_name or "")
                         paths = _fetch_batch(files, batch, manifest, folder, gate, emit)
                         fetched[batch.key] = paths
-                        emit(PassEvent("reconcile", f"reconciling {batch.key}", number,
-                                       len(routed)))
+                        emit(
+                            PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed))
+                        )
                         test_hook("reconcile")
                         yield BatchInput(
                             key=batch.key,
@@ -692,12 +747,23 @@ def run_pass(
                         )
 
                 def on_progress(step: Any) -> None:
-                    emit(PassEvent("progress", f"{step.file}: {step.lines} lines",
-                                   int(step.bytes_read), int(step.bytes_total or 0)))
+                    emit(
+                        PassEvent(
+                            "progress",
+                            f"{step.file}: {step.lines} lines",
+                            int(step.bytes_read),
+                            int(step.bytes_total or 0),
+                        )
+                    )
 
                 results = reconcile_batches(
-                    inputs(), env, codecs, profiles,
-                    max_samples=MAX_SAMPLES, progress=on_progress, cancelled=gate.cancel_now,
+                    inputs(),
+                    env,
+                    codecs,
+                    profiles,
+                    max_samples=MAX_SAMPLES,
+                    progress=on_progress,
+                    cancelled=gate.cancel_now,
                 )
                 try:
                     for number, result in enumerate(results, start=1):

@@ -176,6 +176,18 @@ class SqliteWorkflowStore:
 
     # -- ledger and audiences ---------------------------------------------------------
 
+    def mark_superseded(
+        self, env: str, run_id: int, batch: str, files: Sequence[tuple[str, int]]
+    ) -> None:
+        """Ledger rows for a batch that was not applied (older than the store's snapshot)."""
+        stamp = clock.iso(clock.now())
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO processed_files"
+                " (env, name, batch, size, run_id, processed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                ((env, name, batch, size, run_id, stamp) for name, size in files),
+            )
+
     def processed_names(self, env: str) -> set[str]:
         """Every file name in the processed-files ledger."""
         rows = self.conn.execute("SELECT name FROM processed_files WHERE env = ?", (env,))
@@ -192,8 +204,7 @@ class SqliteWorkflowStore:
     def segment_counts(self, env: str) -> dict[str, int]:
         """Members per segment, ordered by numeric segment ID."""
         rows = self.conn.execute(
-            "SELECT segment_id, count(*) FROM segment_members WHERE env = ?"
-            " GROUP BY segment_id",
+            "SELECT segment_id, count(*) FROM segment_members WHERE env = ? GROUP BY segment_id",
             (env,),
         ).fetchall()
         return dict(sorted(((s, int(n)) for s, n in rows), key=lambda kv: (len(kv[0]), kv[0])))

@@ -58,8 +58,11 @@ process.stdin.on('data', x => d += x).on('end', () => {
 
 def node(**request: object) -> str:
     proc = subprocess.run(
-        ["node", "-e", _NODE], input=json.dumps(request).encode(), capture_output=True,
-        check=True, timeout=30,
+        ["node", "-e", _NODE],
+        input=json.dumps(request).encode(),
+        capture_output=True,
+        check=True,
+        timeout=30,
     )
     return proc.stdout.decode()
 
@@ -79,15 +82,23 @@ def aes_ds(
     channel: Channel = Channel.EMAIL, encoding: CipherEncoding = CipherEncoding.HEX
 ) -> DataSource:
     return DataSource(
-        label="ds", id_type=IdType.DECLARED, reconciliation_key="email", transform=Transform.AES,
-        aes_key=Secret("env", "K"), aes_iv=Secret("env", "I"), ciphertext_encoding=encoding,
+        label="ds",
+        id_type=IdType.DECLARED,
+        reconciliation_key="email",
+        transform=Transform.AES,
+        aes_key=Secret("env", "K"),
+        aes_iv=Secret("env", "I"),
+        ciphertext_encoding=encoding,
         channel=channel,
     )
 
 
 def plain_ds(transform: Transform, channel: Channel = Channel.EMAIL) -> DataSource:
     return DataSource(
-        label="ds", id_type=IdType.DECLARED, reconciliation_key="email", transform=transform,
+        label="ds",
+        id_type=IdType.DECLARED,
+        reconciliation_key="email",
+        transform=transform,
         channel=channel,
     )
 
@@ -204,10 +215,14 @@ def test_normalization_phone() -> None:
 
 def test_passphrase_mode_random_salt() -> None:
     """openssl with a passphrase writes the Salted__ header like CryptoJS passphrase mode."""
-    sample = openssl(
-        ["enc", "-aes-256-cbc", "-md", "md5", "-pass", f"pass:{KEY256.hex()}", "-base64", "-A"],
-        CLEAR.encode(),
-    ).decode().strip()
+    sample = (
+        openssl(
+            ["enc", "-aes-256-cbc", "-md", "md5", "-pass", f"pass:{KEY256.hex()}", "-base64", "-A"],
+            CLEAR.encode(),
+        )
+        .decode()
+        .strip()
+    )
     assert sample.startswith("U2FsdGVkX1")
     check(diagnose(CLEAR, sample, aes_ds(), KEY256, IV), "passphrase_mode", "Confirmed")
 
@@ -226,10 +241,14 @@ def test_passphrase_mode_fixed_salt_and_hex() -> None:
     check(diagnose(CLEAR, b64, aes_ds(), KEY256, IV), "passphrase_mode", "Confirmed")
     check(diagnose(CLEAR, raw.hex(), aes_ds(), KEY256, IV), "passphrase_mode", "Confirmed")
     # Another passphrase: still passphrase mode, without the confirmation.
-    other = openssl(
-        ["enc", "-aes-256-cbc", "-md", "md5", "-pass", "pass:secret", "-base64", "-A"],
-        CLEAR.encode(),
-    ).decode().strip()
+    other = (
+        openssl(
+            ["enc", "-aes-256-cbc", "-md", "md5", "-pass", "pass:secret", "-base64", "-A"],
+            CLEAR.encode(),
+        )
+        .decode()
+        .strip()
+    )
     result = diagnose(CLEAR, other, aes_ds(), KEY256, IV)
     check(result, "passphrase_mode", "U2FsdGVkX1")
     assert "Confirmed" not in result.detail
@@ -377,3 +396,18 @@ def test_every_code_exercised() -> None:
     test_hashed_not_encrypted("sha256", "SHA-256")
     test_unknown_aes("abcd", "not a multiple of 16")
     assert set(CODES) == SEEN
+
+
+@pytest.mark.parametrize("sample", ["zzzz", "abcdefghijklmnopqrstuvwxyzABCDEF", "hello"])
+def test_text_that_is_base64_by_chance_is_not_an_encoding_problem(sample: str) -> None:
+    ds = DataSource(
+        "d",
+        id_type="declared",
+        reconciliation_key="email",
+        transform="aes",
+        aes_key=Secret("env", "K"),
+        aes_iv=Secret("env", "I"),
+        channel="email",
+    )
+    key = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
+    assert diagnose("alice@example.com", sample, ds, key, bytes(range(16))).code == "unknown"

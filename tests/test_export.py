@@ -56,8 +56,16 @@ def test_aes_export_decrypts_with_openssl(run_cli, db_path: Path, tmp_path: Path
     out = tmp_path / "out"
     out.mkdir()
     result = run_cli(
-        "export", "--members", str(members), "--segment-id", "777",
-        "--datasource", AES_DS, "--out", str(out), "--json",
+        "export",
+        "--members",
+        str(members),
+        "--segment-id",
+        "777",
+        "--datasource",
+        AES_DS,
+        "--out",
+        str(out),
+        "--json",
     )
     assert result.code == 0, result.err
     report = json.loads(result.out)
@@ -76,9 +84,7 @@ def test_aes_export_decrypts_with_openssl(run_cli, db_path: Path, tmp_path: Path
     assert report["lines"] == len(lines) == len(expected)
     empty = sum(1 for i in ids if not profiles[i]["email"].strip())
     assert empty > 0
-    assert report["skipped"] == {
-        "empty_member_id": 1, "empty_value": empty, "unknown_profile": 1
-    }
+    assert report["skipped"] == {"empty_member_id": 1, "empty_value": empty, "unknown_profile": 1}
     assert {"id": "P99999", "reason": "unknown_profile"} in report["skipped_samples"]
     assert report["duplicate_members"] == 1
     assert report["segment_id"] == "777" and report["datasource"] == AES_DS
@@ -92,8 +98,17 @@ def test_hashed_export_equals_hashlib(run_cli, db_path: Path, tmp_path: Path) ->
     out = tmp_path / "out"
     out.mkdir()
     result = run_cli(
-        "export", "--members", str(members_csv(tmp_path / "m.csv", ids)), "--segment-id", "42",
-        "--datasource", CRM_DS, "--out", str(out), "--gzip", "--json",
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "m.csv", ids)),
+        "--segment-id",
+        "42",
+        "--datasource",
+        CRM_DS,
+        "--out",
+        str(out),
+        "--gzip",
+        "--json",
     )
     assert result.code == 0, result.err
     report = json.loads(result.out)
@@ -112,8 +127,16 @@ def test_visitor_export_uses_visitor_map(run_cli, db_path: Path, tmp_path: Path)
     out = tmp_path / "out"
     out.mkdir()
     result = run_cli(
-        "export", "--members", str(members_csv(tmp_path / "m.csv", ids)), "--segment-id", "5",
-        "--datasource", VISITOR_DS, "--out", str(out), "--json",
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "m.csv", ids)),
+        "--segment-id",
+        "5",
+        "--datasource",
+        VISITOR_DS,
+        "--out",
+        str(out),
+        "--json",
     )
     assert result.code == 0, result.err
     report = json.loads(result.out)
@@ -125,8 +148,13 @@ def test_visitor_export_uses_visitor_map(run_cli, db_path: Path, tmp_path: Path)
 def test_datasource_required_when_several(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     demo_store(tmp_path / "demo", db_path)
     result = run_cli(
-        "export", "--members", str(members_csv(tmp_path / "m.csv", ["P00001"])),
-        "--segment-id", "1", "--out", str(tmp_path),
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "m.csv", ["P00001"])),
+        "--segment-id",
+        "1",
+        "--out",
+        str(tmp_path),
     )
     assert result.code == 2
     assert result.err.count("\n") == 1 and "--datasource" in result.err
@@ -137,14 +165,41 @@ def test_input_errors_exit_2(run_cli, db_path: Path, tmp_path: Path) -> None:  #
     demo_store(tmp_path / "demo", db_path)
     bad_header = tmp_path / "bad.csv"
     bad_header.write_text("profile,email\nP1,a@b.c\n")
-    result = run_cli("export", "--members", str(bad_header), "--segment-id", "1",
-                     "--datasource", AES_DS, "--out", str(tmp_path))
+    result = run_cli(
+        "export",
+        "--members",
+        str(bad_header),
+        "--segment-id",
+        "1",
+        "--datasource",
+        AES_DS,
+        "--out",
+        str(tmp_path),
+    )
     assert result.code == 2 and "no `id` column" in result.err
-    result = run_cli("export", "--members", str(members_csv(tmp_path / "m.csv", ["P00001"])),
-                     "--segment-id", "abc", "--datasource", AES_DS, "--out", str(tmp_path))
+    result = run_cli(
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "m.csv", ["P00001"])),
+        "--segment-id",
+        "abc",
+        "--datasource",
+        AES_DS,
+        "--out",
+        str(tmp_path),
+    )
     assert result.code == 2 and "segment_id" in result.err
-    result = run_cli("export", "--members", str(members_csv(tmp_path / "n.csv", ["nobody"])),
-                     "--segment-id", "1", "--datasource", AES_DS, "--out", str(tmp_path))
+    result = run_cli(
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "n.csv", ["nobody"])),
+        "--segment-id",
+        "1",
+        "--datasource",
+        AES_DS,
+        "--out",
+        str(tmp_path),
+    )
     assert result.code == 2 and "nothing was written" in result.err
     assert not list(tmp_path.glob("ftp_dpm_*")) and not list(tmp_path.glob(".inbound-*"))
 
@@ -153,8 +208,15 @@ def test_upload_through_local_export_account(run_cli, db_path: Path, tmp_path: P
     ws = demo_store(tmp_path / "demo", db_path)
     ids = [f"P{n:05d}" for n in range(1, 31)]
     result = run_cli(
-        "export", "--members", str(members_csv(tmp_path / "m.csv", ids)), "--segment-id", "9",
-        "--datasource", AES_DS, "--upload", "--json",
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "m.csv", ids)),
+        "--segment-id",
+        "9",
+        "--datasource",
+        AES_DS,
+        "--upload",
+        "--json",
     )
     assert result.code == 0, result.err
     report = json.loads(result.out)
@@ -162,3 +224,33 @@ def test_upload_through_local_export_account(run_cli, db_path: Path, tmp_path: P
     entries = sorted(p.name for p in ws.outbox.iterdir())
     assert entries == [report["file"]], "the final file only, no temporary file left"
     assert len(read_lines(ws.outbox / report["file"])) == report["lines"] > 0
+
+
+def test_two_uploads_in_the_same_second_both_survive(
+    run_cli,
+    db_path: Path,
+    tmp_path: Path,
+    frozen_clock,  # type: ignore[no-untyped-def]
+) -> None:
+    ws = demo_store(tmp_path / "demo", db_path)
+    members = members_csv(tmp_path / "m.csv", [f"P{n:05d}" for n in range(1, 11)])
+    names = []
+    for segment in ("201", "202"):
+        result = run_cli(
+            "export",
+            "--members",
+            str(members),
+            "--segment-id",
+            segment,
+            "--datasource",
+            VISITOR_DS,
+            "--upload",
+            "--json",
+        )
+        assert result.code == 0, result.err
+        names.append(json.loads(result.out)["file"])
+    first, second = (NAME.fullmatch(n) for n in names)
+    assert first and second and int(second[2]) == int(first[2]) + 1  # the next free second
+    assert sorted(p.name for p in ws.outbox.iterdir()) == sorted(names)
+    assert {seg for _, seg in read_lines(ws.outbox / names[0])} == {"201"}
+    assert {seg for _, seg in read_lines(ws.outbox / names[1])} == {"202"}

@@ -542,3 +542,14 @@ def test_written_file_reads_back_through_read_chunks(tmp_path: Path) -> None:
     [path] = write_inbound([(ECID, ["24", "26"])], tmp_path, 14016, 1486140843, gz=True)
     [chunk] = iter_file_chunks(path)
     assert chunk.ids == [ECID] and chunk.segments == ["24,26"]
+
+
+def test_removal_only_lines_need_tabs() -> None:
+    data = (
+        b"59767559181262060060278870901087098252\t\t25,28\n"  # removal only
+        b"59767559181262060060278870901087098253  25\n"  # spaces: one separator, adds 25
+        b"59767559181262060060278870901087098254\t\t\n"  # nothing at all: malformed
+    )
+    (chunk,) = list(read_chunks(io.BytesIO(data), gz=False))
+    assert chunk.segments == ["", "25"] and chunk.removed == ["25,28", ""]
+    assert [line for line, _ in chunk.malformed] == [3]

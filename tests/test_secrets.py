@@ -87,3 +87,9 @@ def test_the_store_refuses_to_open_with_an_open_key_file(
     assert "chmod 600" in result.err and result.err.count("\n") == 1
     os.chmod(key_file, 0o600)
     assert run_cli("request", "status").code == 0
+
+
+def test_a_bad_env_reference_is_not_echoed() -> None:
+    with pytest.raises(SecretError) as info:
+        Secret.parse("env:not a name S3cret-value")
+    assert "S3cret" not in str(info.value)

@@ -16,7 +16,7 @@ from core.errors import ConnectionFailure, InputError
 from core.hostkeys import HostKey, HostKeyChanged, HostKeyCheck, HostKeyUnknown, MemoryHostKeyStore
 from core.model import Account, AccountType, Role
 from core.probe import Credentials
-from core.transport import FileTransport, check_remote_name, open_transport
+from core.transport import FileTransport, RemoteFileExists, check_remote_name, open_transport
 from tests.sshd import HOST, SAMPLE_BYTES, SAMPLE_NAME, Sshd, SshdWorld
 
 sshd_test = pytest.mark.sshd
@@ -123,11 +123,13 @@ def test_sftp_upload_atomic(sftp_files: tuple[FileTransport, Path], tmp_path: Pa
     assert sorted(os.listdir(disk)) == ["ftp_dpm_14016_1700000000.sync"]
     assert (disk / "ftp_dpm_14016_1700000000.sync").read_bytes() == source.read_bytes()
     assert seen[-1] == (300_000, 300_000)
-    # replacing an existing file is atomic too
+    # an existing file is never replaced (AAM may not have read it yet)
     second = upload_source(tmp_path, 1000, "second.bin")
-    files.upload_atomic(second, "ftp_dpm_14016_1700000000.sync")
-    assert (disk / "ftp_dpm_14016_1700000000.sync").read_bytes() == second.read_bytes()
+    with pytest.raises(RemoteFileExists):
+        files.upload_atomic(second, "ftp_dpm_14016_1700000000.sync")
+    assert (disk / "ftp_dpm_14016_1700000000.sync").read_bytes() == source.read_bytes()
     assert [f.name for f in files.list()] == ["ftp_dpm_14016_1700000000.sync"]
+    assert sorted(os.listdir(disk)) == ["ftp_dpm_14016_1700000000.sync"]  # no temp left
     assert files.remove("ftp_dpm_14016_1700000000.sync") is True
     assert files.remove("ftp_dpm_14016_1700000000.sync") is False
     assert os.listdir(disk) == []
@@ -169,7 +171,7 @@ def test_sftp_rename_failure_leaves_nothing(
     def broken(self: paramiko.SFTPClient, old: str, new: str) -> None:
         raise OSError("Failure")
 
-    monkeypatch.setattr(paramiko.SFTPClient, "posix_rename", broken)
+    monkeypatch.setattr(paramiko.SFTPClient, "rename", broken)
     with pytest.raises(ConnectionFailure, match="upload"):
         files.upload_atomic(upload_source(tmp_path, 5000), "out.sync")
     assert os.listdir(disk) == []
@@ -310,6 +312,10 @@ def test_local_transport(tmp_path: Path) -> None:
         assert (folder / "b.sync").read_bytes() == source.read_bytes()
         assert seen[-1] == (700_000, 700_000)
         assert [f.name for f in files.list()] == ["a.sync", "b.sync"]
+        with pytest.raises(RemoteFileExists):
+            files.upload_atomic(upload_source(tmp_path, 10, "other.bin"), "b.sync")
+        assert (folder / "b.sync").read_bytes() == source.read_bytes()
+        assert not [p for p in folder.iterdir() if ".part-" in p.name]
         assert files.remove("b.sync") is True
         assert files.remove("b.sync") is False
         with pytest.raises(InputError):

@@ -367,3 +367,48 @@ def test_cancel_abandons_the_batch_in_progress(db_path: Path, wf: Environment) -
     assert members(db_path) == {} and ledger(db_path) == []
     report = _run_pass_api(db_path, None, None)
     assert report.status == "ok" and members(db_path) == {"201": {"P1"}}
+
+
+def test_full_empties_a_segment_whose_lines_all_fail(
+    run_cli, db_path: Path, wf: Environment
+) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    write_file(box, aam_name("full", 1), ["C1 201", "C2 201", "C3 202"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P1", "P2"}, "202": {"P3"}}
+    # The new snapshot still carries 202, but none of its IDs reconcile: 202 is now empty.
+    write_file(box, aam_name("full", 2), ["C1 201", "C99 202", "bad-line"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P1"}}
+
+
+def test_a_late_older_batch_does_not_undo_a_newer_full(
+    run_cli, db_path: Path, wf: Environment
+) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    write_file(box, aam_name("full", 2000), ["C1 201"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    write_file(box, aam_name("full", 1000), ["C2 201", "C3 201"])  # delivered late
+    write_file(box, aam_name("iter", 1500), ["C4 201"])
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert sum("older than the full batch" in note for note in report["notes"]) == 2
+    assert members(db_path) == {"201": {"P1"}}
+    assert set(ledger(db_path)) == {
+        aam_name(m, t) for m, t in (("full", 2000), ("full", 1000), ("iter", 1500))
+    }
+    again = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert json.loads(again.out)["status"] == "nothing_new"
+
+
+def test_removal_only_line_removes_and_adds_nothing(
+    run_cli, db_path: Path, wf: Environment
+) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    write_file(box, aam_name("full", 1), ["C1 201", "C2 201,202"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    # ID<TAB><TAB>REMOVED: C2 leaves 201 and joins nothing (never read as "joins 201")
+    write_file(box, aam_name("iter", 2), ["C2\t\t201", "C3\t202"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P1"}, "202": {"P2", "P3"}}
