@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Select, Static
 
-from core.model import RequestStatus
+from core.model import Environment, RequestStatus
 from tests.tui_helpers import app_for, services_with_sample
 from tui.app import AudienceApp
 from tui.services import Services
@@ -81,7 +81,7 @@ async def test_request_form_creates_environment(db_path: Path) -> None:
         assert env.request.environment == "Stage"
         assert env.request.organization == "Example Corp"
         assert "Stage" in str(screen.query_one("#preview", Static).render())
-        await pilot.press("ctrl+n")
+        await pilot.press("f9")
         await pilot.pause()
         assert services.repo.request_status("staging") is RequestStatus.SENT
 
@@ -94,10 +94,10 @@ async def test_request_copy_and_eml(db_path: Path, tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("f2")
         await pilot.pause()
-        await pilot.press("ctrl+y")
+        await pilot.press("f7")
         await pilot.pause()
         assert copied and "IMS Org ID:" in copied[0]
-        await pilot.press("ctrl+e")
+        await pilot.press("f8")
         await pilot.pause()
         target = tmp_path / "out.eml"
         app.screen.query_one("#prompt-input", Input).value = str(target)
@@ -135,3 +135,38 @@ async def test_theme_option_for_ssh_terminals(db_path: Path) -> None:
     async with unknown.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert unknown.theme == "textual-dark"  # the default, with a warning
+
+
+async def test_unsaved_request_edits_survive_a_visit_elsewhere(db_path: Path) -> None:
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        app.screen.query_one("#organization", Input).value = "Changed Org"
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.screen.query_one("#organization", Input).value == "Changed Org"
+        assert services.repo.require(None).request.organization == "Example Corp"  # not saved
+
+
+async def test_several_environments_show_the_first_and_switch(
+    db_path: Path, tmp_path: Path
+) -> None:
+    services, _ = services_with_sample(db_path)
+    services.repo.save(Environment("alpha"))
+    services.env_name = None
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert services.env_name == "alpha"  # the first, with a notice
+        assert "environment alpha" in app.sub_title
+        table = app.screen.query_one("#steps", DataTable)
+        assert "missing organization" in str(table.get_row_at(0)[2])
+        app.switch_environment("production")  # type: ignore[attr-defined]
+        await pilot.pause()
+        table = app.screen.query_one("#steps", DataTable)
+        assert "ready to send" in str(table.get_row_at(0)[2])
+        assert "environment production" in app.sub_title

@@ -79,7 +79,42 @@ class AudienceApp(App[int]):
             self.theme = self.requested_theme
         else:
             self.notify(f"unknown theme {self.requested_theme!r}", severity="warning")
+        self.choose_environment()
         self.update_subtitle()
+
+    def choose_environment(self) -> None:
+        """With several environments and no ``--env``, show the first and say how to switch."""
+        try:
+            names = self.services.repo.names()
+        except AudienceError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        wanted = self.services.env_name
+        if wanted is not None and wanted not in names:
+            known = ", ".join(names) or "none"
+            self.notify(
+                f"no environment named {wanted!r} in this store (known: {known})",
+                severity="error",
+                timeout=10,
+            )
+            return
+        if wanted is None and len(names) > 1:
+            self.services.env_name = names[0]
+            self.notify(
+                f"{len(names)} environments in this store; showing {names[0]!r}. "
+                "Switch with Ctrl+P, 'env: switch to …' (or start with --env NAME)",
+                timeout=10,
+            )
+
+    def switch_environment(self, name: str) -> None:
+        """Shows another environment of the store, starting from the home screen."""
+        self.services.env_name = name
+        self.update_subtitle()
+        self.switch_mode("home")
+        refresh = getattr(self.screen, "refresh_steps", None)
+        if refresh is not None:
+            refresh()
+        self.notify(f"environment {name!r}")
 
     # --- environment ------------------------------------------------------
 

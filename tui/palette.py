@@ -34,6 +34,14 @@ class ScreenCommands(Provider):
                 f"Open the {title} screen ({key.upper()})",
                 partial(self.app.switch_mode, mode),
             )
+        services = getattr(self.app, "services", None)
+        if services is not None:
+            for name in services.repo.names():
+                yield PaletteCommand(
+                    f"env: switch to {name}",
+                    "Show this environment of the store",
+                    partial(self.app.switch_environment, name),  # type: ignore[attr-defined]
+                )
 
     async def discover(self) -> Hits:
         for command in self._commands():

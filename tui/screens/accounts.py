@@ -11,6 +11,7 @@ about the account).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from textual import on, work
@@ -30,7 +31,9 @@ from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
 from tui.modals.hostkey import HostKeyModal
 from tui.palette import PaletteCommand
+from tui.runs import worker_services
 from tui.screens.base import ConsoleScreen
+from tui.services import Services
 from tui.widgets.account_panel import AccountPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
@@ -155,7 +158,11 @@ class AccountsScreen(ConsoleScreen):
         # Back from another screen: show what may have changed there. Back from a modal
         # (same environment): keep the form as typed and the probe as shown.
         if self._run is None and self.env != self._loaded:
-            self.load()
+            if self.form_is_dirty():
+                self.show_findings(self.env)
+                self.notify("unsaved edits to the accounts are kept: Ctrl+S saves them")
+            else:
+                self.load()
 
     # --- loading ----------------------------------------------------------
 
@@ -188,6 +195,7 @@ class AccountsScreen(ConsoleScreen):
             else:
                 panel.probe_view.show_report(last)
         self.show_findings(env)
+        self.call_after_refresh(self.remember_form)
 
     def show_findings(self, env: Environment | None) -> None:
         banner = self.query_one("#direction-banner", Static)
@@ -230,6 +238,7 @@ class AccountsScreen(ConsoleScreen):
             account = saved.account(role)
             self.panel(role).load(account, pinned_text(account, pins))
         self.show_findings(saved)
+        self.call_after_refresh(self.remember_form)
         self.notify(f"accounts saved in environment {saved.name!r}")
         return saved
 
@@ -304,11 +313,18 @@ class AccountsScreen(ConsoleScreen):
     def probe_worker(self, env: Environment, run: _Run) -> None:
         """Probes each account of ``run`` in turn; reports every stage as a message."""
         worker = get_current_worker()
-        services = self.app.services  # type: ignore[attr-defined]
-        from tui.commands.probe import credentials_for
 
         def cancelled() -> bool:
             return run.cancel.is_set() or worker.is_cancelled
+
+        with worker_services(self.app.services) as services:  # type: ignore[attr-defined]
+            self._probe_accounts(env, run, services, cancelled)
+
+    def _probe_accounts(
+        self, env: Environment, run: _Run, services: Services, cancelled: Callable[[], bool]
+    ) -> None:
+        """The worker's body, with the worker's own store connection."""
+        from tui.commands.probe import credentials_for
 
         try:
             for role in run.roles:

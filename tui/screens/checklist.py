@@ -20,6 +20,7 @@ from core.checks import CHECK_IDS, CHECKS, SECTIONS, CheckResult, run_checks, su
 from core.model import Environment
 from storage.checks import context_for, last_results, save_results
 from tui.palette import PaletteCommand
+from tui.runs import worker_services
 from tui.screens.base import ConsoleScreen
 from tui.services import Services
 from tui.widgets.check_item import CheckItem
@@ -33,9 +34,10 @@ INTRO = "When audiences are not shared: the checklist, in Adobe's troubleshootin
 class CheckDone(Message):
     """A check finished inside the worker."""
 
-    def __init__(self, result: CheckResult) -> None:
+    def __init__(self, result: CheckResult, worker: object) -> None:
         super().__init__()
         self.result = result
+        self.worker = worker  # a cancelled run's late results must not join the next run
 
 
 class ChecklistScreen(ConsoleScreen):
@@ -51,8 +53,7 @@ class ChecklistScreen(ConsoleScreen):
         Binding("o", "toggle_offline", "Offline", show=False, id="checklist.offline"),
         # priority: the scrolling list would otherwise take the arrows
         Binding("down,j", "move(1)", "Next", show=False, priority=True, id="checklist.next"),
-        Binding("up,k", "move(-1)", "Previous", show=False, priority=True,
-                id="checklist.previous"),
+        Binding("up,k", "move(-1)", "Previous", show=False, priority=True, id="checklist.previous"),
     ]
 
     def __init__(self) -> None:
@@ -138,9 +139,7 @@ class ChecklistScreen(ConsoleScreen):
         counts = summarize(results)
         stamps = [r.at for r in results if r.at is not None]
         when = f"{max(stamps):%Y-%m-%d %H:%M}Z" if stamps else "?"
-        text = ", ".join(
-            f"{counts[s]} {s}" for s in ("fail", "warn", "pass", "skip") if counts[s]
-        )
+        text = ", ".join(f"{counts[s]} {s}" for s in ("fail", "warn", "pass", "skip") if counts[s])
         summary.update(f"Last run {when}: {text}")
 
     # --- running ------------------------------------------------------------
@@ -174,19 +173,18 @@ class ChecklistScreen(ConsoleScreen):
     ) -> list[CheckResult]:
         """Runs the checks off the UI thread; each result comes back as a ``CheckDone``."""
         worker = get_current_worker()
-        ctx = context_for(
-            self.services.store, env, box=self.services.box, offline=offline, probe_timeout=10
-        )
-        return run_checks(
-            ctx,
-            only=ids,
-            on_result=lambda result: self.post_message(CheckDone(result)),
-            cancelled=lambda: worker.is_cancelled,
-        )
+        with worker_services(self.services) as own:  # its own SQLite connection
+            ctx = context_for(own.store, env, box=own.box, offline=offline, probe_timeout=10)
+            return run_checks(
+                ctx,
+                only=ids,
+                on_result=lambda result: self.post_message(CheckDone(result, worker)),
+                cancelled=lambda: worker.is_cancelled,
+            )
 
     @on(CheckDone)
     def check_done(self, event: CheckDone) -> None:
-        if self.running is None:
+        if self.running is None or event.worker is not self.running:
             return  # a late result of a cancelled run
         self._received.append(event.result)
         self.item(event.result.id).set_result(event.result)
@@ -260,9 +258,7 @@ class ChecklistScreen(ConsoleScreen):
             return
         result = item.result
         if result.screen == "checklist":
-            self.notify(
-                result.fix or "nothing to fix here", title=result.title, timeout=12
-            )
+            self.notify(result.fix or "nothing to fix here", title=result.title, timeout=12)
             return
         self.app.switch_mode(result.screen)
 

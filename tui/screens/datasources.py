@@ -207,8 +207,12 @@ class DataSourcesScreen(ConsoleScreen):
 
     @on(DataSourceForm.Changed)
     def refresh_checks(self) -> FormResult:
-        """Field errors and the non-blocking warnings for what is typed now."""
-        result = self.form.collect(for_save=False, resolve=self._resolve)
+        """Field errors and the non-blocking warnings for what is typed now.
+
+        References (``env:``/``file:``) are resolved only on save: reading a file at
+        every keystroke could stall the console.
+        """
+        result = self.form.collect(for_save=False)
         self.form.show_messages(result, self.warnings(result.datasource))
         return result
 
@@ -298,13 +302,31 @@ class DataSourcesScreen(ConsoleScreen):
 
     @on(Button.Pressed, "#ds-new")
     def action_new(self) -> None:
-        """An empty form for a new data source."""
+        """An empty form for a new data source (asking first when edits are unsaved)."""
         if self.env is None:
             self.notify(NO_ENV, severity="error")
             return
-        self.show(None)
-        self._focus_tab("tab-settings")
-        self.form.query_one("#label").focus()
+
+        def start(discard: bool | None = True) -> None:
+            if not discard:
+                return
+            self.show(None)
+            self._focus_tab("tab-settings")
+            self.form.query_one("#label").focus()
+
+        if not self.form.dirty:
+            start()
+            return
+        what = repr(self.selected) if self.selected else "the new data source"
+        self.app.push_screen(
+            ConfirmModal(
+                "Discard your changes?",
+                f"The edits to {what} are not saved. Start a new data source and lose them?",
+                yes="Discard",
+                no="Keep editing",
+            ),
+            start,
+        )
 
     @on(Button.Pressed, "#ds-delete")
     def action_delete(self) -> None:

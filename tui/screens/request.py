@@ -39,9 +39,9 @@ class RequestScreen(ConsoleScreen):
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="request.save"),
-        Binding("ctrl+y", "copy", "Copy email", id="request.copy"),
-        Binding("ctrl+e", "save_eml", "Save .eml", id="request.eml"),
-        Binding("ctrl+n", "advance", "Next status", id="request.advance"),
+        Binding("f7", "copy", "Copy email", id="request.copy"),
+        Binding("f8", "save_eml", "Save .eml", id="request.eml"),
+        Binding("f9", "advance", "Next status", id="request.advance"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -102,6 +102,9 @@ class RequestScreen(ConsoleScreen):
         self.load()
 
     def on_screen_resume(self) -> None:
+        if self.form_is_dirty():
+            self.show_status()  # keep what was typed; the status may have moved elsewhere
+            return
         self.load()
 
     # --- reading and writing the form -------------------------------------
@@ -122,6 +125,7 @@ class RequestScreen(ConsoleScreen):
         self.query_one("#additional_info", TextArea).text = request.additional_info
         self.show_status()
         self.update_preview()
+        self.remember_form()
 
     def form_values(self) -> dict[str, str]:
         values = {
@@ -214,6 +218,7 @@ class RequestScreen(ConsoleScreen):
         self.query_one("#env-name-row").display = False
         self.show_status()
         self.notify(f"request saved in environment {saved.name!r}")
+        self.remember_form()
         return saved
 
     def _complete_env(self) -> Environment | None:

@@ -345,7 +345,10 @@ class AccountPanel(Vertical):
 def _check_key_file(path: Path) -> None:
     """A readable file that holds a private key, or an ``AudienceError`` saying what is wrong."""
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:200]
+        if not path.is_file():  # a FIFO or a device would block the console
+            raise IsADirectoryError if path.is_dir() else FileNotFoundError
+        with path.open("rb") as fh:  # the head is enough; never read a huge file whole
+            head = fh.read(4096).decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise AudienceError(f"no such file: {path}", "give the private key file's path") from None
     except IsADirectoryError:

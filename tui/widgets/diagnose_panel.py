@@ -20,6 +20,7 @@ from core.clock import iso
 from core.diagnose import Diagnosis, diagnose
 from core.model import DataSource, Environment, IdType, Transform
 from storage.samples import StoredSample, last_sample, save_sample
+from tui.runs import worker_services
 from tui.services import Services
 
 __all__ = ["DiagnosePanel", "run_check"]
@@ -145,7 +146,8 @@ class DiagnosePanel(VerticalScroll):
         self, services: Services, env: Environment, ds: DataSource, clear: str, sample: str
     ) -> StoredSample:
         """The thread worker: resolve, diagnose, store; the result comes back as a message."""
-        stored = run_check(services, env, ds, clear, sample)
+        with worker_services(services) as own:  # its own SQLite connection for the write
+            stored = run_check(own, env, ds, clear, sample)
         self.post_message(self.Diagnosed(stored))
         return stored
 

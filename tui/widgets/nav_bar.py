@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.markup import escape
 from textual.widgets import Static
 
-MAX_ENV = 14
+MAX_ENV = 10  # the F-keys need 67 columns: 80 leaves room for this much
 
 
 class NavBar(Static):
@@ -29,7 +29,7 @@ class NavBar(Static):
         env = self.app.env_label()  # type: ignore[attr-defined]
         if len(env) > MAX_ENV:
             env = env[: MAX_ENV - 1] + "…"
-        parts = [f"[reverse bold] {escape(env) or 'no environment'} [/]"]
+        parts = [f"[reverse bold] {escape(env) or 'no env'} [/]"]
         for mode, title, key in SCREENS:
             label = f"[b]{key.upper()}[/b] {title}"
             if mode == self.app.current_mode:
