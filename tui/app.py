@@ -8,6 +8,7 @@ from pathlib import Path
 from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -73,38 +74,40 @@ class AudienceApp(App[int]):
         self.services = services
         self.animation_level = "none"
         self.requested_theme = theme
+        self._startup_notes = self._choose_environment()
 
     def on_mount(self) -> None:
         if self.requested_theme in self.available_themes:
             self.theme = self.requested_theme
         else:
             self.notify(f"unknown theme {self.requested_theme!r}", severity="warning")
-        self.choose_environment()
+        for message, severity in self._startup_notes:
+            self.notify(message, severity=severity, timeout=10)
         self.update_subtitle()
 
-    def choose_environment(self) -> None:
-        """With several environments and no ``--env``, show the first and say how to switch."""
+    def _choose_environment(self) -> list[tuple[str, SeverityLevel]]:
+        """With several environments and no ``--env``, show the first and say how to switch.
+
+        Runs before the screens mount, so that they open on that environment.
+        """
         try:
             names = self.services.repo.names()
         except AudienceError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
-            return
+            return [(str(exc), "error")]
         wanted = self.services.env_name
         if wanted is not None and wanted not in names:
             known = ", ".join(names) or "none"
-            self.notify(
-                f"no environment named {wanted!r} in this store (known: {known})",
-                severity="error",
-                timeout=10,
-            )
-            return
+            return [(f"no environment named {wanted!r} in this store (known: {known})", "error")]
         if wanted is None and len(names) > 1:
             self.services.env_name = names[0]
-            self.notify(
-                f"{len(names)} environments in this store; showing {names[0]!r}. "
-                "Switch with Ctrl+P, 'env: switch to …' (or start with --env NAME)",
-                timeout=10,
-            )
+            return [
+                (
+                    f"{len(names)} environments in this store; showing {names[0]!r}. "
+                    "Switch with Ctrl+P, 'env: switch to …' (or start with --env NAME)",
+                    "information",
+                )
+            ]
+        return []
 
     def switch_environment(self, name: str) -> None:
         """Shows another environment of the store, starting from the home screen."""
