@@ -60,6 +60,12 @@ class StoreError(InputError):
     """The store cannot be opened, migrated or written."""
 
 
+class OperationCancelled(AudienceError):
+    """The user cancelled a long operation; nothing half-done was kept."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class ConnectionFailure(AudienceError):
     """A network failure that prevented the command from running."""
 

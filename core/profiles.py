@@ -18,13 +18,13 @@ whole; only the set of profile ids is kept while validating.
 from __future__ import annotations
 
 import csv
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from core.errors import InputError
+from core.errors import InputError, OperationCancelled
 from core.formats import excerpt
 from core.ids import is_ecid
 
@@ -417,15 +417,22 @@ class CsvProfiles:
 
     # -- whole-file checks --------------------------------------------------------
 
-    def validate(self) -> ProfilesCheck:
+    def validate(self, cancelled: Callable[[], bool] | None = None) -> ProfilesCheck:
         """Read both files completely; ``InputError`` at the first problem.
 
         Cached: the files are read once. Returns the counts and columns.
+        ``cancelled`` is polled every few thousand rows; when it says so the
+        read stops with ``OperationCancelled`` and nothing is cached.
         """
         if self._check is None:
             ids: set[str] = set()
-            count = sum(1 for _ in self.rows(ids))
-            visitors = sum(1 for _ in self.visitor_rows(ids))
+            count = visitors = 0
+            for count, _ in enumerate(self.rows(ids), start=1):
+                if cancelled is not None and not count % 8192 and cancelled():
+                    raise OperationCancelled("reading the profiles was cancelled")
+            for visitors, _ in enumerate(self.visitor_rows(ids), start=1):
+                if cancelled is not None and not visitors % 8192 and cancelled():
+                    raise OperationCancelled("reading the profiles was cancelled")
             self._check = ProfilesCheck(count, visitors, tuple(self.columns()))
         return self._check
 

@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from core.cipher import IdCodec, parse_iv, parse_key
-from core.errors import AudienceError, ExitCode, InputError, ValidationError
+from core.errors import AudienceError, InputError, OperationCancelled, ValidationError
 from core.formats import (
     Manifest,
     classify_names,
@@ -172,10 +172,8 @@ class Progress:
     bytes_total: int | None
 
 
-class Cancelled(AudienceError):
+class Cancelled(OperationCancelled):
     """The run was cancelled between two chunks (nothing of the batch is returned)."""
-
-    exit_code = ExitCode.INTERRUPTED
 
     def __init__(self, message: str = "reconciliation cancelled", hint: str = "") -> None:
         super().__init__(message, hint or "nothing of the interrupted batch was kept")
@@ -1037,6 +1035,7 @@ class _Run:
         index = _Index()
         if ds.id_type is IdType.VISITOR:
             for vids, pids in self.profiles.visitor_chunks():
+                self.check_cancelled()  # a large profile dimension takes seconds
                 index.add(codec.profile_keys(vids), pids)
         else:
             if self._columns is None:
@@ -1050,6 +1049,7 @@ class _Run:
                     "load profiles with that column, or fix the data source's reconciliation_key",
                 )
             for pids, values in self.profiles.column_chunks(column):
+                self.check_cancelled()
                 index.add(codec.profile_keys(values), pids)
         self.indexes[ds.label] = index
         return index

@@ -297,3 +297,21 @@ def test_cli_bad_csv_exits_2_and_changes_nothing(  # type: ignore[no-untyped-def
     assert result.err.count("\n") == 1 and "Q1 appears twice" in result.err
     assert "Traceback" not in result.err
     assert json.loads(run_cli("profiles", "show", "--json").out)["profiles"] == 3
+
+
+def test_reading_profiles_can_be_cancelled(tmp_path: Path) -> None:
+    from core.errors import OperationCancelled
+
+    path = tmp_path / "many.csv"
+    path.write_text("id,email\n" + "".join(f"P{n},u{n}@example.com\n" for n in range(30_000)))
+    polls: list[int] = []
+
+    def cancelled() -> bool:
+        polls.append(1)
+        return len(polls) >= 2
+
+    source = CsvProfiles(path)
+    with pytest.raises(OperationCancelled):
+        source.validate(cancelled)
+    assert len(polls) == 2  # polled while reading, stopped at the second poll
+    assert source.validate().profiles == 30_000  # nothing half-cached

@@ -187,11 +187,14 @@ def _file_sizes(paths: Sequence[Path]) -> dict[str, int]:
 
 
 def _profiles(
-    services: Services, env: Environment, request: DryRunRequest
+    services: Services,
+    env: Environment,
+    request: DryRunRequest,
+    cancelled: CancelledFn | None = None,
 ) -> tuple[ProfileSource, str]:
     if request.profiles_csv is not None:
         csv_profiles = CsvProfiles(request.profiles_csv, request.visitors_csv)
-        check = csv_profiles.validate()
+        check = csv_profiles.validate(cancelled)
         return csv_profiles, f"{request.profiles_csv.name} ({check.profiles} profiles)"
     stored = StoreProfiles(services.store, env.name)
     count = stored.count()
@@ -227,7 +230,7 @@ def run_dry_run(
         routed_env = replace(env, datasources=(ds,))
         force = ds.destination_id
     codecs = build_codecs(routed_env, lambda ds, name: services.secret(env, ds, name))
-    profiles, label = _profiles(services, env, request)
+    profiles, label = _profiles(services, env, request, cancelled)
     paths = list(request.audience_paths)
     batches, skipped = batches_from_paths(
         paths, force_destination=force, accept_unnamed=bool(request.datasource)

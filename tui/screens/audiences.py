@@ -41,11 +41,11 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core import clock
-from core.errors import AudienceError
+from core.errors import AudienceError, OperationCancelled
 from core.export import ExportReport
 from core.files import write_atomic
 from core.model import Environment
-from core.reconcile import Cancelled, Summary
+from core.reconcile import Summary
 from core.report import render_markdown
 from core.workflow import PassReport, pause, resume, stop
 from storage.audiences import SqliteWorkflowStore
@@ -514,7 +514,7 @@ class AudiencesScreen(ConsoleScreen):
                 return run_dry_run(
                     services, request, progress=self._poster(job), cancelled=cancelled
                 )
-            except Cancelled:
+            except OperationCancelled:  # while reading profiles or reconciling
                 return None
 
     @on(Button.Pressed, "#dr-cancel")
