@@ -710,10 +710,12 @@ def _removal_only(line: str) -> list[str] | None:
     if "\t\t" not in line:
         return None
     parts = line.split("\t")
-    if len(parts) != 3 or parts[1].strip(" ") or not parts[0].strip(" "):
+    if len(parts) != 3 or parts[1].strip(" "):
         return None
-    removed = parts[2].strip(" ")
-    return [parts[0].strip(" "), "", removed] if removed else None
+    id_, removed = parts[0].strip(" "), parts[2].strip(" ")
+    if not id_ or not removed or " " in id_ or " " in removed:
+        return None
+    return [id_, "", removed]
 
 
 def _record_problem(fields: Sequence[str]) -> str:

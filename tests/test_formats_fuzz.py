@@ -244,9 +244,22 @@ def reference(data: bytes) -> tuple[list[tuple[int, str, str, str]], list[int]]:
                 assert set(text) <= {" ", "\t"}
             continue
         fields = [f for f in text.replace("\t", " ").split(" ") if f]
+        stripped = text.strip(" \t")
+        parts = [p.strip(" ") for p in stripped.split("\t")]
+        if (
+            "\t\t" in stripped
+            and len(parts) == 3
+            and not parts[1]
+            and parts[0]
+            and parts[2]
+            and " " not in parts[0] + parts[2]
+        ):
+            fields = [parts[0], "", parts[2]]  # ID<TAB><TAB>REMOVED: removal only
         was_first, first_content = first_content, False
         if any(c in CONTROLS for c in text):
             malformed.append(number)
+        elif len(fields) == 3 and fields[1] == "" and is_segment_list(fields[2]):
+            records.append((number, fields[0], "", fields[2]))
         elif len(fields) in (2, 3) and all(is_segment_list(f) for f in fields[1:]):
             records.append((number, fields[0], fields[1], fields[2] if len(fields) == 3 else ""))
         elif (
