@@ -107,6 +107,17 @@ def printable_name(raw: bytes) -> str:
     )
 
 
+def _open_source(local_path: Path | str) -> BinaryIO:
+    """The local file to upload, opened for reading (the caller closes it)."""
+    local = Path(local_path)
+    try:
+        return open(local, "rb")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {local}: {exc.strerror or exc}", "check the local file"
+        ) from None
+
+
 def _temp_name(name: str) -> str:
     token = secrets.token_hex(6)
     temp = f".{name}.part-{token}"
@@ -322,12 +333,7 @@ class SftpTransport(FileTransport):
         self, local_path: Path | str, name: str, progress: Progress | None = None
     ) -> None:
         check_remote_name(name)
-        local = Path(local_path)
-        try:
-            source = open(local, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise InputError(f"cannot read {local}: {exc.strerror or exc}",
-                             "check the local file") from None
+        source = _open_source(local_path)
         temp = self._path(_temp_name(name))
         final = self._path(name)
         try:
@@ -434,12 +440,7 @@ class LocalTransport(FileTransport):
         self, local_path: Path | str, name: str, progress: Progress | None = None
     ) -> None:
         check_remote_name(name)
-        local = Path(local_path)
-        try:
-            source = open(local, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise InputError(f"cannot read {local}: {exc.strerror or exc}",
-                             "check the local file") from None
+        source = _open_source(local_path)
         temp = self.folder / _temp_name(name)
         try:
             with source, self._errors("upload", name):
