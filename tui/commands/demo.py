@@ -21,7 +21,8 @@ def default_demo_dir() -> Path:
 
 
 def install_demo(services: Services, workspace: DemoWorkspace) -> None:
-    """Puts the demo's environment, profiles and visitor map into the store."""
+    """Puts the demo's environment, profiles and visitor map into the store, and runs
+    the import workflow once, so every screen has real data to show."""
     repo = services.repo
     env = repo.save(workspace.env)
     load_profiles(
@@ -29,6 +30,11 @@ def install_demo(services: Services, workspace: DemoWorkspace) -> None:
     )
     if repo.request_status(env.name) is RequestStatus.DRAFT:
         repo.set_request_status(env, RequestStatus.PROVISIONED)
+    from storage.audiences import SqliteWorkflowStore
+    from tui.commands.importwf import run_import_pass
+
+    if SqliteWorkflowStore(services.store).processed_count(env.name) == 0:
+        run_import_pass(services)
 
 
 @click.command("demo")
