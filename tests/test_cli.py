@@ -88,3 +88,18 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     _assert_one_line_error(out.stderr)
+
+
+def test_bare_command_opens_the_console_with_its_options(
+    run_cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    import tui.app
+
+    opened: list[tuple[bool, str]] = []
+    monkeypatch.setattr(
+        tui.app, "run_console", lambda services, *, mouse, theme: opened.append((mouse, theme))
+    )
+    assert run_cli("--no-mouse", "--theme", "ansi-dark").code == 0
+    assert run_cli("tui", "--theme", "nord").code == 0
+    assert run_cli().code == 0
+    assert opened == [(False, "ansi-dark"), (True, "nord"), (True, "textual-dark")]

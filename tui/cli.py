@@ -44,18 +44,23 @@ pass_state = click.make_pass_decorator(CliState)
     help="The store (default: the user data dir; env AUDIENCECTL_DB).",
 )
 @click.option("--env", "env_name", envvar="AUDIENCECTL_ENV", help="The environment to act on.")
+@click.option("--no-mouse", is_flag=True, help="Console: leave the mouse to the terminal.")
+@click.option("--theme", default="textual-dark", help="Console theme, e.g. ansi-dark.")
 @click.version_option(package_name="audiencectl")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None, env_name: str | None) -> None:
+def cli(
+    ctx: click.Context, db: Path | None, env_name: str | None, no_mouse: bool, theme: str
+) -> None:
     """Provision, configure and troubleshoot Campaign <-> Audience Manager audience sharing.
 
-    Without a command, opens the console.
+    Without a command, opens the console (`audiencectl --no-mouse --theme ansi-dark`
+    works as well as `audiencectl tui --no-mouse --theme ansi-dark`).
     """
     services = Services.from_options(db, env_name)
     ctx.obj = CliState(services)
     ctx.call_on_close(services.close)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(tui_command)
+        ctx.invoke(tui_command, no_mouse=no_mouse, theme=theme)
 
 
 @cli.command("tui")
