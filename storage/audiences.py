@@ -202,12 +202,19 @@ class SqliteWorkflowStore:
         )
 
     def segment_counts(self, env: str) -> dict[str, int]:
-        """Members per segment, ordered by numeric segment ID."""
-        rows = self.conn.execute(
-            "SELECT segment_id, count(*) FROM segment_members WHERE env = ? GROUP BY segment_id",
-            (env,),
-        ).fetchall()
-        return dict(sorted(((s, int(n)) for s, n in rows), key=lambda kv: (len(kv[0]), kv[0])))
+        """Members per segment, ordered by numeric segment ID (remembered until the store
+        changes: the count reads every membership)."""
+
+        def compute() -> dict[str, int]:
+            rows = self.conn.execute(
+                "SELECT segment_id, count(*) FROM segment_members WHERE env = ?"
+                " GROUP BY segment_id",
+                (env,),
+            ).fetchall()
+            ordered = sorted(((s, int(n)) for s, n in rows), key=lambda kv: (len(kv[0]), kv[0]))
+            return dict(ordered)
+
+        return dict(self.store.memo(("segment_counts", env), compute))
 
     def segment_members(self, env: str, segment_id: str) -> set[str]:
         """The profile IDs in one segment."""

@@ -6,9 +6,10 @@ import contextlib
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import platformdirs
 import sqlite_utils
@@ -16,6 +17,7 @@ import sqlite_utils
 from core.errors import SecretError, StoreError
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 
+T = TypeVar("T")
 APP_NAME = "audiencectl"
 DB_ENV = "AUDIENCECTL_DB"
 
@@ -41,6 +43,7 @@ class Store:
         self.key_path = key_path_for(path)
         _check_key_file(self.key_path)
         self.conn = _connect(path, create=create)
+        self._memo: dict[Hashable, tuple[tuple[int, int], object]] = {}
         self.db = sqlite_utils.Database(self.conn)
         _migrate(self.conn, path)
 
@@ -66,6 +69,20 @@ class Store:
             except sqlite3.Error as exc:
                 _rollback(conn)
                 raise _store_error(exc, self.path) from None
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s value, computed again only after the database changed.
+
+        Any commit (by this connection or another process) invalidates it, so the
+        console's periodic refreshes do not rescan millions of rows for nothing.
+        """
+        version = (self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        self._memo[key] = (version, value)
+        return value
 
     def close(self) -> None:
         self.conn.close()

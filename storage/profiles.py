@@ -177,13 +177,22 @@ class StoreProfiles:
 
 
 def profile_stats(store: Store, env_name: str) -> ProfileStats:
-    """Profile count, columns and visitor-map size of ``env_name`` (zeros when none)."""
-    conn = store.conn
-    count = conn.execute("SELECT COUNT(*) FROM profiles WHERE env = ?", (env_name,)).fetchone()[0]
-    visitors = conn.execute(
-        "SELECT COUNT(*) FROM visitors WHERE env = ?", (env_name,)
-    ).fetchone()[0]
-    return ProfileStats(int(count), tuple(_columns(store, env_name)), int(visitors))
+    """Profile count, columns and visitor-map size of ``env_name`` (zeros when none).
+
+    Remembered until the store changes: counting millions of rows takes a while.
+    """
+
+    def compute() -> ProfileStats:
+        conn = store.conn
+        count = conn.execute(
+            "SELECT COUNT(*) FROM profiles WHERE env = ?", (env_name,)
+        ).fetchone()[0]
+        visitors = conn.execute(
+            "SELECT COUNT(*) FROM visitors WHERE env = ?", (env_name,)
+        ).fetchone()[0]
+        return ProfileStats(int(count), tuple(_columns(store, env_name)), int(visitors))
+
+    return store.memo(("profile_stats", env_name), compute)
 
 
 def column_sample(store: Store, env_name: str, column: str, limit: int = 20) -> list[str]:

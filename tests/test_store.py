@@ -71,3 +71,28 @@ def test_older_schema_is_migrated(tmp_path: Path) -> None:
 def test_integrity(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_memo_is_forgotten_after_any_commit(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    calls: list[int] = []
+
+    def count(store: Store) -> int:
+        def compute() -> int:
+            calls.append(1)
+            return int(store.conn.execute("SELECT count(*) FROM environments").fetchone()[0])
+
+        return store.memo("envs", compute)
+
+    with Store(path) as store:
+        assert count(store) == 0 and count(store) == 0
+        assert len(calls) == 1  # remembered
+        with store.transaction() as conn:  # our own write
+            conn.execute("INSERT INTO environments VALUES ('a', '{}', 'x', 'x')")
+        assert count(store) == 1
+        other = sqlite3.connect(path)  # another process's commit
+        other.execute("INSERT INTO environments VALUES ('b', '{}', 'x', 'x')")
+        other.commit()
+        other.close()
+        assert count(store) == 2
+        assert len(calls) == 3
