@@ -40,6 +40,7 @@ from core.errors import ValidationError
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.outcomes import Outcome
 from core.secrets import Secret
+from tests.external import needs_openssl, openssl
 
 KEY256 = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
 KEY192 = bytes.fromhex("8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b")
@@ -48,7 +49,6 @@ IV = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 KEYS = {128: KEY128, 192: KEY192, 256: KEY256}
 ALICE_CT = "acbbbc4d92110958126ea8af19a365d9d674aba7f228993f674491bb2ed3aa74"
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 
 
@@ -74,13 +74,6 @@ def padding_block_after(key: bytes, ciphertext: bytes) -> bytes:
     block = bytes(a ^ 16 for a in prev)
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     return enc.update(block) + enc.finalize()
-
-
-def openssl(args: list[str], data: bytes) -> bytes:
-    proc = subprocess.run(
-        ["openssl", *args], input=data, capture_output=True, check=True, timeout=30
-    )
-    return proc.stdout
 
 
 _NODE = r"""
@@ -156,16 +149,24 @@ def test_parse_iv() -> None:
 # --------------------------------------------------------------------------- NIST SP 800-38A
 
 F2_PLAIN = bytes.fromhex(
-    "6bc1bee22e409f96e93d7e117393172a" "ae2d8a571e03ac9c9eb76fac45af8e51"
-    "30c81c46a35ce411e5fbc1191a0a52ef" "f69f2445df4f9b17ad2b417be66c3710"
+    "6bc1bee22e409f96e93d7e117393172a"
+    "ae2d8a571e03ac9c9eb76fac45af8e51"
+    "30c81c46a35ce411e5fbc1191a0a52ef"
+    "f69f2445df4f9b17ad2b417be66c3710"
 )
 F2 = {
-    128: "7649abac8119b246cee98e9b12e9197d" "5086cb9b507219ee95db113a917678b2"
-    "73bed6b8e3c1743b7116e69e22229516" "3ff1caa1681fac09120eca307586e1a7",
-    192: "4f021db243bc633d7178183a9fa071e8" "b4d9ada9ad7dedf4e5e738763f69145a"
-    "571b242012fb7ae07fa9baac3df102e0" "08b0e27988598881d920a9e64f5615cd",
-    256: "f58c4c04d6e5f1ba779eabfb5f7bfbd6" "9cfc4e967edb808d679f777bc6702c7d"
-    "39f23369a9d9bacfa530e26304231461" "b2eb05e2c39be9fcda6c19078c6a9d1b",
+    128: "7649abac8119b246cee98e9b12e9197d"
+    "5086cb9b507219ee95db113a917678b2"
+    "73bed6b8e3c1743b7116e69e22229516"
+    "3ff1caa1681fac09120eca307586e1a7",
+    192: "4f021db243bc633d7178183a9fa071e8"
+    "b4d9ada9ad7dedf4e5e738763f69145a"
+    "571b242012fb7ae07fa9baac3df102e0"
+    "08b0e27988598881d920a9e64f5615cd",
+    256: "f58c4c04d6e5f1ba779eabfb5f7bfbd6"
+    "9cfc4e967edb808d679f777bc6702c7d"
+    "39f23369a9d9bacfa530e26304231461"
+    "b2eb05e2c39be9fcda6c19078c6a9d1b",
 }
 
 
@@ -452,27 +453,35 @@ def test_codec_visitor() -> None:
     codec = IdCodec(ds_for(id_type=IdType.VISITOR))
     too_big = "9" * 19 + "0" * 19
     assert codec.incoming([ECID, ECID[:-1], "x" * 38, too_big]) == [
-        ECID, *[Outcome.INVALID_VISITOR_ID] * 3
+        ECID,
+        *[Outcome.INVALID_VISITOR_ID] * 3,
     ]
     assert codec.profile_keys([f" {ECID} ", "", "123"]) == [ECID, None, None]
     assert codec.outgoing([ECID, "123", " "]) == [
-        ECID, Outcome.INVALID_VISITOR_ID, Outcome.NOT_FOUND
+        ECID,
+        Outcome.INVALID_VISITOR_ID,
+        Outcome.NOT_FOUND,
     ]
 
 
 def test_codec_clear_per_channel() -> None:
     email = IdCodec(ds_for(channel=Channel.EMAIL))
     assert email.incoming([" Alice@Example.COM", "nope"]) == [
-        "alice@example.com", Outcome.INVALID_EMAIL
+        "alice@example.com",
+        Outcome.INVALID_EMAIL,
     ]
     assert email.profile_keys(["ALICE@example.com", "", "x"]) == ["alice@example.com", None, None]
     assert email.outgoing([" Alice@Example.COM", "nope", "  "]) == [
-        "alice@example.com", Outcome.INVALID_EMAIL, Outcome.NOT_FOUND
+        "alice@example.com",
+        Outcome.INVALID_EMAIL,
+        Outcome.NOT_FOUND,
     ]
     sms = IdCodec(ds_for(channel=Channel.SMS))
     assert sms.incoming(["+33 6 12 34 56 78", "call me"]) == ["+33612345678", Outcome.INVALID_PHONE]
     assert sms.outgoing(["0033612345678", "abc", ""]) == [
-        "+33612345678", Outcome.INVALID_PHONE, Outcome.NOT_FOUND
+        "+33612345678",
+        Outcome.INVALID_PHONE,
+        Outcome.NOT_FOUND,
     ]
     other = IdCodec(ds_for(channel=Channel.OTHER))
     assert other.incoming(["CRM-42", ""]) == ["CRM-42", Outcome.NOT_FOUND]
@@ -487,7 +496,9 @@ def test_codec_hashed(algo: Transform, size: int) -> None:
     digest = hashlib.new(algo.value, b"alice@example.com").hexdigest()
     assert len(digest) == size
     assert codec.outgoing([" Alice@Example.com", "bad", ""]) == [
-        digest, Outcome.INVALID_EMAIL, Outcome.NOT_FOUND
+        digest,
+        Outcome.INVALID_EMAIL,
+        Outcome.NOT_FOUND,
     ]
     assert codec.profile_keys(["ALICE@EXAMPLE.COM ", "bad"]) == [digest, None]
     assert codec.incoming([digest, digest.upper(), digest[:-1], digest + "0", "g" * size]) == [
@@ -506,9 +517,10 @@ def test_codec_aes_known_value_and_round_trip() -> None:
     b64 = aes_codec(encoding=CipherEncoding.BASE64)
     assert b64.outgoing(["alice@example.com"]) == ["rLu8TZIRCVgSbqivGaNl2dZ0q6fyKJk/Z0SRuy7TqnQ="]
     urlsafe_unpadded = "rLu8TZIRCVgSbqivGaNl2dZ0q6fyKJk_Z0SRuy7TqnQ"
-    assert b64.incoming(["rLu8TZIRCVgSbqivGaNl2dZ0q6fyKJk/Z0SRuy7TqnQ=", urlsafe_unpadded]) == [
-        "alice@example.com"
-    ] * 2
+    assert (
+        b64.incoming(["rLu8TZIRCVgSbqivGaNl2dZ0q6fyKJk/Z0SRuy7TqnQ=", urlsafe_unpadded])
+        == ["alice@example.com"] * 2
+    )
     values = [f"User{i}@Example.org" for i in range(300)] + ["x@y.io"]
     for c in (codec, b64):
         sent = c.outgoing(values)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SAMPLE_TOML
+from tests.external import needs_openssl, openssl_cbc_hex
 
 KEY = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"
 IV = "000102030405060708090a0b0c0d0e0f"
@@ -34,18 +33,8 @@ transform = "sha1"
 channel = "sms"
 """
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl missing")
-
-
 def openssl_hex(value: str, iv: str = IV) -> str:
-    out = subprocess.run(
-        ["openssl", "enc", "-aes-256-cbc", "-K", KEY, "-iv", iv],
-        input=value.encode(),
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    return out.stdout.hex()
+    return openssl_cbc_hex(value, KEY, iv)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from core.model import Environment
 from storage.samples import last_sample
 from tests.conftest import SAMPLE_TOML
+from tests.external import needs_openssl, openssl_cbc_hex
 from tests.tui_helpers import app_for, services_with_sample
 from tui.app import AudienceApp
 from tui.services import Services
@@ -34,19 +33,9 @@ transform = "sha256"
 channel = "sms"
 """
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl missing")
-
-
 def openssl_sample(value: str, iv: str = IV) -> str:
     """What a website using openssl (AES-256-CBC, PKCS#7) would send, as lower-case hex."""
-    out = subprocess.run(
-        ["openssl", "enc", "-aes-256-cbc", "-K", KEY, "-iv", iv],
-        input=value.encode(),
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    return out.stdout.hex()
+    return openssl_cbc_hex(value, KEY, iv)
 
 
 def two_sources(db_path: Path) -> tuple[Services, Environment]:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from core.diagnose import CODES, Diagnosis, diagnose
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.secrets import Secret
+from tests.external import openssl
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("openssl") is None,
@@ -70,12 +71,6 @@ def node(**request: object) -> str:
 def website(text: str, key: bytes = KEY256, iv: bytes = IV, out: str = "hex") -> str:
     """What a website using Node's createCipheriv with hex-decoded key and IV sends."""
     return node(text=text, key=key.hex(), iv=iv.hex(), out=out)
-
-
-def openssl(args: list[str], data: bytes) -> bytes:
-    return subprocess.run(
-        ["openssl", *args], input=data, capture_output=True, check=True, timeout=30
-    ).stdout
 
 
 def aes_ds(

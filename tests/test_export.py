@@ -7,10 +7,10 @@ import gzip
 import hashlib
 import json
 import re
-import subprocess
 from pathlib import Path
 
 from core.demo import DEMO_IV_HEX, DEMO_KEY_HEX, DemoWorkspace
+from tests.external import openssl
 from tests.test_import_cli import demo_store
 
 AES_DS = "Recipient - Email (AES)"
@@ -39,13 +39,8 @@ def read_lines(path: Path) -> list[tuple[str, str]]:
 
 
 def openssl_decrypt(hex_ct: str) -> str:
-    done = subprocess.run(
-        ["openssl", "enc", "-d", "-aes-256-cbc", "-K", DEMO_KEY_HEX, "-iv", DEMO_IV_HEX],
-        input=bytes.fromhex(hex_ct),
-        capture_output=True,
-        check=True,
-    )
-    return done.stdout.decode("utf-8")
+    args = ["enc", "-d", "-aes-256-cbc", "-K", DEMO_KEY_HEX, "-iv", DEMO_IV_HEX]
+    return openssl(args, bytes.fromhex(hex_ct)).decode("utf-8")
 
 
 def test_aes_export_decrypts_with_openssl(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
