@@ -755,6 +755,14 @@ def _is_header(fields: Sequence[str]) -> bool:
     return all(_HEADER_WORD.fullmatch(f) for f in fields[1:])
 
 
+def _plain_removal(line: str) -> tuple[str, str, str] | None:
+    """``(id, "", removed)`` for a plain ``ID<TAB><TAB>REMOVED`` line, else None."""
+    fields = _removal_only(line.strip(" \t"))
+    if fields is None or not _SEGMENTS.fullmatch(fields[2]):
+        return None
+    return fields[0], "", fields[2]
+
+
 def _plain_record(fields: list[str]) -> tuple[str, str, str] | None:
     """``(id, segments, removed)`` when the fields of a plain line are a record."""
     count = len(fields)
@@ -963,9 +971,14 @@ class _LineParser:
         numbers, ids = chunk.line_numbers, chunk.ids
         segments, removed = chunk.segments, chunk.removed
         blank = 0
+        doubled = any("\t\t" in line for line in lines)
         for line in lines:
             fields = line.split()
-            got = _plain_record(fields)
+            # `ID<TAB><TAB>REMOVED` says "removed from these, added to none": split()
+            # would read it as ID + segments, so it is recognised first.
+            got = _plain_removal(line) if doubled and "\t\t" in line else None
+            if got is None:
+                got = _plain_record(fields)
             if got is not None:
                 numbers.append(number)
                 ids.append(got[0])

@@ -553,3 +553,16 @@ def test_removal_only_lines_need_tabs() -> None:
     (chunk,) = list(read_chunks(io.BytesIO(data), gz=False))
     assert chunk.segments == ["", "25"] and chunk.removed == ["25,28", ""]
     assert [line for line, _ in chunk.malformed] == [3]
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 2, 1000])
+def test_removal_only_line_after_other_lines(chunk_lines: int) -> None:
+    """Found by the fuzzer: past the first line the plain fast path split
+    ``ID<TAB><TAB>REMOVED`` on whitespace and read REMOVED as added segments."""
+    data = b"1\n" + ECID.encode() + b"\t24\n" + ECID[:-1].encode() + b"7\t\t25\n3\t\tx\n"
+    chunk = merged(read_all(data, chunk_lines=chunk_lines))
+    assert list(zip(chunk.ids, chunk.segments, chunk.removed, strict=True)) == [
+        (ECID, "24", ""),
+        (ECID[:-1] + "7", "", "25"),
+    ]
+    assert [line for line, _ in chunk.malformed] == [1, 4]
