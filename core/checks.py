@@ -369,7 +369,7 @@ def check_request(run: CheckRun) -> Verdict:
         return Verdict(
             "fail",
             "the provisioning request is missing " + ", ".join(missing),
-            "fill the organization and IMS Org ID (F2), then send the request to Adobe",
+            "fill the organization and IMS Org ID (F3), then send the request to Adobe",
         )
     status = run.ctx.facts.request_status()
     what = (
@@ -380,7 +380,7 @@ def check_request(run: CheckRun) -> Verdict:
         return Verdict(
             "warn",
             f"{what}: not sent yet",
-            "send the request (F2: Copy email or Save .eml), then "
+            "send the request (F3: Copy email or Save .eml), then "
             "`audiencectl request status sent`",
         )
     if status is RequestStatus.SENT:
@@ -411,7 +411,7 @@ def _configured(role: Role) -> CheckFn:
             return Verdict(
                 "fail",
                 f"{name} ({role.direction}) is missing {', '.join(missing)}",
-                f"enter the {role.value} account Adobe sent (F3), or a local folder for "
+                f"enter the {role.value} account Adobe sent (F4), or a local folder for "
                 "offline work",
             )
         if account.type is AccountType.LOCAL:
@@ -435,7 +435,7 @@ def _probe_gate(run: CheckRun, role: Role) -> Verdict | ProbeReport:
         return Verdict(
             "skip",
             f"{role.campaign_name} is not configured",
-            f"configure the {role.value} account first (F3)",
+            f"configure the {role.value} account first (F4)",
         )
     if run.ctx.offline and account.type is not AccountType.LOCAL:
         return Verdict(
@@ -530,7 +530,7 @@ def _no_datasources() -> Verdict:
     return Verdict(
         "fail",
         "no shared data source is configured",
-        "add the data source with the alias and AAM destination ID Adobe sent (F4)",
+        "add the data source with the alias and AAM destination ID Adobe sent (F5)",
     )
 
 
@@ -546,7 +546,7 @@ def check_datasource_configured(run: CheckRun) -> Verdict:
             "fail",
             text,
             "enter the Data Source / Alias, the DPID and the AAM destination ID Adobe sent "
-            "(F4); the destination ID may stay empty only for a Triggers-only data source",
+            "(F5); the destination ID may stay empty only for a Triggers-only data source",
         )
     return Verdict("pass", "; ".join(_ds_summary(ds) for ds in sources))
 
@@ -554,28 +554,18 @@ def check_datasource_configured(run: CheckRun) -> Verdict:
 def check_priority(run: CheckRun) -> Verdict:
     sources = run.env.datasources
     if not sources:
-        return Verdict("skip", "no data source", "add one first (F4)")
-    groups: dict[str, list[DataSource]] = {}
-    for ds in sources:
-        groups.setdefault(ds.alias.strip().lower(), []).append(ds)
-    clashes: list[str] = []
-    for members in groups.values():
-        by_priority: dict[int, list[str]] = {}
-        for ds in members:
-            by_priority.setdefault(ds.priority, []).append(ds.label)
-        for priority, labels in by_priority.items():
-            if len(labels) > 1:
-                alias = members[0].alias or "(no alias)"
-                clashes.append(
-                    f"{', '.join(repr(x) for x in labels)} share alias {alias!r} and "
-                    f"priority {priority}"
-                )
+        return Verdict("skip", "no data source", "add one first (F5)")
+    clashes = [
+        f"{', '.join(repr(x) for x in labels)} share alias {alias or '(no alias)'!r} and "
+        f"priority {priority}"
+        for alias, priority, labels in run.env.priority_clashes()
+    ]
     order = ", ".join(f"{ds.label} ({ds.priority})" for ds in run.env.by_priority())
     if clashes:
         return Verdict(
             "fail",
             "; ".join(clashes) + ": which one matches first is undefined",
-            "give the preferred data source a higher priority (F4): priority decides which "
+            "give the preferred data source a higher priority (F5): priority decides which "
             "data source matches an alias first",
         )
     return Verdict("pass", f"matched in this order: {order}")
@@ -588,14 +578,14 @@ def _declared(run: CheckRun) -> list[DataSource]:
 def check_reconciliation_key(run: CheckRun) -> Verdict:
     sources = run.env.datasources
     if not sources:
-        return Verdict("skip", "no data source", "add one first (F4)")
+        return Verdict("skip", "no data source", "add one first (F5)")
     stats = run.ctx.facts.profiles()
     if stats.count == 0:
         return Verdict(
             "warn",
             "no profiles are loaded, so the reconciliation keys cannot be checked",
             "load the profile dimension: `audiencectl profiles load FILE.csv "
-            "[--visitors FILE.csv]` (F5)",
+            "[--visitors FILE.csv]` (F6)",
         )
     parts: list[str] = []
     statuses: list[CheckStatus] = []
@@ -621,7 +611,7 @@ def check_reconciliation_key(run: CheckRun) -> Verdict:
                 f"(columns: {', '.join(stats.columns)})"
             )
             fixes.append(
-                f"set {ds.label}'s reconciliation key to a loaded column (F4), or load profiles "
+                f"set {ds.label}'s reconciliation key to a loaded column (F5), or load profiles "
                 f"that have {column!r}"
             )
             continue
@@ -664,7 +654,7 @@ def check_encryption(run: CheckRun) -> Verdict:
         except AudienceError as exc:
             failed = True
             parts.append(f"{ds.label}: {exc.message}")
-            fixes.append(exc.hint or "check the key and IV (F4)")
+            fixes.append(exc.hint or "check the key and IV (F5)")
             continue
         parts.append(
             f"{ds.label}: AES-{len(key) * 8}-CBC key {_key_text(ds, 'aes_key')}, "
@@ -711,7 +701,7 @@ def check_channel(run: CheckRun) -> Verdict:
             statuses.append("fail")
             fixes.append(
                 f"{ds.label}: the channel must match the reconciliation key: pick the column "
-                f"holding {what}, or set the channel to Other (F4)"
+                f"holding {what}, or set the channel to Other (F5)"
             )
         elif share < 0.9:
             statuses.append("warn")
@@ -739,7 +729,7 @@ def check_website_sample(run: CheckRun) -> Verdict:
             fixes.append(
                 "capture a value the website sends (its clear text and the encrypted or "
                 f"hashed ID) and run `audiencectl crypto diagnose --datasource {ds.label!r} "
-                "--clear VALUE --sample VALUE` (or F4 > Website check)"
+                "--clear VALUE --sample VALUE` (or F5 > Website check)"
             )
             continue
         when = clock.iso(sample.at)
@@ -774,13 +764,13 @@ def check_workflow(run: CheckRun) -> Verdict:
         return Verdict(
             "fail",
             f"{base}{error}. Audiences are not shared while it is {status.state.value}",
-            "fix the cause, then `audiencectl import resume` (F5: Import workflow)",
+            "fix the cause, then `audiencectl import resume` (F6: Import workflow)",
         )
     if status.state is State.IDLE:
         return Verdict(
             "warn",
             f"{base}: it was never started. {latency}",
-            "start it: `audiencectl import resume` then `audiencectl import run` (F5)",
+            "start it: `audiencectl import resume` then `audiencectl import run` (F6)",
         )
     if is_overdue(status, last, interval, clock.now()):
         return Verdict(

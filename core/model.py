@@ -342,6 +342,18 @@ class Environment:
         """Data sources, highest priority first (ties keep their file order)."""
         return sorted(self.datasources, key=lambda ds: -ds.priority)
 
+    def priority_clashes(self) -> list[tuple[str, int, list[str]]]:
+        """``(alias, priority, labels)`` for data sources that share an alias (compared
+        trimmed and case-insensitively) and a priority: which matches first is undefined."""
+        groups: dict[tuple[str, int], list[DataSource]] = {}
+        for ds in self.datasources:
+            groups.setdefault((ds.alias.strip().lower(), ds.priority), []).append(ds)
+        return [
+            (members[0].alias, priority, [ds.label for ds in members])
+            for (_, priority), members in groups.items()
+            if len(members) > 1
+        ]
+
 
 @dataclass(frozen=True)
 class StatusStamp:

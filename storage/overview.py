@@ -80,6 +80,15 @@ def datasources_step(env: Environment) -> SetupStep:
         return SetupStep(
             "datasources", "Shared data sources", "warn", f"incomplete: {', '.join(incomplete)}"
         )
+    clashes = env.priority_clashes()
+    if clashes:
+        alias, priority, labels = clashes[0]
+        return SetupStep(
+            "datasources",
+            "Shared data sources",
+            "warn",
+            f"{' and '.join(labels)} share alias {alias!r} and priority {priority}",
+        )
     labels = ", ".join(ds.label for ds in env.by_priority())
     count = len(env.datasources)
     return SetupStep("datasources", "Shared data sources", "done", f"{count}: {labels}")
