@@ -3,6 +3,12 @@
 Everything is generated from a fixed seed, so the demo (and the screenshots
 made from it) are the same on every machine. The audience files are built
 so that every reconciliation outcome of contract.md section 4 is present.
+
+Two deliveries: :func:`build_demo` writes the first (four destinations);
+:func:`deliver_next` writes the next day's batch, which the demo leaves
+waiting behind a paused workflow. One data source carries a deliberate slip
+(:data:`SLIP_LABEL` shares its alias and priority with the email one) for the
+checklist to find.
 """
 
 from __future__ import annotations
@@ -35,13 +41,22 @@ ORG_ID = "5DC5123F5245B1D20A490D46@AdobeOrg"
 DEMO_KEY_HEX = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"
 DEMO_IV_HEX = "000102030405060708090a0b0c0d0e0f"
 WRONG_KEY_HEX = "2b7e151628aed2a6abf7158809cf4f3c2b7e151628aed2a6abf7158809cf4f3c"
+# The SMS data source uses AES-192 (the SP 800-38A AES-192 test key): a second key size.
+DEMO_SMS_KEY_HEX = "8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b"
+DEMO_SMS_IV_HEX = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
 #: AAM delivers about 14:00 UTC; the demo's delivery is on 2026-11-01.
 DELIVERY = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+#: The data source with the deliberate slip: it shares the email source's alias and priority.
+SLIP_LABEL = "Recipient - CRM ID (SHA-256)"
+#: A priority that fixes the slip (distinct from the email source's 10).
+SLIP_FIXED_PRIORITY = 5
+EMAIL_LABEL = "Recipient - Email (AES)"
+DECLARED_ALIAS = "Adobe Campaign Declared ID"
 #: Segment IDs per destination: AAM maps each segment to the destinations that carry it.
 SEGMENTS = {
     46391: ("201", "202", "203"),  # declared emails (AES)
     46390: ("301", "302", "303"),  # visitor IDs
-    46392: ("401", "402"),  # mobile numbers
+    46392: ("401", "402"),  # mobile numbers (AES-192)
     46393: ("501", "502"),  # CRM IDs (SHA-256)
 }
 
@@ -82,8 +97,8 @@ def demo_environment(root: Path) -> Environment:
         ),
         datasources=(
             DataSource(
-                label="Recipient - Email (AES)",
-                alias="Adobe Campaign Declared ID",
+                label=EMAIL_LABEL,
+                alias=DECLARED_ALIAS,
                 dpid=14016,
                 destination_id=46391,
                 priority=10,
@@ -103,21 +118,26 @@ def demo_environment(root: Path) -> Environment:
                 id_type="visitor",
             ),
             DataSource(
-                label="Recipient - Mobile",
+                label="Recipient - Mobile (AES)",
                 alias="Adobe Campaign SMS",
                 dpid=14017,
                 destination_id=46392,
                 priority=5,
                 id_type="declared",
                 reconciliation_key="mobile_phone",
+                transform=Transform.AES,
+                aes_key=Secret("literal", DEMO_SMS_KEY_HEX),
+                aes_iv=Secret("literal", DEMO_SMS_IV_HEX),
                 channel="sms",
             ),
+            # The slip: created by copying the email data source, it kept its alias and
+            # priority 10, so which of the two matches the alias first is undefined.
             DataSource(
-                label="Recipient - CRM ID (SHA-256)",
-                alias="Adobe Campaign CRM",
-                dpid=14018,
+                label=SLIP_LABEL,
+                alias=DECLARED_ALIAS,
+                dpid=14016,
                 destination_id=46393,
-                priority=1,
+                priority=10,
                 id_type="declared",
                 reconciliation_key="customer_id",
                 transform=Transform.SHA256,
@@ -189,7 +209,7 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
     clear = [
         p["email"].strip().upper() if i % 9 == 0 else p["email"] for i, p in enumerate(members)
     ]
-    unknown = [f"nobody{n}@elsewhere.example" for n in range(15)]
+    unknown = [f"nobody{n}@elsewhere.example" for n in range(4)]
     good = encrypt_batch(key, iv, [c.encode() for c in clear + unknown])
     hexed = [c.hex() for c in good]
     wrong = encrypt_batch(parse_key(WRONG_KEY_HEX), iv, [b"carol@demo-retail.example"] * 1)
@@ -234,24 +254,33 @@ def _visitor_file(rng: random.Random, visitors: list[dict[str, str]], inbox: Pat
     known = rng.sample(visitors, 60)
     lines = [f"{v['visitor_id']}\t{_segments(rng, 46390)}" for v in known[:50]]
     lines += [f"{v['visitor_id']}\t302\t301" for v in known[50:]]  # removed from 301
-    lines += [f"{_ecid(rng)}\t301" for _ in range(12)]  # visitors never seen in Campaign
+    lines += [f"{_ecid(rng)}\t301" for _ in range(3)]  # visitors never seen in Campaign
     lines += ["12345678901234567890\t301", "9" * 38 + "\t303"]  # not ECIDs
     lines += [lines[0], "   ", "", "garbage-line-without-tabs"]
     _write_part(inbox / f"ftp_46390_14016_iter_{_stamp(3_600_000)}.sync", lines, gz=False)
 
 
+#: How people write a mobile number before normalization (all reach +33 6 ... ).
+PHONE_STYLES = (
+    lambda p: p.replace(" ", ""),  # +33600000001
+    lambda p: "00" + p[1:].replace(" ", "."),  # 0033.6.00.00.00.01
+    lambda p: p.replace(" ", "-"),  # +33-6-00-00-00-01
+    lambda p: p.replace("+33 ", "+33 (0)", 1),  # +33 (0)6 00 00 00 01
+)
+
+
 def _phone_file(rng: random.Random, profiles: list[dict[str, str]], inbox: Path) -> None:
-    """Destination 46392 (clear mobile numbers, SMS channel), written the ways people do."""
+    """Destination 46392 (AES-192 mobile numbers, SMS channel).
+
+    The website encrypts the number as the visitor typed it; decryption then
+    normalization brings every style back to the profile's number.
+    """
+    key, iv = parse_key(DEMO_SMS_KEY_HEX), parse_iv(DEMO_SMS_IV_HEX)
     members = rng.sample(profiles, 40)
-    styles = (
-        lambda p: p.replace(" ", ""),
-        lambda p: "00" + p[1:].replace(" ", "."),
-        lambda p: p.replace(" ", "-"),
-    )
-    lines = [
-        f"{styles[i % 3](p['mobile_phone'])} {_segments(rng, 46392)}" for i, p in enumerate(members)
-    ]
-    lines += ["+33699999999 401", "call-center 402", "12 401"]
+    raw = [PHONE_STYLES[i % len(PHONE_STYLES)](p["mobile_phone"]) for i, p in enumerate(members)]
+    raw += ["+33699999999", "call-center", "12"]  # unknown number, then two non-numbers
+    hexed = [c.hex() for c in encrypt_batch(key, iv, [r.encode() for r in raw])]
+    lines = [f"{h} {_segments(rng, 46392)}" for h in hexed]
     _write_part(inbox / f"ftp_46392_14017_full_{_stamp(7_200_000)}.sync", lines, gz=False)
 
 
@@ -262,7 +291,34 @@ def _crm_file(rng: random.Random, profiles: list[dict[str, str]], inbox: Path) -
     lines = [f"{d} {_segments(rng, 46393)}" for d in digests]
     lines += [f"{digests[0][:40]} 501", f"{digests[1]}ab 502"]  # sha1-sized, too long
     lines += [f"{hash_batch(Transform.SHA256, ['CRM-999999'])[0]} 501"]
-    _write_part(inbox / f"ftp_46393_14018_full_{_stamp(10_800_000)}.sync", lines, gz=False)
+    _write_part(inbox / f"ftp_46393_14016_full_{_stamp(10_800_000)}.sync", lines, gz=False)
+
+
+#: The next day's delivery, which arrives after the demo's first import pass.
+NEXT_DELIVERY_OFFSET_MS = 24 * 3_600_000
+
+
+def next_batch_name() -> str:
+    """The file name of the next day's batch (destination 46391, an iter file)."""
+    return f"ftp_46391_14016_iter_{_stamp(NEXT_DELIVERY_OFFSET_MS)}.sync"
+
+
+def deliver_next(workspace: DemoWorkspace) -> Path:
+    """Writes the next day's batch into the import folder: 36 AES emails, 30 known
+    profiles (6 of them leaving segment 201) and one unknown address."""
+    rng = random.Random(2027)
+    with workspace.profiles_csv.open(newline="", encoding="utf-8") as fh:
+        emails = [row["email"] for row in csv.DictReader(fh) if row["email"].strip()]
+    members = rng.sample(emails, 30)
+    key, iv = parse_key(DEMO_KEY_HEX), parse_iv(DEMO_IV_HEX)
+    clear = [e.strip() for e in members] + ["newcomer@elsewhere.example"]
+    hexed = [c.hex() for c in encrypt_batch(key, iv, [c.encode() for c in clear])]
+    lines = [f"{h}\t{_segments(rng, 46391)}" for h in hexed[:24]]
+    lines += [f"{h}\t203\t201" for h in hexed[24:30]]  # moved from 201 to 203
+    lines += [f"{hexed[30]}\t202"]
+    path = workspace.inbox / next_batch_name()
+    _write_part(path, lines, gz=False)
+    return path
 
 
 WEBSITE = """<!doctype html>
@@ -301,13 +357,18 @@ def build_demo(root: Path, profiles: int = 400) -> DemoWorkspace:
     _phone_file(rng, rows, inbox)
     _crm_file(rng, rows, inbox)
     (website / "index.html").write_text(WEBSITE.format(org=ORG_ID), encoding="utf-8")
+    return workspace_at(root)
+
+
+def workspace_at(root: Path) -> DemoWorkspace:
+    """The paths of a demo workspace under ``root``, without writing anything."""
     return DemoWorkspace(
         root=root,
         db_path=root / "audiencectl.db",
-        profiles_csv=profiles_csv,
-        visitors_csv=visitors_csv,
-        inbox=inbox,
-        outbox=outbox,
-        website=website / "index.html",
+        profiles_csv=root / "profiles.csv",
+        visitors_csv=root / "visitors.csv",
+        inbox=root / "aam-outbound",
+        outbox=root / "aam-inbound",
+        website=root / "website" / "index.html",
         env=demo_environment(root),
     )

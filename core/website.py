@@ -124,7 +124,7 @@ def judge(
         return WebsiteVerdict(
             "warn",
             f"{source}: {found}; this environment has no IMS Org ID to compare with",
-            "fill the IMS Org ID in the provisioning request (F2)",
+            "fill the IMS Org ID in the provisioning request (F3)",
         )
     if org_id not in findings.orgs:
         others = ", ".join(findings.orgs)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import TabbedContent
 
 from core import clock
 from core.demo import build_demo
@@ -43,16 +45,41 @@ async def _keys_then_wait(pilot: Pilot[int], *keys: str) -> None:
     await pilot.pause(0.3)
 
 
+async def _tab(pilot: Pilot[int], tab: str, *keys: str) -> None:
+    """Opens Audiences (F6) on ``tab``, then presses ``keys`` (waiting for workers)."""
+    await _keys(pilot, "f6")
+    pilot.app.screen.query_one(TabbedContent).active = tab
+    await pilot.pause(0.2)
+    await _keys_then_wait(pilot, *keys)
+
+
 #: (file name, terminal size, what to do before the shot)
 SHOTS: list[tuple[str, tuple[int, int], Step]] = [
     ("home", (80, 24), lambda p: _keys(p)),
     ("home-wide", (120, 36), lambda p: _keys(p)),
-    ("request", (100, 36), lambda p: _keys(p, "f2")),
-    ("accounts", (120, 40), lambda p: _keys_then_wait(p, "f3", "f9")),
-    ("datasources", (120, 36), lambda p: _keys(p, "f4")),
-    ("audiences", (120, 44), lambda p: _keys_then_wait(p, "f5", "f7")),
-    ("checklist", (100, 40), lambda p: _keys_then_wait(p, "f6", "o", "a")),
+    ("request", (100, 36), lambda p: _keys(p, "f3")),
+    ("accounts", (120, 40), lambda p: _keys_then_wait(p, "f4", "f10")),
+    ("datasources", (120, 36), lambda p: _keys(p, "f5")),
+    ("audiences", (120, 44), lambda p: _keys_then_wait(p, "f6", "f8")),
+    ("audiences-workflow", (120, 36), lambda p: _tab(p, "workflow")),
+    ("audiences-export", (120, 40), lambda p: _tab(p, "export", "f8")),
+    ("checklist", (100, 40), lambda p: _keys_then_wait(p, "f7", "o", "a")),
+    ("help", (100, 36), lambda p: _keys(p, "f5", "f1")),
 ]
+
+#: What changes from one run to the next although the console did not: measured
+#: durations (probe stages, dry-run times) and the SVG's content-hash class names.
+_VOLATILE = [
+    (re.compile(r"terminal-\d+-"), "terminal-"),
+    (re.compile(r"\b\d+(?:\.\d+)?(?:&#160;| )(?:ms|s)\b"), "N ms"),
+]
+
+
+def normalized(svg: str) -> str:
+    """The screenshot without what legitimately varies between two runs."""
+    for pattern, replacement in _VOLATILE:
+        svg = pattern.sub(replacement, svg)
+    return svg
 
 
 def prepare(root: Path) -> Services:
@@ -64,6 +91,7 @@ def prepare(root: Path) -> Services:
 
 
 async def shoot(out: Path) -> list[Path]:
+    """Writes every shot of ``SHOTS`` to ``out``; returns their paths."""
     written = []
     clock.freeze(FROZEN)
     with tempfile.TemporaryDirectory() as tmp:

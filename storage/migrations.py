@@ -112,6 +112,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, datasource)
     );
     """,
+    # 2: small per-environment settings (e.g. whether the first-run tips were dismissed).
+    """
+    CREATE TABLE env_settings (
+        env TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (env, key)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

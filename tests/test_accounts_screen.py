@@ -54,7 +54,7 @@ async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout: float =
 
 
 async def open_accounts(pilot: Pilot) -> AccountsScreen:
-    await pilot.press("f3")
+    await pilot.press("f4")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, AccountsScreen)
@@ -87,7 +87,7 @@ async def test_probe_local_accounts_shows_stages_and_saves(
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
         assert "never probed" in status_text(screen, Role.IMPORT)
-        await pilot.press("f9")  # probe both
+        await pilot.press("f10")  # probe both
         await wait_for(pilot, lambda: screen._run is None and "passed" in status_text(
             screen, Role.EXPORT))
         assert "✓ passed" in status_text(screen, Role.IMPORT)
@@ -117,7 +117,7 @@ async def test_failing_local_probe_shows_hint(db_path: Path, tmp_path: Path) -> 
     app = AudienceApp(services)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
-        await pilot.press("f7")
+        await pilot.press("f8")
         await wait_for(pilot, lambda: screen._run is None)
         assert "✗ failed at list" in status_text(screen, Role.IMPORT)
         assert row(screen, Role.IMPORT, "list").has_class("-fail")
@@ -144,7 +144,7 @@ async def test_unknown_host_key_trusted_in_the_modal(
     app = AudienceApp(services)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
-        await pilot.press("f7")
+        await pilot.press("f8")
         await wait_for(pilot, lambda: isinstance(app.screen, HostKeyModal))
         modal = app.screen
         facts = str(modal.query_one("#hostkey-facts", Static).render())
@@ -170,7 +170,7 @@ async def test_unknown_host_key_refused_pins_nothing(
     app = AudienceApp(services)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
-        await pilot.press("f7")
+        await pilot.press("f8")
         await wait_for(pilot, lambda: isinstance(app.screen, HostKeyModal))
         await pilot.press("enter")  # the focused button is No
         await wait_for(pilot, lambda: not isinstance(app.screen, HostKeyModal))
@@ -195,7 +195,7 @@ async def test_changed_host_key_is_shown_loudly(
     app = AudienceApp(services)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
-        await pilot.press("f7")
+        await pilot.press("f8")
         await wait_for(pilot, lambda: screen._run is None)
         await pilot.pause(0.2)
         assert not isinstance(app.screen, HostKeyModal)  # never offered
@@ -220,7 +220,7 @@ async def test_cancel_a_probe_of_a_silent_port(db_path: Path, silent_port: int) 
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
         screen.probe_timeout = 4.0
-        await pilot.press("f7")
+        await pilot.press("f8")
         await wait_for(pilot, lambda: row(screen, Role.IMPORT, "tcp").has_class("-pass"))
         assert row(screen, Role.IMPORT, "banner").has_class("-running")
         assert screen.query_one("#import-cancel", Button).disabled is False

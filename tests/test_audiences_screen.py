@@ -1,4 +1,4 @@
-"""Pilot tests of the Audiences screen (F5): dry run, import workflow, export."""
+"""Pilot tests of the Audiences screen (F6): dry run, import workflow, export."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def store_dump(services: Services) -> str:
 
 
 async def open_audiences(pilot) -> AudiencesScreen:  # type: ignore[no-untyped-def]
-    await pilot.press("f5")
+    await pilot.press("f6")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, AudiencesScreen)
@@ -126,7 +126,7 @@ async def test_dry_run_on_the_demo_reports_every_outcome_and_writes_nothing(
         screen = await open_audiences(pilot)
         assert screen.query_one("#dr-files", Input).value == "aam-outbound"
         assert not screen.query_one("#dr-report").display
-        await pilot.press("f7")
+        await pilot.press("f8")
         await settle(pilot)
 
         progress = screen.query_one("#dr-progress", RunProgress)
@@ -169,18 +169,20 @@ async def test_dry_run_with_a_profiles_csv_and_a_single_datasource(
 ) -> None:  # type: ignore[no-untyped-def]
     services, workspace = demo
     phones = next(p for p in workspace.inbox.iterdir() if p.name.startswith("ftp_46392"))
-    expected = cli_dry_run(workspace, capsys, "--datasource", "Recipient - Mobile", str(phones))
+    expected = cli_dry_run(
+        workspace, capsys, "--datasource", "Recipient - Mobile (AES)", str(phones)
+    )
     app = AudienceApp(services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_audiences(pilot)
         screen.query_one("#dr-files", Input).value = f"aam-outbound/{phones.name}"
         screen.query_one("#dr-profiles", Input).value = "profiles.csv"
-        screen.query_one("#dr-datasource").value = "Recipient - Mobile"  # type: ignore[attr-defined]
-        await pilot.press("f7")
+        screen.query_one("#dr-datasource").value = "Recipient - Mobile (AES)"  # type: ignore[attr-defined]
+        await pilot.press("f8")
         await settle(pilot)
         assert screen.result is not None
         summary = screen.result.summary
-        assert summary.datasources == ["Recipient - Mobile"]
+        assert summary.datasources == ["Recipient - Mobile (AES)"]
         assert summary.to_json()["outcomes"] == expected["outcomes"]
         assert (summary.records, summary.reconciled) == (
             expected["records"],
@@ -197,7 +199,7 @@ async def test_a_bad_path_fails_with_a_notification_and_no_report(demo) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_audiences(pilot)
         screen.query_one("#dr-files", Input).value = "no-such-folder"
-        await pilot.press("f7")
+        await pilot.press("f8")
         await settle(pilot)
         progress = screen.query_one("#dr-progress", RunProgress)
         assert progress.state == "failed" and "no-such-folder" in progress.text
@@ -213,7 +215,7 @@ async def test_save_report_writes_the_markdown_report(demo) -> None:  # type: ig
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_audiences(pilot)
         assert screen.check_action("save_report", ()) is False  # nothing to save yet
-        await pilot.press("f7")
+        await pilot.press("f8")
         await settle(pilot)
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -243,7 +245,7 @@ async def test_cancel_is_answered_within_a_second_and_shows_no_report(demo, tmp_
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_audiences(pilot)
         screen.query_one("#dr-files", Input).value = str(big)
-        await pilot.press("f7")
+        await pilot.press("f8")
         progress = screen.query_one("#dr-progress", RunProgress)
         deadline = time.monotonic() + 20
         while progress.updates < 2 and time.monotonic() < deadline:
@@ -287,7 +289,7 @@ async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ig
         assert "14:00 UTC" in str(panel.query_one("#wf-latency", Static).render())
         assert "60 h" in str(panel.query_one("#wf-latency", Static).render())
 
-        await pilot.press("f7")  # Run now
+        await pilot.press("f8")  # Run now
         await settle(pilot)
         assert panel.progress.updates >= 1 and panel.progress.state == "done"
         assert workflow.processed_names("demo") == set(files)
@@ -306,7 +308,7 @@ async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ig
         assert workflow.status("demo").state is State.PAUSED
         assert "‖ paused" in str(panel.query_one("#wf-state", Static).render())
 
-        await pilot.press("f7")  # a paused workflow runs nothing
+        await pilot.press("f8")  # a paused workflow runs nothing
         await settle(pilot)
         assert panel.progress.state == "failed" and "paused" in panel.progress.text
         assert runs.row_count == 1
@@ -326,7 +328,7 @@ async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ig
         assert workflow.status("demo").state is State.STOPPED
         assert "■ stopped" in str(panel.query_one("#wf-state", Static).render())
 
-        await pilot.press("f7")  # run now again: nothing new, and stopped refuses anyway
+        await pilot.press("f8")  # run now again: nothing new, and stopped refuses anyway
         await settle(pilot)
         assert runs.row_count == 1
 
@@ -379,7 +381,7 @@ async def test_export_preview_then_write_and_upload(demo) -> None:  # type: igno
         assert panel.query_one("#ex-segment", Input).value == first_segment
         assert panel.query_one("#ex-datasource").value == "Recipient - Email (AES)"  # type: ignore[attr-defined]
 
-        await pilot.press("f7")  # preview
+        await pilot.press("f8")  # preview
         await settle(pilot)
         preview = panel.preview
         assert preview is not None
@@ -422,7 +424,7 @@ async def test_export_without_a_data_source_choice_or_members_says_so(demo) -> N
         panel = screen.query_one(ExportPanel)
         # no import yet: no segment in the store, the members CSV is asked for
         assert panel.query_one("#ex-csv", Input).display
-        await pilot.press("f7")
+        await pilot.press("f8")
         await pilot.pause()
         assert any("members CSV" in n.message or "segment" in n.message for n in app._notifications)
         assert panel.preview is None
@@ -435,7 +437,7 @@ async def test_without_an_environment_the_screen_says_so(db_path: Path) -> None:
         screen = await open_audiences(pilot)
         notice = screen.query_one("#dryrun .no-env", Static)
         assert notice.display and "No environment yet" in str(notice.render())
-        await pilot.press("f7")
+        await pilot.press("f8")
         await pilot.pause()
         assert not screen._jobs
         assert any("No environment yet" in n.message for n in app._notifications)

@@ -24,7 +24,7 @@ async def test_run_all_offline_shows_progress_and_stores_results(db_path: Path) 
     services, env = services_with_sample(db_path)
     app = app_for(services)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f6")
+        await pilot.press("f7")
         await pilot.pause()
         screen = app.screen
         assert type(screen).__name__ == "ChecklistScreen"
@@ -48,7 +48,7 @@ async def test_expand_rerun_one_and_go_to_fix(db_path: Path) -> None:
     services, env = services_with_sample(db_path)
     app = app_for(services)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f6")
+        await pilot.press("f7")
         await pilot.pause()
         screen = app.screen
         first = screen.query_one("#check-request-complete", CheckItem)
@@ -74,7 +74,7 @@ async def test_down_moves_between_items_and_go_to_fix_opens_accounts(db_path: Pa
     services, _ = services_with_sample(db_path)
     app = app_for(services)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f6", "o", "down")
+        await pilot.press("f7", "o", "down")
         await pilot.pause()
         screen = app.screen
         assert screen.focused.id == "check-account-import-configured"  # type: ignore[union-attr]
@@ -89,7 +89,7 @@ async def test_cancel_keeps_what_finished(db_path: Path) -> None:
     services, env = services_with_sample(db_path)
     app = app_for(services)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f6", "o", "a", "escape")
+        await pilot.press("f7", "o", "a", "escape")
         await _wait_idle(app, pilot)
         stored = last_results(services.store, env.name)
         assert len(stored) <= len(CHECK_IDS)

@@ -1,4 +1,4 @@
-"""Pilot tests of the data sources screen (F4): the form, its checks, the website check."""
+"""Pilot tests of the data sources screen (F5): the form, its checks, the website check."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def text_of(app: AudienceApp, selector: str) -> str:
 
 
 async def open_sources(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.press("f4")
+    await pilot.press("f5")
     await pilot.pause()
 
 

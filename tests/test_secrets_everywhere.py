@@ -180,7 +180,7 @@ async def test_no_secret_on_any_screen(
     secrets_ = [s for s in forbidden(private_key) if s.isascii()]
     app = AudienceApp(Services(db_path=db_path))
     async with app.run_test(size=(160, 60)) as pilot:
-        for key in ("f1", "f2", "f3", "f4", "f5", "f6"):
+        for key in ("f2", "f3", "f4", "f5", "f6", "f7"):
             await pilot.press(key)
             await pilot.pause(0.2)
             svg = app.export_screenshot().encode()

@@ -58,7 +58,7 @@ def test_accounts(  # type: ignore[no-untyped-def]
     snap_compare, db_path: Path, tmp_path: Path, frozen_clock, size: tuple[int, int]
 ) -> None:
     app = AudienceApp(prepared(db_path, tmp_path))
-    assert snap_compare(app, press=["f3"], terminal_size=size)
+    assert snap_compare(app, press=["f4"], terminal_size=size)
 
 
 def test_accounts_scrolled_to_the_probe(  # type: ignore[no-untyped-def]
@@ -68,7 +68,7 @@ def test_accounts_scrolled_to_the_probe(  # type: ignore[no-untyped-def]
     app = AudienceApp(prepared(db_path, tmp_path))
 
     async def scroll(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.press("f3")
+        await pilot.press("f4")
         await pilot.pause()
         pilot.app.screen.query_one("#export-probe-view").scroll_visible(animate=False, top=True)
         await pilot.pause()

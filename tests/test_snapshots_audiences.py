@@ -1,4 +1,4 @@
-"""SVG snapshots of the Audiences screen (F5): the dry-run report and the workflow tab.
+"""SVG snapshots of the Audiences screen (F6): the dry-run report and the workflow tab.
 
 Deterministic: the demo is built from a fixed seed, the clock is frozen, the
 working folder is the workspace (so paths show as ``aam-outbound``), and the
@@ -29,16 +29,16 @@ def workspace_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_c
 
 
 async def _dry_run(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.press("f5")
+    await pilot.press("f6")
     await pilot.pause()
-    await pilot.press("f7")
+    await pilot.press("f8")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()
 
 
 async def _workflow(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.press("f5")
+    await pilot.press("f6")
     await pilot.pause()
     pilot.app.screen.query_one(TabbedContent).active = "workflow"
     await pilot.pause()

@@ -58,5 +58,5 @@ def _prepare(db_path: Path):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
 def test_checklist_mixed(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app = app_for(_prepare(db_path))
-    # F6, then down to the failing import reachability check and expand it
-    assert snap_compare(app, press=["f6", "down", "down", "space"], terminal_size=size)
+    # F7, then down to the failing import reachability check and expand it
+    assert snap_compare(app, press=["f7", "down", "down", "space"], terminal_size=size)

@@ -22,4 +22,4 @@ def test_home(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
 def test_request(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     services, _ = services_with_sample(db_path)
-    assert snap_compare(app_for(services), press=["f2"], terminal_size=size)
+    assert snap_compare(app_for(services), press=["f3"], terminal_size=size)

@@ -18,12 +18,12 @@ async def test_function_keys_switch_screens(db_path: Path) -> None:
     app = app_for(services)
     async with app.run_test(size=(80, 24)) as pilot:
         expected = {
-            "f2": "RequestScreen",
-            "f3": "AccountsScreen",
-            "f4": "DataSourcesScreen",
-            "f5": "AudiencesScreen",
-            "f6": "ChecklistScreen",
-            "f1": "HomeScreen",
+            "f3": "RequestScreen",
+            "f4": "AccountsScreen",
+            "f5": "DataSourcesScreen",
+            "f6": "AudiencesScreen",
+            "f7": "ChecklistScreen",
+            "f2": "HomeScreen",
         }
         for key, screen in expected.items():
             await pilot.press(key)
@@ -58,7 +58,7 @@ async def test_request_form_creates_environment(db_path: Path) -> None:
     services = Services(db_path=db_path)
     app = AudienceApp(services)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f2")
+        await pilot.press("f3")
         await pilot.pause()
         screen = app.screen
         screen.query_one("#env-name", Input).value = "staging"
@@ -81,7 +81,7 @@ async def test_request_form_creates_environment(db_path: Path) -> None:
         assert env.request.environment == "Stage"
         assert env.request.organization == "Example Corp"
         assert "Stage" in str(screen.query_one("#preview", Static).render())
-        await pilot.press("f9")
+        await pilot.press("f10")
         await pilot.pause()
         assert services.repo.request_status("staging") is RequestStatus.SENT
 
@@ -92,12 +92,12 @@ async def test_request_copy_and_eml(db_path: Path, tmp_path: Path) -> None:
     copied: list[str] = []
     app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f2")
+        await pilot.press("f3")
         await pilot.pause()
-        await pilot.press("f7")
+        await pilot.press("f8")
         await pilot.pause()
         assert copied and "IMS Org ID:" in copied[0]
-        await pilot.press("f8")
+        await pilot.press("f9")
         await pilot.pause()
         target = tmp_path / "out.eml"
         app.screen.query_one("#prompt-input", Input).value = str(target)
@@ -111,7 +111,7 @@ async def test_palette_lists_our_commands(db_path: Path) -> None:
     services, _ = services_with_sample(db_path)
     app = app_for(services)
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f2")
+        await pilot.press("f3")
         await pilot.pause()
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -141,12 +141,12 @@ async def test_unsaved_request_edits_survive_a_visit_elsewhere(db_path: Path) ->
     services, _ = services_with_sample(db_path)
     app = app_for(services)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f2")
-        await pilot.pause()
-        app.screen.query_one("#organization", Input).value = "Changed Org"
         await pilot.press("f3")
         await pilot.pause()
-        await pilot.press("f2")
+        app.screen.query_one("#organization", Input).value = "Changed Org"
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("f3")
         await pilot.pause()
         assert app.screen.query_one("#organization", Input).value == "Changed Org"
         assert services.repo.require(None).request.organization == "Example Corp"  # not saved

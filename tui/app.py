@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,11 +10,12 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from core.errors import AudienceError
 from core.model import Environment
+from tui.modals.help import HelpModal
 from tui.palette import ScreenCommands
 from tui.screens.accounts import AccountsScreen
 from tui.screens.audiences import AudiencesScreen
@@ -25,14 +27,14 @@ from tui.services import Services
 
 STYLES = Path(__file__).parent / "styles"
 
-#: (mode, title, key): the screens, in the seed's order.
+#: (mode, title, key): the screens, in the seed's order. F1 is help, F8-F10 the screen's actions.
 SCREENS: list[tuple[str, str, str]] = [
-    ("home", "Home", "f1"),
-    ("request", "Request", "f2"),
-    ("accounts", "Accounts", "f3"),
-    ("datasources", "Sources", "f4"),
-    ("audiences", "Audiences", "f5"),
-    ("checklist", "Checklist", "f6"),
+    ("home", "Home", "f2"),
+    ("request", "Request", "f3"),
+    ("accounts", "Accounts", "f4"),
+    ("datasources", "Sources", "f5"),
+    ("audiences", "Audiences", "f6"),
+    ("checklist", "Checklist", "f7"),
 ]
 
 
@@ -65,8 +67,9 @@ class AudienceApp(App[int]):
             Binding(key, f"go('{mode}')", title, id=f"go.{mode}", priority=True, show=False)
             for mode, title, key in SCREENS
         ],
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit"),
-        Binding("f10", "quit", "Quit", show=False, id="app.quit_f10"),
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl_c"),
     ]
 
     def __init__(self, services: Services, *, theme: str = "textual-dark") -> None:
@@ -136,7 +139,7 @@ class AudienceApp(App[int]):
 
     def update_subtitle(self) -> None:
         env = self.current_env()
-        self.sub_title = f"environment {env.name}" if env else "no environment yet: F2 starts one"
+        self.sub_title = f"environment {env.name}" if env else "no environment yet: F3 starts one"
 
     def environment_saved(self, env: Environment) -> None:
         """Screens call this after saving, so the rest of the console follows."""
@@ -146,8 +149,25 @@ class AudienceApp(App[int]):
 
     # --- navigation -------------------------------------------------------
 
+    def get_key_display(self, binding: Binding) -> str:
+        """F-keys as the keyboard prints them in the footer: F8, not f8."""
+        display = super().get_key_display(binding)
+        return display.upper() if re.fullmatch(r"f\d+", display) else display
+
     def action_go(self, mode: str) -> None:
         self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        """Opens the help of the screen in front (F1 again, Escape or q closes it)."""
+        if isinstance(self.screen, HelpModal):
+            self.screen.dismiss(None)
+            return
+        base = next(
+            (s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)),
+            self.screen,
+        )
+        titles = {mode: title for mode, title, _ in SCREENS}
+        self.push_screen(HelpModal(self.current_mode, base, titles.get(self.current_mode, "")))
 
     # --- errors -----------------------------------------------------------
 
@@ -171,5 +191,9 @@ class AudienceApp(App[int]):
 
 
 def run_console(services: Services, *, mouse: bool = True, theme: str = "textual-dark") -> None:
-    """Runs the console until the user quits."""
-    AudienceApp(services, theme=theme).run(mouse=mouse)
+    """Runs the console until the user quits; a hangup (SIGHUP) exits quietly with 130."""
+    from tui.hangup import HangupGuard
+
+    app = AudienceApp(services, theme=theme)
+    with HangupGuard(app.exit):
+        app.run(mouse=mouse)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from core.errors import AudienceError, ExitCode
+from core.errors import AudienceError, ExitCode, InputError
 from tui.services import Services
 
 DEBUG_VAR = "AUDIENCECTL_DEBUG"
@@ -71,9 +71,19 @@ def cli(
 @pass_state
 def tui_command(state: CliState, no_mouse: bool, theme: str) -> None:
     """Open the console."""
+    check_theme(theme)
     from tui.app import run_console  # Textual is imported only here
 
     run_console(state.services, mouse=not no_mouse, theme=theme)
+
+
+def check_theme(name: str) -> None:
+    """Fails with one line listing the valid names when the theme is unknown."""
+    from textual.theme import BUILTIN_THEMES  # only the console's commands get here
+
+    if name not in BUILTIN_THEMES:
+        valid = ", ".join(sorted(BUILTIN_THEMES))
+        raise InputError(f"unknown theme {name!r}", f"valid themes: {valid}")
 
 
 def _register() -> None:

@@ -28,6 +28,11 @@ class ScreenCommands(Provider):
         provider = getattr(screen, "palette_commands", None)
         if provider is not None:
             yield from provider()
+        yield PaletteCommand(
+            "help: this screen",
+            "What each field means and where to find it (F1)",
+            self.app.action_help,  # type: ignore[attr-defined]
+        )
         for mode, title, key in SCREENS:
             yield PaletteCommand(
                 f"go: {title.lower()}",

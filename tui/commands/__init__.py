@@ -14,6 +14,7 @@ from tui.commands.importwf import import_group
 from tui.commands.probe import hostkey_group, probe_command
 from tui.commands.profiles import profiles_group
 from tui.commands.request import request_group
+from tui.commands.serve import serve_command
 
 ALL: list[click.Command] = [
     config_group,
@@ -27,4 +28,5 @@ ALL: list[click.Command] = [
     probe_command,
     hostkey_group,
     doctor_command,
+    serve_command,
 ]

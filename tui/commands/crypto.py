@@ -39,7 +39,7 @@ def _datasource(env: Environment, label: str | None) -> DataSource:
     if not env.datasources:
         raise InputError(
             f"environment {env.name!r} has no data source",
-            "add one in the console (F4) or in [[datasources]] of the TOML file",
+            "add one in the console (F5) or in [[datasources]] of the TOML file",
         )
     known = ", ".join(repr(ds.label) for ds in env.datasources)
     raise InputError("several data sources: choose one with --datasource LABEL", f"known: {known}")

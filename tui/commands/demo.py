@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import platformdirs
 
-from core.demo import DemoWorkspace, build_demo
+from core.checks import CheckResult, run_checks
+from core.demo import DemoWorkspace, build_demo, deliver_next
 from core.errors import ExitCode
 from core.model import RequestStatus
 from core.profiles import CsvProfiles
+from core.workflow import PassReport, pause
+from storage.audiences import SqliteWorkflowStore
+from storage.checks import context_for, save_results
 from storage.profiles import load_profiles
-from tui.cli import CliState, pass_state
+from storage.reset import forget_environment
+from storage.settings import arm_first_run_tips
+from tui.cli import CliState, check_theme, pass_state
 from tui.services import Services
 
 
@@ -20,21 +28,58 @@ def default_demo_dir() -> Path:
     return Path(platformdirs.user_data_dir("audiencectl", appauthor=False)) / "demo"
 
 
-def install_demo(services: Services, workspace: DemoWorkspace) -> None:
-    """Puts the demo's environment, profiles and visitor map into the store, and runs
-    the import workflow once, so every screen has real data to show."""
-    repo = services.repo
-    env = repo.save(workspace.env)
-    load_profiles(
-        services.store, env.name, CsvProfiles(workspace.profiles_csv, workspace.visitors_csv)
-    )
-    if repo.request_status(env.name) is RequestStatus.DRAFT:
-        repo.set_request_status(env, RequestStatus.PROVISIONED)
-    from storage.audiences import SqliteWorkflowStore
+@dataclass(frozen=True)
+class DemoInstall:
+    """What the install left behind: the first pass, the waiting file, the checklist."""
+
+    first_pass: PassReport
+    waiting: Path
+    checks: list[CheckResult]
+
+    @property
+    def findings(self) -> list[CheckResult]:
+        return [r for r in self.checks if r.status in ("warn", "fail")]
+
+
+def install_demo(services: Services, workspace: DemoWorkspace) -> DemoInstall:
+    """Puts the demo in the store, from scratch (a re-run starts the demo over).
+
+    Saves the environment, loads profiles and the visitor map, marks the request
+    provisioned, runs ONE import pass, then a newer AAM batch arrives and the
+    workflow is paused, so it waits. Runs the offline checklist and keeps its
+    verdicts for the home and checklist screens, and arms the first-run tips.
+    """
     from tui.commands.importwf import run_import_pass
 
-    if SqliteWorkflowStore(services.store).processed_count(env.name) == 0:
-        run_import_pass(services)
+    name = workspace.env.name
+    forget_environment(services.store, name)  # only the demo's environment
+    env = services.repo.save(workspace.env)
+    load_profiles(services.store, name, CsvProfiles(workspace.profiles_csv, workspace.visitors_csv))
+    services.repo.set_request_status(env, RequestStatus.PROVISIONED)
+    first = run_import_pass(services)
+    waiting = deliver_next(workspace)
+    pause(SqliteWorkflowStore(services.store), name)
+    checks = run_checks(context_for(services.store, env, box=services.box, offline=True))
+    save_results(services.store, name, checks)
+    arm_first_run_tips(services.store, name)
+    return DemoInstall(first, waiting, checks)
+
+
+def next_steps(workspace: DemoWorkspace) -> list[str]:
+    """The lines that tell where to go from here (console, or the same by command line)."""
+    db = shlex.quote(str(workspace.db_path))
+    dry_run = (
+        f"audiencectl --db {db} dry-run --profiles {shlex.quote(str(workspace.profiles_csv))} "
+        f"--visitors {shlex.quote(str(workspace.visitors_csv))} "
+        f"{shlex.quote(str(workspace.inbox))}"
+    )
+    return [
+        "next steps:",
+        f"  1. open the console: audiencectl --db {db}",
+        "     (F6 Audiences, F8 dry run; F7 Checklist; F1 help on any screen)",
+        f"  2. or by command line: {dry_run}",
+        f"     then: audiencectl --db {db} doctor --offline",
+    ]
 
 
 @click.command("demo")
@@ -56,23 +101,37 @@ def demo_command(
     """Build a demo workspace (store, profiles, AAM files, data sources) and open the console.
 
     Works offline. The demo's store is its own (DIR/audiencectl.db); --db is ignored.
+    Running it again starts the demo over (its files and its environment).
     """
+    if not no_tui:
+        check_theme(theme)
     workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
-    services = Services(db_path=workspace.db_path, env_name="demo")
+    services = Services(db_path=workspace.db_path, env_name=workspace.env.name)
     try:
-        install_demo(services, workspace)
+        done = install_demo(services, workspace)
     finally:
         services.close()
+    run = done.first_pass
     click.echo(f"demo workspace: {workspace.root}", err=True)
     click.echo(f"  store:    {workspace.db_path}", err=True)
     click.echo(f"  profiles: {workspace.profiles_csv}", err=True)
     click.echo(f"  AAM files (import account): {workspace.inbox}", err=True)
+    click.echo(
+        f"  first import: {run.records} records, {run.reconciled} reconciled "
+        f"({run.match_rate:.1%}); then the workflow was paused and "
+        f"{done.waiting.name} arrived: it waits",
+        err=True,
+    )
+    click.echo(f"  checklist: {len(done.findings)} finding(s) to fix", err=True)
+    for finding in done.findings:
+        click.echo(f"    {finding.status}: {finding.title}", err=True)
     if no_tui:
-        click.echo(f"open it with: audiencectl --db {workspace.db_path}", err=True)
+        for line in next_steps(workspace):
+            click.echo(line, err=True)
         return ExitCode.OK
     from tui.app import run_console
 
-    console = Services(db_path=workspace.db_path, env_name="demo")
+    console = Services(db_path=workspace.db_path, env_name=workspace.env.name)
     try:
         run_console(console, mouse=not no_mouse, theme=theme)
     finally:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from core import clock
 from core.errors import ExitCode
+from core.formats import classify_names
 from core.hostkeys import HostKeyCheck
-from core.model import Account, DataSource, Environment
+from core.model import Account, AccountType, DataSource, Environment
 from core.probe import Credentials
 from core.transport import FileTransport, open_transport
 from core.workflow import (
@@ -103,6 +105,21 @@ def run_import_pass(
         )
 
 
+def waiting_files(env: Environment, processed: set[str]) -> int | None:
+    """AAM files in a local import folder not imported yet; None for an SFTP account
+    (status never connects) or a folder that cannot be listed."""
+    account = env.import_account
+    if account.type is not AccountType.LOCAL or not account.path:
+        return None
+    try:
+        names = [p.name for p in Path(account.path).iterdir() if p.is_file()]
+    except OSError:
+        return None
+    batches, _ = classify_names(names)
+    files = {n for b in batches for n in (*b.part_names, b.manifest_name) if n}
+    return len(files - processed)
+
+
 def import_status(services: Services) -> dict[str, Any]:
     """The ``import status --json`` object: state, last run, ledger, audiences, timing."""
     env = services.env()
@@ -118,9 +135,11 @@ def import_status(services: Services) -> dict[str, Any]:
             f"no run within 2 x {interval} min while running (last run: {since}): "
             "is `audiencectl import run` (or its scheduler) still going?"
         )
+    waiting = waiting_files(env, workflow.processed_names(env.name))
     if status.state in (State.PAUSED, State.STOPPED):
+        held = f", {waiting} file(s) waiting" if waiting else ""
         notes.append(
-            f"the workflow is {status.state.value}: audiences are not imported "
+            f"the workflow is {status.state.value}{held}: audiences are not imported "
             "(`audiencectl import resume`)"
         )
     return {
@@ -130,6 +149,7 @@ def import_status(services: Services) -> dict[str, Any]:
         "last_error": status.last_error,
         "last_run": last.to_json() if last else None,
         "processed_files": workflow.processed_count(env.name),
+        "waiting_files": waiting,
         "segments": {seg: {"members": n} for seg, n in workflow.segment_counts(env.name).items()},
         "interval_minutes": interval,
         "overdue": overdue,
@@ -258,6 +278,8 @@ def import_status_command(state: CliState, as_json: bool) -> int:
         if run["error"]:
             click.echo(f"  error: {run['error']}")
     click.echo(f"processed files: {data['processed_files']}")
+    if data["waiting_files"]:
+        click.echo(f"waiting files: {data['waiting_files']} (not imported yet)")
     segments = data["segments"]
     if segments:
         shown = ", ".join(f"{seg}: {v['members']}" for seg, v in segments.items())

@@ -138,7 +138,7 @@ def probe_command(
     if gaps:
         raise InputError(
             f"cannot probe: the {gaps}",
-            "fill them in the console (F3) or in [accounts.*] of the TOML file",
+            "fill them in the console (F4) or in [accounts.*] of the TOML file",
         )
     credentials = {role: credentials_for(services, env, env.account(role)) for role in roles}
     reports: list[ProbeReport] = []

@@ -38,8 +38,8 @@ from tui.widgets.account_panel import AccountPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
-PROBE_KEYS = {Role.IMPORT: "F7", Role.EXPORT: "F8"}
-NO_ENV = "No environment yet: start one with the provisioning request (F2), then come back."
+PROBE_KEYS = {Role.IMPORT: "F8", Role.EXPORT: "F9"}
+NO_ENV = "No environment yet: start one with the provisioning request (F3), then come back."
 
 
 class ProbeProgress(Message):
@@ -118,10 +118,9 @@ class AccountsScreen(ConsoleScreen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="accounts.save"),
-        # F7/F8/F9 are written on the Probe buttons; the footer keeps room for F1-F6 at 80 columns.
-        Binding("f7", "probe('import')", "Probe import", show=False, id="accounts.probe_import"),
-        Binding("f8", "probe('export')", "Probe export", show=False, id="accounts.probe_export"),
-        Binding("f9", "probe_both", "Probe both", show=False, id="accounts.probe_both"),
+        Binding("f8", "probe('import')", "Probe import", id="accounts.probe_import"),
+        Binding("f9", "probe('export')", "Probe export", id="accounts.probe_export"),
+        Binding("f10", "probe_both", "Probe both", id="accounts.probe_both"),
         Binding("escape", "cancel_probe", "Cancel probe", id="accounts.cancel"),
     ]
 
@@ -145,7 +144,7 @@ class AccountsScreen(ConsoleScreen):
             yield Static("", id="direction-banner", markup=False)
             with Horizontal(id="account-buttons"):
                 yield Button("Save (Ctrl+S)", variant="primary", id="save", compact=True)
-                yield Button("Probe both (F9)", id="probe-both", compact=True)
+                yield Button("Probe both (F10)", id="probe-both", compact=True)
             with Horizontal(id="panels"):
                 for role in Role:
                     yield AccountPanel(role, PROBE_KEYS[role])
@@ -473,16 +472,16 @@ class AccountsScreen(ConsoleScreen):
             PaletteCommand("accounts: save", "Save both accounts (Ctrl+S)", self.action_save),
             PaletteCommand(
                 "accounts: probe import",
-                "Probe importSharedAudience (F7)",
+                "Probe importSharedAudience (F8)",
                 lambda: self.action_probe("import"),
             ),
             PaletteCommand(
                 "accounts: probe export",
-                "Probe exportSharedAudience (F8)",
+                "Probe exportSharedAudience (F9)",
                 lambda: self.action_probe("export"),
             ),
             PaletteCommand(
-                "accounts: probe both", "Probe both accounts (F9)", self.action_probe_both
+                "accounts: probe both", "Probe both accounts (F10)", self.action_probe_both
             ),
             PaletteCommand(
                 "accounts: cancel probe",

@@ -1,4 +1,4 @@
-"""Audiences (F5): dry runs, the Import shared audience workflow, exports to AAM.
+"""Audiences (F6): dry runs, the Import shared audience workflow, exports to AAM.
 
 Three tabs. **Dry run** reconciles audience files offline against the profiles
 (the store's, or a CSV) and shows the match report: totals, outcomes as a bar
@@ -77,7 +77,7 @@ from tui.widgets.run_progress import RunProgress
 from tui.widgets.screen_header import ScreenIntro
 from tui.widgets.workflow_panel import WorkflowPanel
 
-NO_ENV = "No environment yet: start one with the provisioning request (F2), then come back."
+NO_ENV = "No environment yet: start one with the provisioning request (F3), then come back."
 #: The dry run's data source select: route each file by the destination ID in its name.
 ROUTE = "*route*"
 #: Which tab each job belongs to.
@@ -169,12 +169,16 @@ class AudiencesScreen(ConsoleScreen):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        Binding("f7", "run", "Run", id="audiences.run"),
+        Binding("f8", "run", "Run", id="audiences.run"),
         Binding("escape", "cancel", "Cancel", id="audiences.cancel"),
         Binding("ctrl+s", "save_report", "Save report", id="audiences.save_report"),
-        Binding("p", "pause", "Pause", show=False, id="audiences.pause"),
-        Binding("r", "resume", "Resume", show=False, id="audiences.resume"),
-        Binding("s", "stop", "Stop", show=False, id="audiences.stop"),
+        # the Workflow tab's actions (hidden on the other tabs by check_action)
+        Binding("p", "pause", "Pause", id="audiences.pause"),
+        Binding("r", "resume", "Resume", id="audiences.resume"),
+        Binding("s", "stop", "Stop", id="audiences.stop"),
+        # the Export tab's actions; F8 previews there
+        Binding("f9", "export('write')", "Export to folder", id="audiences.export_write"),
+        Binding("f10", "export('upload')", "Upload", id="audiences.export_upload"),
     ]
 
     def __init__(self) -> None:
@@ -220,10 +224,10 @@ class AudiencesScreen(ConsoleScreen):
                 allow_blank=False,
                 compact=True,
             )
-            yield Button("Run (F7)", id="dr-run", variant="primary", compact=True)
+            yield Button("Run (F8)", id="dr-run", variant="primary", compact=True)
             yield Button("Cancel (Esc)", id="dr-cancel", compact=True, disabled=True)
             yield Button("Save report", id="dr-save", compact=True, disabled=True)
-        yield RunProgress("F7 runs the dry run; the store is only read", id="dr-progress")
+        yield RunProgress("F8 runs the dry run; the store is only read", id="dr-progress")
         with Vertical(id="dr-report"):
             yield Static("", id="dr-totals", markup=False)
             yield Label("Outcomes (one per non-empty line)", classes="table-title")
@@ -339,6 +343,10 @@ class AudiencesScreen(ConsoleScreen):
             return tab == "dryrun" and self.result is not None
         if action in ("pause", "resume", "stop"):
             return tab == "workflow" and self.env is not None
+        if action == "export":
+            if tab != "export" or self.env is None:
+                return False
+            return True if "export" not in self._jobs else None
         if action == "run":
             kind = {"dryrun": "dryrun", "workflow": "pass", "export": "export"}[tab]
             return True if kind not in self._jobs else None
@@ -352,6 +360,9 @@ class AudiencesScreen(ConsoleScreen):
             self.start_pass()
         else:
             self.start_export("preview")
+
+    def action_export(self, action: str) -> None:
+        self.start_export(action)
 
     def action_cancel(self) -> None:
         """Cancels the active tab's job (or else the only one running)."""
@@ -572,7 +583,7 @@ class AudiencesScreen(ConsoleScreen):
         """Asks for a path and writes the Markdown match report there."""
         result = self.result
         if result is None:
-            self.notify("run a dry run first (F7)", severity="warning")
+            self.notify("run a dry run first (F8)", severity="warning")
             return
 
         def chosen(text: str | None) -> None:
@@ -744,7 +755,7 @@ class AudiencesScreen(ConsoleScreen):
         return [
             PaletteCommand(
                 "audiences: dry run",
-                "Reconcile the chosen files offline (F7)",
+                "Reconcile the chosen files offline (F8)",
                 on_tab("dryrun", self.start_dry_run),
             ),
             PaletteCommand(

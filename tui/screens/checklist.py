@@ -1,4 +1,4 @@
-"""Troubleshooting checklist (F6): the seed's troubleshooting section, walked in order.
+"""Troubleshooting checklist (F7): the seed's troubleshooting section, walked in order.
 
 Each check is a row (glyph, status word, title) that expands to its evidence
 and fix. Checks run in a thread worker (all of them, or the focused one), with
@@ -27,7 +27,7 @@ from tui.widgets.check_item import CheckItem
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
-NO_ENV = "No environment yet: start one with the provisioning request (F2)."
+NO_ENV = "No environment yet: start one with the provisioning request (F3)."
 INTRO = "When audiences are not shared: the checklist, in Adobe's troubleshooting order"
 
 

@@ -1,4 +1,4 @@
-"""Shared data sources (F4): the list by priority, the form of one, the website cross-check."""
+"""Shared data sources (F5): the list by priority, the form of one, the website cross-check."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ COLUMNS = [
 #: How many values of the reconciliation key's column the channel check looks at.
 COLUMN_SAMPLE = 200
 
-NO_ENV = "No environment yet: start one with the provisioning request (F2)."
+NO_ENV = "No environment yet: start one with the provisioning request (F3)."
 
 
 def table_row(ds: DataSource) -> tuple[str, ...]:
@@ -87,9 +87,9 @@ class DataSourcesScreen(ConsoleScreen):
             yield ScreenIntro("Shared data sources: how AAM's IDs meet your profiles")
             yield DataTable(id="ds-table", cursor_type="row", zebra_stripes=False)
             with Horizontal(id="ds-actions"):
-                yield Button("Save", id="ds-save", variant="primary", compact=True)
-                yield Button("New", id="ds-new", compact=True)
-                yield Button("Delete", id="ds-delete", variant="error", compact=True)
+                yield Button("Save (Ctrl+S)", id="ds-save", variant="primary", compact=True)
+                yield Button("New (Ctrl+N)", id="ds-new", compact=True)
+                yield Button("Delete (F8)", id="ds-delete", variant="error", compact=True)
                 yield Button("Show import workflow", id="ds-workflow", compact=True)
             with TabbedContent(id="ds-tabs", initial="tab-settings"):
                 with TabPane("Settings", id="tab-settings"):

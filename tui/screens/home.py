@@ -11,27 +11,28 @@ from textual.widgets import DataTable, Footer, Static
 from storage.overview import SetupStep, overview
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
+from tui.widgets.first_run import FirstRunKeys, FirstRunTips
 from tui.widgets.glyphs import badge
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 
 NEXT_STEP = {
-    "request": "Fill the provisioning request and send it to Adobe (F2).",
-    "accounts": "Enter the SFTP accounts Adobe sent and probe them (F3).",
-    "datasources": "Enter the data source alias and AAM destination ID (F4).",
-    "checklist": "Run the troubleshooting checklist (F6).",
-    "audiences": "Load profiles and run a dry run on an audience file (F5).",
+    "request": "Fill the provisioning request and send it to Adobe (F3).",
+    "accounts": "Enter the SFTP accounts Adobe sent and probe them (F4).",
+    "datasources": "Enter the data source alias and AAM destination ID (F5).",
+    "checklist": "Run the troubleshooting checklist (F7).",
+    "audiences": "Load profiles and run a dry run on an audience file (F6).",
 }
 
 EMPTY = (
     "This store holds no environment yet.\n\n"
-    "  • F2 starts one with the provisioning request,\n"
+    "  • F3 starts one with the provisioning request,\n"
     "  • or: audiencectl config import FILE.toml\n"
     "  • or try everything offline: audiencectl demo"
 )
 
 
-class HomeScreen(ConsoleScreen):
+class HomeScreen(FirstRunKeys, ConsoleScreen):
     """The integration's setup at a glance; Enter opens the step's screen."""
 
     BINDINGS = [Binding("r", "refresh", "Refresh", show=False, id="home.refresh")]
@@ -42,6 +43,7 @@ class HomeScreen(ConsoleScreen):
             yield ScreenIntro(
                 "Campaign ↔ Audience Manager: the setup, step by step", id="home-intro"
             )
+            yield FirstRunTips(id="first-run")
             yield DataTable(id="steps", cursor_type="row", zebra_stripes=False)
             yield Static("", id="next-step", markup=False)
         yield Footer(compact=True)
@@ -86,7 +88,7 @@ class HomeScreen(ConsoleScreen):
         text = (
             f"Next: {NEXT_STEP.get(pending.key, pending.title)}"
             if pending
-            else "Every step is done. Run the checklist (F6) whenever audiences look wrong."
+            else "Every step is done. Run the checklist (F7) whenever audiences look wrong."
         )
         self.query_one("#next-step", Static).update(text)
 

@@ -39,9 +39,9 @@ class RequestScreen(ConsoleScreen):
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="request.save"),
-        Binding("f7", "copy", "Copy email", id="request.copy"),
-        Binding("f8", "save_eml", "Save .eml", id="request.eml"),
-        Binding("f9", "advance", "Next status", id="request.advance"),
+        Binding("f8", "copy", "Copy email", id="request.copy"),
+        Binding("f9", "save_eml", "Save .eml", id="request.eml"),
+        Binding("f10", "advance", "Next status", id="request.advance"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -280,9 +280,13 @@ class RequestScreen(ConsoleScreen):
     def palette_commands(self) -> list[PaletteCommand]:
         return [
             PaletteCommand("request: save", "Save the request (Ctrl+S)", self.action_save),
-            PaletteCommand("request: copy email", "Copy the email (OSC 52)", self.action_copy),
-            PaletteCommand("request: save .eml", "Write an RFC 5322 message", self.action_save_eml),
+            PaletteCommand("request: copy email", "Copy the email (F8)", self.action_copy),
             PaletteCommand(
-                "request: next status", "draft → sent → provisioned → ...", self.action_advance
+                "request: save .eml", "Write an RFC 5322 message (F9)", self.action_save_eml
+            ),
+            PaletteCommand(
+                "request: next status",
+                "draft → sent → provisioned → ... (F10)",
+                self.action_advance,
             ),
         ]

@@ -21,10 +21,10 @@ GLYPHS = {
 }
 
 SCREEN_NAMES = {
-    "request": "Request, F2",
-    "accounts": "Accounts, F3",
-    "datasources": "Sources, F4",
-    "audiences": "Audiences, F5",
+    "request": "Request, F3",
+    "accounts": "Accounts, F4",
+    "datasources": "Sources, F5",
+    "audiences": "Audiences, F6",
 }
 
 

@@ -62,9 +62,9 @@ class ExportPanel(Vertical):
             )
             yield Checkbox("gzip", id="ex-gzip", compact=True)
         with Horizontal(classes="buttons"):
-            yield Button("Preview (F7)", id="ex-preview", variant="primary", compact=True)
-            yield Button("Export to folder", id="ex-write", compact=True)
-            yield Button("Upload (export account)", id="ex-upload", compact=True)
+            yield Button("Preview (F8)", id="ex-preview", variant="primary", compact=True)
+            yield Button("Export to folder (F9)", id="ex-write", compact=True)
+            yield Button("Upload to AAM (F10)", id="ex-upload", compact=True)
         yield RunProgress("choose members and a data source, then Preview", id="ex-progress")
         yield Static("", id="ex-file", markup=False)
         yield Static("", id="ex-lines", markup=False)

@@ -13,7 +13,7 @@ MAX_ENV = 10  # the F-keys need 67 columns: 80 leaves room for this much
 
 
 class NavBar(Static):
-    """``env │ F1 Home  F2 Request ...`` with the current screen highlighted."""
+    """``env F2 Home F3 Request ...`` with the current screen highlighted (F1 is help)."""
 
     DEFAULT_CLASSES = "nav-bar"
 

@@ -76,7 +76,7 @@ class WorkflowPanel(Vertical):
         yield Static("", id="wf-details", markup=False)
         yield Static("", id="wf-latency", markup=False)
         with Horizontal(id="wf-buttons"):
-            yield Button("Run now (F7)", id="wf-run", variant="primary", compact=True)
+            yield Button("Run now (F8)", id="wf-run", variant="primary", compact=True)
             yield Button("Pause (p)", id="wf-pause", compact=True)
             yield Button("Resume (r)", id="wf-resume", compact=True)
             yield Button("Stop (s)", id="wf-stop", variant="warning", compact=True)

@@ -1,0 +1,231 @@
+"""`audiencectl serve`: the console in a browser, on 127.0.0.1 only.
+
+The server runs as a real subprocess; the page and the websocket are fetched
+over HTTP the way a browser would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sshd import free_port
+from tests.tui_helpers import services_with_sample
+from tui.commands.serve import console_command
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"serve ended early ({proc.returncode}): {err.decode()}")
+        with socket.socket() as sock:
+            if sock.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"serve did not listen on {port} within {seconds}s")
+
+
+def _consoles_on(db: Path) -> list[int]:
+    """Pids of console processes whose command line names this store."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(db).encode() in argv and b"serve" not in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _serve(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def sample_db(db_path: Path) -> Path:
+    services, _ = services_with_sample(db_path)
+    services.close()
+    return db_path
+
+
+@pytest.fixture
+def served(sample_db: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    proc = _serve("--db", str(sample_db), "serve", "--port", str(port))
+    try:
+        _wait_listening(port, proc)
+        yield proc, port
+    finally:
+        _stop(proc)
+
+
+async def _first_frames(port: int, wanted: list[bytes], seconds: float = 20) -> bytes:
+    """Opens the console's websocket as the page does; returns the terminal bytes."""
+    import aiohttp
+
+    url = f"http://{HOST}:{port}/ws?width=100&height=30"
+    received = b""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_json(["resize", {"width": 100, "height": 30}])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not all(w in received for w in wanted):
+            try:
+                message = await ws.receive(timeout=1)
+            except TimeoutError:
+                continue
+            if message.type == aiohttp.WSMsgType.BINARY:
+                received += message.data
+            elif message.type != aiohttp.WSMsgType.TEXT:
+                break
+    return received
+
+
+def test_page_is_textual_serve_for_the_console(served: tuple[subprocess.Popen[bytes], int]) -> None:
+    _, port = served
+    with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=10) as response:
+        assert response.status == 200
+        page = response.read().decode()
+    assert "textual.js" in page  # textual-serve's front end
+    assert f'data-session-websocket-url="ws://{HOST}:{port}/ws"' in page
+    assert "<div>audiencectl</div>" in page  # our title, not the command line
+    assert "--db" not in page
+
+
+def test_websocket_shows_the_console_on_the_same_store(
+    served: tuple[subprocess.Popen[bytes], int], sample_db: Path
+) -> None:
+    _, port = served
+    frames = asyncio.run(_first_frames(port, [b"Checklist", b"production"]))
+    assert b"Checklist" in frames  # the navigation bar
+    assert b"production" in frames  # the environment of the store given with --db
+
+
+def test_sigterm_stops_the_server_and_its_consoles(sample_db: Path) -> None:
+    port = free_port()
+    proc = _serve("--db", str(sample_db), "serve", "--port", str(port))
+    try:
+        _wait_listening(port, proc)
+
+        async def open_then_signal() -> None:
+            import aiohttp
+
+            url = f"http://{HOST}:{port}/ws?width=80&height=24"
+            async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+                received = b""
+                while b"Checklist" not in received:
+                    message = await ws.receive(timeout=20)
+                    assert message.type == aiohttp.WSMsgType.BINARY
+                    received += message.data
+                assert _consoles_on(sample_db), "no console process was started"
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(proc.wait, 15)
+
+        asyncio.run(open_then_signal())
+        assert proc.returncode == 0
+        deadline = time.monotonic() + 10
+        while _consoles_on(sample_db) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _consoles_on(sample_db) == []
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "localhost"])
+def test_other_hosts_are_refused(run_cli, host: str) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("serve", "--host", host, "--port", str(free_port()))
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "no authentication" in lines[0]
+    assert "ssh -L" in lines[0]
+
+
+def test_port_in_use_is_one_line_and_exit_2(run_cli) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as busy:
+        busy.bind((HOST, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("serve", "--port", str(port))
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"audiencectl: error: port {port} on {HOST} is already in use "
+        "(hint: choose another: --port N)"
+    ]
+
+
+def test_unknown_theme_is_refused_before_serving(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("serve", "--theme", "neon", "--port", str(free_port()))
+    assert result.code == 2
+    assert "unknown theme 'neon'" in result.err
+    assert "ansi-dark" in result.err
+
+
+def test_dir_needs_demo(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("serve", "--dir", str(tmp_path), "--port", str(free_port()))
+    assert result.code == 2
+    assert "--dir only goes with --demo" in result.err
+
+
+def test_served_command_is_this_console_on_the_same_store(tmp_path: Path) -> None:
+    db = tmp_path / "a b" / "store.db"
+    argv = shlex.split(console_command(db, "prod env", "ansi-dark"))
+    assert argv == [
+        sys.executable, "-m", "tui", "--db", str(db.resolve()),
+        "--env", "prod env", "tui", "--theme", "ansi-dark",
+    ]  # fmt: skip
+    assert "--env" not in shlex.split(console_command(db, None, "textual-dark"))
+
+
+def test_demo_builds_the_workspace_and_serves_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "AUDIENCECTL_DB": str(tmp_path / "unused.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "serve", "--demo", "--dir", str(tmp_path / "demo"),
+         "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_listening(port, proc, seconds=60)
+        assert (tmp_path / "demo" / "audiencectl.db").exists()
+        assert not (tmp_path / "unused.db").exists()
+        frames = asyncio.run(_first_frames(port, [b"Checklist", b"demo"]))
+        assert b"demo" in frames
+    finally:
+        _stop(proc)

@@ -1,0 +1,178 @@
+"""`audiencectl serve`: the console in a browser, through textual-serve.
+
+The console has no authentication of its own, so the server listens on
+127.0.0.1 only; from a laptop, reach it through SSH:
+``ssh -L 8000:127.0.0.1:8000 HOST``, then open http://127.0.0.1:8000.
+Every browser tab runs its own console process on the same store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import shlex
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.errors import ExitCode, InputError
+from tui.cli import CliState, check_theme, pass_state
+
+#: The only address `serve` listens on.
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: How long stopping waits for the open sessions' consoles to quit.
+SHUTDOWN_SECONDS = 10.0
+
+
+def tunnel_hint(port: int) -> str:
+    """The SSH line that brings the console to a laptop."""
+    return f"ssh -L {port}:{LOOPBACK}:{port} HOST, then open http://{LOOPBACK}:{port}"
+
+
+def check_host(host: str, port: int) -> None:
+    """Refuses anything but 127.0.0.1: the console has no login of its own."""
+    if host != LOOPBACK:
+        raise InputError(
+            f"refusing to serve on {host!r}: the console has no authentication, "
+            f"so serve listens on {LOOPBACK} only",
+            f"from another machine use {tunnel_hint(port)}",
+        )
+
+
+def check_port_free(port: int) -> None:
+    """Fails with one line when something already listens on the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The server sets SO_REUSEADDR too: only a listening socket is a conflict.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise _port_error(port, exc) from None
+
+
+def _port_error(port: int, exc: OSError) -> InputError:
+    if exc.errno == errno.EADDRINUSE:
+        return InputError(
+            f"port {port} on {LOOPBACK} is already in use", "choose another: --port N"
+        )
+    if exc.errno == errno.EACCES:
+        return InputError(f"not allowed to listen on port {port}", "choose a port above 1023")
+    return InputError(f"cannot listen on {LOOPBACK}:{port}: {exc.strerror or exc}")
+
+
+def console_command(db_path: Path, env_name: str | None, theme: str) -> str:
+    """The shell line textual-serve runs for every browser tab: this console, same store."""
+    argv = [sys.executable, "-m", "tui", "--db", str(db_path.expanduser().resolve())]
+    if env_name:
+        argv += ["--env", env_name]
+    argv += ["tui", "--theme", theme]
+    return shlex.join(argv)
+
+
+@click.command("serve")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1.",
+)
+@click.option(
+    "--host",
+    default=LOOPBACK,
+    show_default=True,
+    help="Only 127.0.0.1 is accepted (no authentication); use ssh -L from elsewhere.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Build the demo workspace first (as `audiencectl demo`) and serve the console on it.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="With --demo: where to build it (default: the user data dir's demo folder).",
+)
+@click.option("--theme", default="textual-dark", show_default=True, help="e.g. ansi-dark.")
+@pass_state
+def serve_command(
+    state: CliState, port: int, host: str, demo: bool, folder: Path | None, theme: str
+) -> int:
+    """Serve the console in a web browser, on 127.0.0.1 only (textual-serve).
+
+    The console has no authentication: from a laptop, tunnel with
+    `ssh -L 8000:127.0.0.1:8000 HOST` and open http://127.0.0.1:8000.
+    Each browser tab starts its own console. Ctrl+C stops the server.
+    """
+    check_host(host, port)
+    check_theme(theme)
+    if folder is not None and not demo:
+        raise InputError("--dir only goes with --demo", "add --demo, or use --db for a store")
+    check_port_free(port)
+    db_path, env_name = state.services.db_path, state.services.env_name
+    if demo:
+        db_path, env_name = _build_demo(folder), "demo"
+    click.echo(
+        f"audiencectl: serving the console on http://{LOOPBACK}:{port} "
+        f"(store {db_path}); no authentication: from elsewhere use {tunnel_hint(port)}",
+        err=True,
+    )
+    server = _make_server(console_command(db_path, env_name, theme), port)
+    try:
+        server.serve()
+    except OSError as exc:  # lost the race for the port after the check
+        raise _port_error(port, exc) from None
+    return ExitCode.OK
+
+
+def _make_server(command: str, port: int) -> Any:
+    """A textual-serve server that also ends open sessions when it stops.
+
+    Without this, SIGTERM or Ctrl+C waits up to a minute for every open browser
+    tab to close its websocket; here each session's console is told to quit.
+    """
+    from textual_serve.server import Server  # only this command needs the web server
+
+    class ConsoleServer(Server):
+        def __init__(self) -> None:
+            super().__init__(command, host=LOOPBACK, port=port, title="audiencectl")
+            self.sessions: set[asyncio.Task[Any]] = set()
+
+        async def handle_websocket(self, request: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self.sessions.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.sessions.discard(task)  # type: ignore[arg-type]
+
+        async def on_shutdown(self, app: Any) -> None:
+            sessions = list(self.sessions)
+            for task in sessions:
+                task.cancel()  # textual-serve then closes the socket and quits the console
+            if sessions:
+                await asyncio.wait(sessions, timeout=SHUTDOWN_SECONDS)
+
+    return ConsoleServer()
+
+
+def _build_demo(folder: Path | None) -> Path:
+    """The demo workspace, as `audiencectl demo --no-tui` builds it; returns its store."""
+    from core.demo import build_demo
+    from tui.commands.demo import default_demo_dir, install_demo
+    from tui.services import Services
+
+    workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
+    services = Services(db_path=workspace.db_path, env_name="demo")
+    try:
+        install_demo(services, workspace)
+    finally:
+        services.close()
+    click.echo(f"demo workspace: {workspace.root}", err=True)
+    return workspace.db_path

@@ -1,0 +1,92 @@
+"""The first-run tips on the home screen: where a newcomer starts, and a key to hide them.
+
+They show while the environment's tips are armed (``audiencectl demo`` arms
+them) and not dismissed; ``x`` on the home screen dismisses them for good,
+remembered in the store (``storage.settings``).
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Static
+
+from core.errors import AudienceError
+from storage.settings import dismiss_first_run_tips, first_run_tips_wanted
+from tui.screens.base import ConsoleScreen
+
+TIPS = (
+    "1. F6 Audiences, then F8: the dry run; read the outcome chart and report\n"
+    "2. F7 Checklist: what to fix, and how, for each finding\n"
+    "3. F1 explains any screen; Ctrl+P lists every command"
+)
+
+
+class FirstRunTips(Static):
+    """A short panel for newcomers; hidden unless the environment's tips are armed."""
+
+    DEFAULT_CSS = """
+    FirstRunTips {
+        height: auto;
+        margin: 1 1 0 1;
+        padding: 0 1;
+        border: round $accent;
+        border-title-color: $accent;
+        border-subtitle-color: $text-muted;
+    }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(TIPS, markup=False, **kwargs)  # type: ignore[arg-type]
+        self.border_title = "New here? Start with"
+        self.border_subtitle = "x hides these tips"
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def _env_name(self) -> str | None:
+        try:
+            env = self.app.services.maybe_env()  # type: ignore[attr-defined]
+        except AudienceError:
+            return None
+        return env.name if env is not None else None
+
+    def reload(self) -> None:
+        """Shows the tips when the current environment wants them."""
+        name = self._env_name()
+        store = self.app.services.store  # type: ignore[attr-defined]
+        self.display = name is not None and first_run_tips_wanted(store, name)
+
+    def dismiss(self) -> bool:
+        """Hides the tips and remembers it; False when they were not showing."""
+        name = self._env_name()
+        if not self.display or name is None:
+            return False
+        try:
+            dismiss_first_run_tips(self.app.services.store, name)  # type: ignore[attr-defined]
+        except AudienceError as exc:
+            self.notify(str(exc), title="Tips not hidden", severity="error")
+            return False
+        self.display = False
+        self.notify("Tips hidden. F1 shows the help of any screen.")
+        return True
+
+
+class FirstRunKeys(ConsoleScreen):
+    """A screen that carries the tips' key: ``x`` hides them, only while they show."""
+
+    BINDINGS = [Binding("x", "hide_tips", "Hide tips", id="home.hide_tips")]
+
+    def _tips(self) -> FirstRunTips | None:
+        found = self.query(FirstRunTips)
+        return found.first() if found else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "hide_tips":
+            tips = self._tips()
+            return tips is not None and tips.display
+        return super().check_action(action, parameters)
+
+    def action_hide_tips(self) -> None:
+        tips = self._tips()
+        if tips is not None and tips.dismiss():
+            self.refresh_bindings()
