@@ -442,3 +442,17 @@ async def test_without_an_environment_the_screen_says_so(db_path: Path) -> None:
         assert not screen._jobs
         assert any("No environment yet" in n.message for n in app._notifications)
     services.close()
+
+
+async def test_ctrl_t_cycles_the_tabs_from_anywhere(demo) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    app = AudienceApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_audiences(pilot)
+        screen.query_one("#dr-files", Input).focus()  # even from a text field
+        seen = []
+        for _ in range(3):
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            seen.append(screen.query_one(TabbedContent).active)
+        assert seen == ["workflow", "export", "dryrun"]

@@ -1,4 +1,4 @@
-"""SVG snapshots of the Audiences screen (F6): the dry-run report and the workflow tab.
+"""SVG snapshots of the Audiences screen (F6): the dry-run report, the workflow and export tabs.
 
 Deterministic: the demo is built from a fixed seed, the clock is frozen, the
 working folder is the workspace (so paths show as ``aam-outbound``), and the
@@ -57,3 +57,19 @@ def test_workflow_tab(snap_compare, workspace_services, size: tuple[int, int]) -
     assert report.status == "ok"
     app = AudienceApp(workspace_services)
     assert snap_compare(app, run_before=_workflow, terminal_size=size)
+
+
+async def _export_preview(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("f6", "ctrl+t", "ctrl+t")
+    await pilot.pause()
+    await pilot.press("f8")  # the preview: nothing is written
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
+def test_export_tab_preview(snap_compare, workspace_services, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    assert run_pass_now(workspace_services).status == "ok"  # segments to export
+    app = AudienceApp(workspace_services)
+    assert snap_compare(app, run_before=_export_preview, terminal_size=size)

@@ -23,3 +23,26 @@ def test_home(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) 
 def test_request(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     services, _ = services_with_sample(db_path)
     assert snap_compare(app_for(services), press=["f3"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
+def test_home_of_the_demo_with_first_run_tips(  # type: ignore[no-untyped-def]
+    snap_compare,
+    tmp_path: Path,
+    frozen_clock,
+    monkeypatch: pytest.MonkeyPatch,
+    size: tuple[int, int],
+) -> None:
+    from core.demo import build_demo
+    from tui.app import AudienceApp
+    from tui.commands.demo import install_demo
+    from tui.services import Services
+
+    monkeypatch.delenv("AUDIENCECTL_ENV", raising=False)
+    workspace = build_demo(tmp_path / "demo")
+    services = Services(db_path=workspace.db_path, env_name="demo")
+    install_demo(services, workspace)
+    try:
+        assert snap_compare(AudienceApp(services), terminal_size=size)
+    finally:
+        services.close()

@@ -179,7 +179,10 @@ class AudiencesScreen(ConsoleScreen):
         # the Export tab's actions; F8 previews there
         Binding("f9", "export('write')", "Export to folder", id="audiences.export_write"),
         Binding("f10", "export('upload')", "Upload", id="audiences.export_upload"),
+        Binding("ctrl+t", "next_tab", "Next tab", id="audiences.next_tab"),
     ]
+
+    TABS = ("dryrun", "workflow", "export")
 
     def __init__(self) -> None:
         super().__init__()
@@ -363,6 +366,12 @@ class AudiencesScreen(ConsoleScreen):
 
     def action_export(self, action: str) -> None:
         self.start_export(action)
+
+    def action_next_tab(self) -> None:
+        """Dry run -> Workflow -> Export -> Dry run (the tab bar needs no focus)."""
+        tabs = self.query_one(TabbedContent)
+        at = self.TABS.index(str(tabs.active)) if tabs.active in self.TABS else -1
+        tabs.active = self.TABS[(at + 1) % len(self.TABS)]
 
     def action_cancel(self) -> None:
         """Cancels the active tab's job (or else the only one running)."""

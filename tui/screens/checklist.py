@@ -261,6 +261,9 @@ class ChecklistScreen(ConsoleScreen):
             self.notify(result.fix or "nothing to fix here", title=result.title, timeout=12)
             return
         self.app.switch_mode(result.screen)
+        if result.id.startswith(("workflow.", "data.")):
+            # the import workflow's state and runs are on the Audiences screen's tab
+            getattr(self.app.screen, "show_workflow", lambda: None)()
 
     def action_toggle_offline(self) -> None:
         box = self.query_one("#cl-offline", Checkbox)
