@@ -12,14 +12,16 @@ import argparse
 import asyncio
 import re
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
-from core import clock
+from core import clock, probe
 from core.demo import build_demo
 from tui.app import AudienceApp
 from tui.commands.demo import install_demo
@@ -82,6 +84,21 @@ def normalized(svg: str) -> str:
     return svg
 
 
+class _SteadyTime:
+    """``core.probe``'s ``time`` during the shots: each stage seems to take 3 ms, so a
+    probe's timings (and the screenshot) are the same from one run to the next."""
+
+    def __init__(self) -> None:
+        self._now = 1000.0
+
+    def monotonic(self) -> float:
+        self._now += 0.0015
+        return self._now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 def prepare(root: Path) -> Services:
     """A demo store, as `audiencectl demo` builds it."""
     workspace = build_demo(root)
@@ -94,6 +111,7 @@ async def shoot(out: Path) -> list[Path]:
     """Writes every shot of ``SHOTS`` to ``out``; returns their paths."""
     written = []
     clock.freeze(FROZEN)
+    real_time, probe.time = probe.time, _SteadyTime()  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
         services = prepare(Path(tmp) / "demo")
         for name, size, step in SHOTS:
@@ -108,6 +126,7 @@ async def shoot(out: Path) -> list[Path]:
                 written.append(path)
         services.close()
     clock.freeze(None)
+    probe.time = real_time  # type: ignore[assignment]
     return written
 
 
