@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from core import clock
 from core.cipher import IdCodec, parse_iv, parse_key
-from core.errors import InputError
+from core.errors import InputError, OperationCancelled
 from core.formats import write_inbound
 from core.ids import check_numeric_id
 from core.model import Account, DataSource, Environment, IdType, Transform
@@ -185,12 +185,18 @@ class _Rows:
     """Turns member chunks into (ID, [segment]) rows, counting what is skipped."""
 
     def __init__(
-        self, report: ExportReport, ds: DataSource, codec: IdCodec, profiles: ExportProfiles
+        self,
+        report: ExportReport,
+        ds: DataSource,
+        codec: IdCodec,
+        profiles: ExportProfiles,
+        cancelled: Callable[[], bool] | None = None,
     ) -> None:
         self.report = report
         self.ds = ds
         self.codec = codec
         self.profiles = profiles
+        self.cancelled = cancelled
         self.seen_members: set[str] = set()
         self.seen_ids: set[str] = set()
 
@@ -202,6 +208,7 @@ class _Rows:
     def rows(self, chunks: Iterator[list[str]]) -> Iterator[tuple[str, Sequence[str]]]:
         segment = [self.report.segment_id]
         for chunk in chunks:
+            _check(self.cancelled)
             members: list[str] = []
             for member in chunk:
                 if not member:
@@ -253,12 +260,14 @@ def write_export(
     *,
     gz: bool = False,
     unix_seconds: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ExportReport:
     """Writes the AAM inbound file for ``segment_id`` into ``out_dir``; returns the report.
 
     The file appears under its final name only when complete (``write_inbound``).
     ``InputError`` when the data source has no DPID, the segment ID is not numeric,
-    or no member has a usable ID (nothing is written then).
+    or no member has a usable ID (nothing is written then). ``OperationCancelled``
+    when ``cancelled()`` turns true (checked per chunk of members; nothing is written).
     """
     segment = str(check_numeric_id(segment_id, "segment_id"))
     if ds.dpid is None:
@@ -267,7 +276,7 @@ def write_export(
         )
     seconds = unix_seconds if unix_seconds is not None else int(clock.now().timestamp())
     report = ExportReport(files=[], lines=0, segment_id=segment, datasource=ds.label, members=0)
-    rows = _Rows(report, ds, codec, profiles)
+    rows = _Rows(report, ds, codec, profiles, cancelled)
     paths = write_inbound(
         rows.rows(read_member_chunks(Path(members_csv))), Path(out_dir), ds.dpid, seconds, gz=gz
     )
@@ -293,12 +302,15 @@ def run_export(
     out_dir: Path | None = None,
     open_account: Callable[[Account], AbstractContextManager[Any]] | None = None,
     gz: bool = False,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ExportReport:
     """Builds the export and writes it to ``out_dir``, or uploads it through the export
     account when ``open_account`` is given (``upload_atomic``: written under a
     temporary name, renamed when complete; the local copy is deleted).
 
-    Errors: ``InputError`` (exit 2), ``ConnectionFailure`` / host key errors (exit 3).
+    Errors: ``InputError`` (exit 2), ``ConnectionFailure`` / host key errors (exit 3),
+    ``OperationCancelled`` when ``cancelled()`` turns true while the file is built or
+    sent (the local file or the remote temporary file is removed: nothing is left).
     """
     ds = choose_datasource(env, datasource)
     codec = make_codec(ds, resolve)
@@ -306,16 +318,20 @@ def run_export(
         target = Path(out_dir or Path.cwd())
         if not target.is_dir():
             raise InputError(f"{target} is not a folder", "create it or choose another --out")
-        report = write_export(members_csv, segment_id, ds, codec, profiles, target, gz=gz)
+        report = write_export(
+            members_csv, segment_id, ds, codec, profiles, target, gz=gz, cancelled=cancelled
+        )
         report.destination = str(target)
         return report
     with tempfile.TemporaryDirectory(prefix="audiencectl-export-") as tmp:
-        report = write_export(members_csv, segment_id, ds, codec, profiles, Path(tmp), gz=gz)
+        report = write_export(
+            members_csv, segment_id, ds, codec, profiles, Path(tmp), gz=gz, cancelled=cancelled
+        )
         with open_account(env.export_account) as files:
             taken = {remote.name for remote in files.list()}
             report.files = _free_names(Path(tmp), report.files, taken)
             for name in report.files:
-                files.upload_atomic(Path(tmp) / name, name, progress=_upload_hook)
+                files.upload_atomic(Path(tmp) / name, name, progress=_upload_progress(cancelled))
             report.destination = str(getattr(files, "location", env.export_account.endpoint))
         report.uploaded = True
     return report
@@ -357,3 +373,19 @@ def _with_seconds(name: str, shift: int) -> str:
 
 def _upload_hook(done: int, total: int) -> None:
     test_hook("upload")
+
+
+def _upload_progress(cancelled: Callable[[], bool] | None) -> Callable[[int, int], None]:
+    """The upload's progress callback: the test hook, then the cancel check (raising
+    there makes ``upload_atomic`` remove its temporary file)."""
+
+    def progress(done: int, total: int) -> None:
+        _upload_hook(done, total)
+        _check(cancelled)
+
+    return progress
+
+
+def _check(cancelled: Callable[[], bool] | None) -> None:
+    if cancelled is not None and cancelled():
+        raise OperationCancelled("export cancelled", "nothing was written")

@@ -122,7 +122,9 @@ async def shoot(out: Path) -> list[Path]:
                 path = out / f"{name}.svg"
                 svg = app.export_screenshot(title="audiencectl")
                 shown = svg.replace(str(Path(tmp) / "demo"), "~/audiencectl-demo")
-                path.write_text(shown, encoding="utf-8")
+                old = path.read_text(encoding="utf-8") if path.exists() else None
+                if old is None or normalized(old) != normalized(shown):  # no churn
+                    path.write_text(shown, encoding="utf-8")
                 written.append(path)
         services.close()
     clock.freeze(None)

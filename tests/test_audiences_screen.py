@@ -456,3 +456,28 @@ async def test_ctrl_t_cycles_the_tabs_from_anywhere(demo) -> None:  # type: igno
             await pilot.pause()
             seen.append(screen.query_one(TabbedContent).active)
         assert seen == ["workflow", "export", "dryrun"]
+
+
+async def test_an_export_can_be_cancelled_and_leaves_nothing(
+    demo, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    services, workspace = demo
+    run_pass_now(services)
+    monkeypatch.setenv("AUDIENCECTL_TEST_HOOKS", "upload=2")  # the upload waits at its first bytes
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        await open_tab(pilot, screen, "export")
+        panel = screen.query_one(ExportPanel)
+        assert panel.query_one("#ex-cancel").disabled
+        await pilot.press("f10")  # upload
+        await pilot.pause(0.3)
+        assert not panel.query_one("#ex-cancel").disabled
+        started = time.monotonic()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert time.monotonic() - started < 5
+        assert panel.progress.state == "cancelled" and "nothing was written" in panel.progress.text
+        assert panel.query_one("#ex-cancel").disabled
+        assert not panel.query_one("#ex-upload").disabled
+    assert list(workspace.outbox.iterdir()) == [], "no final and no temporary file"

@@ -249,3 +249,84 @@ def test_two_uploads_in_the_same_second_both_survive(
     assert sorted(p.name for p in ws.outbox.iterdir()) == sorted(names)
     assert {seg for _, seg in read_lines(ws.outbox / names[0])} == {"201"}
     assert {seg for _, seg in read_lines(ws.outbox / names[1])} == {"202"}
+
+
+def _export_args(ws: DemoWorkspace, db_path: Path, tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    from storage.audiences import SqliteExportProfiles
+    from tui.commands.importwf import secret_resolver
+    from tui.services import Services
+
+    services = Services(db_path=db_path, env_name=ws.env.name)
+    env = services.env()
+    return {
+        "services": services,
+        "env": env,
+        "members_csv": members_csv(tmp_path / "m.csv", [f"P{n:05d}" for n in range(1, 31)]),
+        "profiles": SqliteExportProfiles(services.store, env.name),
+        "resolve": secret_resolver(services, env),
+    }
+
+
+def test_a_cancelled_export_writes_nothing(db_path: Path, tmp_path: Path) -> None:
+    import pytest
+
+    from core.errors import OperationCancelled
+    from core.export import run_export
+
+    ws = demo_store(tmp_path / "demo", db_path)
+    args = _export_args(ws, db_path, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        with pytest.raises(OperationCancelled):
+            run_export(
+                args["env"],
+                args["members_csv"],
+                "9",
+                args["profiles"],
+                args["resolve"],
+                datasource=AES_DS,
+                out_dir=out,
+                cancelled=lambda: True,
+            )
+        assert list(out.iterdir()) == []
+    finally:
+        args["services"].close()
+
+
+def test_an_upload_cancelled_midway_leaves_no_file_on_the_account(
+    db_path: Path, tmp_path: Path
+) -> None:
+    import pytest
+
+    from core.errors import OperationCancelled
+    from core.export import run_export
+    from core.transport import open_transport
+
+    ws = demo_store(tmp_path / "demo", db_path)
+    args = _export_args(ws, db_path, tmp_path)
+    calls: list[int] = []
+
+    def cancelled() -> bool:  # false while the file is built, true once bytes go out
+        calls.append(1)
+        return len(calls) > 1
+
+    def opener(account):  # type: ignore[no-untyped-def]
+        return open_transport(account, None, None)  # type: ignore[arg-type]
+
+    try:
+        with pytest.raises(OperationCancelled):
+            run_export(
+                args["env"],
+                args["members_csv"],
+                "9",
+                args["profiles"],
+                args["resolve"],
+                datasource=AES_DS,
+                open_account=opener,
+                cancelled=cancelled,
+            )
+        assert len(calls) >= 2, "the upload checked for a cancel"
+        assert list(ws.outbox.iterdir()) == [], "neither the final nor a temporary file"
+    finally:
+        args["services"].close()

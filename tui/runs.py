@@ -378,7 +378,10 @@ def skipped_lines(report: ExportReport) -> list[str]:
 
 
 def preview_export(
-    services: Services, request: ExportRequest, limit: int = PREVIEW_LINES
+    services: Services,
+    request: ExportRequest,
+    limit: int = PREVIEW_LINES,
+    cancelled: CancelledFn | None = None,
 ) -> ExportPreview:
     """Builds the export in a temporary folder and returns its first ``limit`` lines.
 
@@ -393,7 +396,14 @@ def preview_export(
         tempfile.TemporaryDirectory(prefix="audiencectl-preview-") as tmp,
     ):
         report = write_export(
-            members, request.segment_id, ds, codec, profiles, Path(tmp), gz=request.gz
+            members,
+            request.segment_id,
+            ds,
+            codec,
+            profiles,
+            Path(tmp),
+            gz=request.gz,
+            cancelled=cancelled,
         )
         first = Path(tmp) / report.files[0]
         opener = gzip.open if first.name.endswith(".gz") else open
@@ -407,7 +417,12 @@ def preview_export(
 
 
 def export_request(
-    services: Services, request: ExportRequest, *, out_dir: Path | None, upload: bool
+    services: Services,
+    request: ExportRequest,
+    *,
+    out_dir: Path | None,
+    upload: bool,
+    cancelled: CancelledFn | None = None,
 ) -> ExportReport:
     """Writes the export into ``out_dir``, or uploads it through the export account
     (``upload``), with ``core.export.run_export``."""
@@ -425,6 +440,7 @@ def export_request(
             out_dir=None if upload else out_dir,
             open_account=account_opener(services, env) if upload else None,
             gz=request.gz,
+            cancelled=cancelled,
         )
 
 

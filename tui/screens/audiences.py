@@ -84,7 +84,7 @@ ROUTE = "*route*"
 JOB_TABS = {"dryrun": "dryrun", "pass": "workflow", "export": "export"}
 #: Jobs that check a cancel flag (core.export has no cancellation hook: an export
 #: is one short write or upload, it runs to its end).
-CANCELLABLE = ("dryrun", "pass")
+CANCELLABLE = ("dryrun", "pass", "export")
 STOP_BODY = (
     "Stop cancels; it cannot resume from the same point. A pass in progress is abandoned "
     "(the batch being read is not written) and nothing runs until Resume; the next pass "
@@ -490,6 +490,8 @@ class AudiencesScreen(ConsoleScreen):
             self.query_one(ExportPanel).show_result(result)
             where = "uploaded" if result.uploaded else "written"
             progress.finish(f"{', '.join(result.files)} {where}")
+        else:
+            progress.stopped("export cancelled: nothing was written")
 
     # --- dry run ------------------------------------------------------------
 
@@ -715,6 +717,12 @@ class AudiencesScreen(ConsoleScreen):
     def upload_pressed(self) -> None:
         self.start_export("upload")
 
+    @on(Button.Pressed, "#ex-cancel")
+    def cancel_export(self) -> None:
+        job = self._jobs.get("export")
+        if job is not None:
+            self._cancel(job)
+
     def start_export(self, action: str) -> None:
         """``preview``, ``write`` (to the form's folder) or ``upload`` (export account)."""
         if self.env is None:
@@ -742,12 +750,23 @@ class AudiencesScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="audiences-export")
     def export_worker(
         self, job: _Job, request: ExportRequest, action: str, folder: Any
-    ) -> ExportPreview | ExportReport:
-        """Builds the preview, writes or uploads the file, in this thread."""
+    ) -> ExportPreview | ExportReport | None:
+        """Builds the preview, writes or uploads the file, in this thread; None when
+        cancelled (nothing is left behind: see ``core.export.run_export``)."""
+        cancelled = self._cancelled_fn(job)
         with worker_services(self.services) as services:
-            if action == "preview":
-                return preview_export(services, request)
-            return export_request(services, request, out_dir=folder, upload=action == "upload")
+            try:
+                if action == "preview":
+                    return preview_export(services, request, cancelled=cancelled)
+                return export_request(
+                    services,
+                    request,
+                    out_dir=folder,
+                    upload=action == "upload",
+                    cancelled=cancelled,
+                )
+            except OperationCancelled:
+                return None
 
     # --- palette ------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class ExportPanel(Vertical):
             yield Button("Preview (F8)", id="ex-preview", variant="primary", compact=True)
             yield Button("Export to folder (F9)", id="ex-write", compact=True)
             yield Button("Upload to AAM (F10)", id="ex-upload", compact=True)
+            yield Button("Cancel (Esc)", id="ex-cancel", compact=True, disabled=True)
         yield RunProgress("choose members and a data source, then Preview", id="ex-progress")
         yield Static("", id="ex-file", markup=False)
         yield Static("", id="ex-lines", markup=False)
@@ -140,9 +141,9 @@ class ExportPanel(Vertical):
         return resolve_path(text) if text else None
 
     def set_busy(self, busy: bool) -> None:
-        """Disables the three actions while one runs."""
+        """Disables the three actions while one runs; only then can it be cancelled."""
         for button in self.query(Button):
-            button.disabled = busy
+            button.disabled = busy if button.id != "ex-cancel" else not busy
 
     def show_preview(self, preview: ExportPreview) -> None:
         """The file name, its first lines and who has no usable ID."""
