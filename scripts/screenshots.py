@@ -35,6 +35,7 @@ Step = Callable[[Pilot[int]], Awaitable[None]]
 
 async def _keys(pilot: Pilot[int], *keys: str) -> None:
     await pilot.press(*keys)
+    await pilot.app.workers.wait_for_complete()  # screens read their counts in threads
     await pilot.pause(0.2)
 
 

@@ -57,7 +57,7 @@ def store_dump(services: Services) -> str:
 
 async def open_audiences(pilot) -> AudiencesScreen:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
-    await pilot.pause()
+    await settle(pilot)  # the counts are read in a thread
     screen = pilot.app.screen
     assert isinstance(screen, AudiencesScreen)
     return screen
@@ -65,7 +65,7 @@ async def open_audiences(pilot) -> AudiencesScreen:  # type: ignore[no-untyped-d
 
 async def open_tab(pilot, screen: AudiencesScreen, tab: str) -> None:  # type: ignore[no-untyped-def]
     screen.query_one(TabbedContent).active = tab
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -304,7 +304,7 @@ async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ig
         assert workflow.status("demo").state is State.RUNNING
 
         await pilot.press("p")
-        await pilot.pause()
+        await settle(pilot)
         assert workflow.status("demo").state is State.PAUSED
         assert "‖ paused" in str(panel.query_one("#wf-state", Static).render())
 
@@ -314,7 +314,7 @@ async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ig
         assert runs.row_count == 1
 
         await pilot.press("r")
-        await pilot.pause()
+        await settle(pilot)
         assert workflow.status("demo").state is State.RUNNING
 
         await pilot.press("s")
@@ -324,7 +324,7 @@ async def test_workflow_run_now_pause_resume_and_stop(demo) -> None:  # type: ig
             app.screen.query_one("#dialog-body", Static).render()
         )
         await pilot.click("#yes")
-        await pilot.pause()
+        await settle(pilot)
         assert workflow.status("demo").state is State.STOPPED
         assert "■ stopped" in str(panel.query_one("#wf-state", Static).render())
 
@@ -358,7 +358,7 @@ async def test_workflow_keys_do_nothing_on_other_tabs(demo) -> None:  # type: ig
         screen = await open_audiences(pilot)
         screen.set_focus(None)
         await pilot.press("p")
-        await pilot.pause()
+        await settle(pilot)
         assert workflow.status("demo").state is State.RUNNING
         assert screen.check_action("pause", ()) is False
 
@@ -481,3 +481,33 @@ async def test_an_export_can_be_cancelled_and_leaves_nothing(
         assert panel.query_one("#ex-cancel").disabled
         assert not panel.query_one("#ex-upload").disabled
     assert list(workspace.outbox.iterdir()) == [], "no final and no temporary file"
+
+
+async def test_slow_counts_do_not_freeze_the_screen(
+    demo, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Counting millions of profiles and members takes a while: it runs in a thread,
+    and keys are answered meanwhile."""
+    import tui.screens.audiences as module
+
+    services, _ = demo
+    real = module.profile_stats
+
+    def slow(store, env_name):  # type: ignore[no-untyped-def]
+        time.sleep(1.5)
+        return real(store, env_name)
+
+    monkeypatch.setattr(module, "profile_stats", slow)
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        started = time.monotonic()
+        await pilot.press("f6")
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AudiencesScreen)
+        assert screen.query_one(TabbedContent).active == "workflow"
+        assert time.monotonic() - started < 1.0, "the keys waited for the counts"
+        assert "(" not in screen.query_one("#dr-profiles", Input).placeholder
+        await settle(pilot)
+        assert "(400)" in screen.query_one("#dr-profiles", Input).placeholder

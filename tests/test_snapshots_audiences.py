@@ -28,9 +28,16 @@ def workspace_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_c
     services.close()
 
 
+async def _settled(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Every worker done (the screen reads its counts in one), then two refreshes."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
 async def _dry_run(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
-    await pilot.pause()
+    await _settled(pilot)
     await pilot.press("f8")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
@@ -39,10 +46,9 @@ async def _dry_run(pilot) -> None:  # type: ignore[no-untyped-def]
 
 async def _workflow(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("f6")
-    await pilot.pause()
+    await _settled(pilot)
     pilot.app.screen.query_one(TabbedContent).active = "workflow"
-    await pilot.pause()
-    await pilot.pause()
+    await _settled(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
@@ -61,7 +67,7 @@ def test_workflow_tab(snap_compare, workspace_services, size: tuple[int, int]) -
 
 async def _export_preview(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.press("f6", "ctrl+t", "ctrl+t")
-    await pilot.pause()
+    await _settled(pilot)
     await pilot.press("f8")  # the preview: nothing is written
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()

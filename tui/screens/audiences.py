@@ -49,7 +49,7 @@ from core.reconcile import Summary
 from core.report import render_markdown
 from core.workflow import PassReport, pause, resume, stop
 from storage.audiences import SqliteWorkflowStore
-from storage.profiles import profile_stats
+from storage.profiles import ProfileStats, profile_stats
 from tui.modals.confirm import ConfirmModal
 from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
@@ -59,6 +59,7 @@ from tui.runs import (
     ExportPreview,
     ExportRequest,
     Step,
+    WorkflowView,
     default_audience_path,
     display_path,
     export_request,
@@ -70,6 +71,7 @@ from tui.runs import (
     workflow_view,
 )
 from tui.screens.base import ConsoleScreen
+from tui.services import Services
 from tui.widgets.export_panel import ExportPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.outcome_chart import OutcomeChart
@@ -189,6 +191,11 @@ class AudiencesScreen(ConsoleScreen):
         self._jobs: dict[str, _Job] = {}
         self._next_id = 0
         self.result: DryRunResult | None = None
+        # The counts (profiles, members per segment, the ledger) are read in a thread
+        # on a connection of their own, kept so that Store.memo spares a rescan until
+        # the store changes; the lock keeps two refreshes from sharing it at once.
+        self._counts_lock = threading.Lock()
+        self._counts: Services | None = None
 
     # --- layout -------------------------------------------------------------
 
@@ -284,10 +291,6 @@ class AudiencesScreen(ConsoleScreen):
             default = default_audience_path(env)
             if default is not None:
                 files.value = display_path(default)
-        stats = profile_stats(self.services.store, env.name)
-        self.query_one(
-            "#dr-profiles", Input
-        ).placeholder = f"empty: the profiles in the store ({stats.count:,})"
         select = self.query_one("#dr-datasource", Select)
         chosen = select.value
         labels = [ds.label for ds in env.by_priority()]
@@ -296,20 +299,54 @@ class AudiencesScreen(ConsoleScreen):
         self.refresh_workflow()
 
     def refresh_workflow(self) -> None:
-        """Re-reads the workflow's state, runs and audiences (and the export choices)."""
+        """Re-reads the workflow's state, runs and audiences (and the export choices) and
+        the profile count, in a thread: on a store of millions of rows counting takes a
+        while, and the screen must not freeze meanwhile."""
         env = self.env
-        if env is None:
-            return
+        if env is not None:
+            self._read_counts(env.name)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audiences-counts")
+    def _read_counts(self, env_name: str) -> None:
+        worker = get_current_worker()
         try:
-            view = workflow_view(self.services)
+            with self._counts_lock:
+                services = self._counts_services(env_name)
+                stats = profile_stats(services.store, env_name)
+                view = workflow_view(services)
         except AudienceError as exc:
-            self.notify(str(exc), severity="error")
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_counts, env_name, stats, view)
+
+    def _counts_services(self, env_name: str) -> Services:
+        """The counting thread's own connection (for the current environment)."""
+        if self._counts is None or self._counts.env_name != env_name:
+            if self._counts is not None:
+                self._counts.close()
+            self._counts = Services(db_path=self.services.db_path, env_name=env_name)
+        return self._counts
+
+    def _show_counts(self, env_name: str, stats: ProfileStats, view: WorkflowView) -> None:
+        env = self.env
+        if not self.is_mounted or env is None or env.name != env_name:
+            return  # the screen went away, or another environment is shown now
+        self.query_one(
+            "#dr-profiles", Input
+        ).placeholder = f"empty: the profiles in the store ({stats.count:,})"
         self.query_one(WorkflowPanel).show(view)
         self.query_one(ExportPanel).set_choices(
             view.segments, [ds.label for ds in env.by_priority()]
         )
         self.refresh_bindings()
+
+    def on_unmount(self) -> None:
+        with self._counts_lock:
+            if self._counts is not None:
+                self._counts.close()
+                self._counts = None
 
     def _tick(self) -> None:
         if self.is_current and self.active_tab == "workflow":
