@@ -152,7 +152,11 @@ def _read_only(path: Path) -> bool:
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     existed = path.exists()
     if not existed and not create:
-        raise StoreError(f"no store at {path}", "run `audiencectl config import FILE.toml` first")
+        raise StoreError(
+            f"no store at {path}",
+            "check --db or AUDIENCECTL_DB; `audiencectl config import FILE.toml` or "
+            "`audiencectl demo` creates one",
+        )
     if not existed:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

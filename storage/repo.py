@@ -127,7 +127,7 @@ class EnvironmentRepo:
         if name is None:
             if not names:
                 raise InputError(
-                    "the store holds no environment yet",
+                    f"the store {self.store.path} holds no environment yet",
                     "run `audiencectl config import FILE.toml` or `audiencectl demo`",
                 )
             if len(names) > 1:

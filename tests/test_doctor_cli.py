@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.checks import CHECK_IDS
+from storage.db import Store
 from tests.conftest import CliResult
 from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
 from tests.test_checks import BASE, IV, KEY, ORG, PAGE
@@ -81,7 +82,12 @@ def test_online_dns_check_uses_the_given_nameserver(
 def test_bad_store_or_environment_exits_two(run_cli, tmp_path: Path, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = run_cli("doctor", "--offline")
     assert done.code == 2
-    assert "no environment" in done.err
+    assert f"no store at {db_path}" in done.err
+    assert not db_path.exists(), "a command that only reads never creates a store"
+    Store(db_path).close()  # an empty store
+    done = run_cli("doctor", "--offline")
+    assert done.code == 2
+    assert f"the store {db_path} holds no environment" in done.err
     _import(run_cli, _toml(tmp_path))
     done = run_cli("--env", "staging", "doctor", "--offline")
     assert done.code == 2

@@ -56,7 +56,9 @@ def cli(
     Without a command, opens the console (`audiencectl --no-mouse --theme ansi-dark`
     works as well as `audiencectl tui --no-mouse --theme ansi-dark`).
     """
-    services = Services.from_options(db, env_name)
+    # Only the console (and `config import`, `demo`, `serve`) may create a store.
+    creates = ctx.invoked_subcommand in (None, "tui", "serve", "demo")
+    services = Services.from_options(db, env_name, create=creates)
     ctx.obj = CliState(services)
     ctx.call_on_close(services.close)
     if ctx.invoked_subcommand is None:

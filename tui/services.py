@@ -23,18 +23,25 @@ class Services:
 
     db_path: Path = field(default_factory=default_db_path)
     env_name: str | None = None
+    #: Whether opening a store that does not exist creates it (the console, `config
+    #: import`); other commands refuse, so a mistyped --db never makes an empty store.
+    create: bool = True
     _store: Store | None = None
 
     @classmethod
-    def from_options(cls, db: Path | None, env_name: str | None) -> Services:
+    def from_options(
+        cls, db: Path | None, env_name: str | None, *, create: bool = True
+    ) -> Services:
         return cls(
-            db_path=db or default_db_path(), env_name=env_name or os.environ.get(ENV_VAR) or None
+            db_path=db or default_db_path(),
+            env_name=env_name or os.environ.get(ENV_VAR) or None,
+            create=create,
         )
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = Store(self.db_path, create=self.create)
         return self._store
 
     @property

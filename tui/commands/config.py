@@ -24,6 +24,7 @@ def config_group() -> None:
 @pass_state
 def config_import(state: CliState, file: Path, dry_run: bool, as_json: bool) -> int:
     """Create or update the environment a TOML file describes. An invalid file changes nothing."""
+    state.services.create = True  # the way to start a store
     repo = state.services.repo
     env = load_file(file, repo.get)
     old = repo.get(env.name)
