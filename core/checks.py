@@ -764,7 +764,8 @@ def check_workflow(run: CheckRun) -> Verdict:
         return Verdict(
             "fail",
             f"{base}{error}. Audiences are not shared while it is {status.state.value}",
-            "fix the cause, then `audiencectl import resume` (F6: Import workflow)",
+            "fix the cause, then resume it: `r` on the Workflow tab of Audiences (F6), "
+            "or `audiencectl import resume`",
         )
     if status.state is State.IDLE:
         return Verdict(

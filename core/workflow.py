@@ -258,7 +258,10 @@ def resume(store: WorkflowStore, env: str) -> tuple[WorkflowStatus, str]:
     status = store.set_state(env, State.RUNNING, "")
     was = current.state.value
     cleared = " (last error cleared)" if current.last_error else ""
-    return status, f"running (was {was}){cleared}; passes run with `audiencectl import run`"
+    return status, (
+        f"running (was {was}){cleared}; the next pass imports new files "
+        "(`audiencectl import run`, or Run now in the console)"
+    )
 
 
 def stop(store: WorkflowStore, env: str) -> tuple[WorkflowStatus, str]:

@@ -84,6 +84,9 @@ class TmuxConsole:
     term: str = "xterm-256color"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tmuxcheck-")))
     socket: str = field(default_factory=lambda: f"audiencectl-check-{uuid.uuid4().hex[:8]}")
+    #: False: the wrapper swallows SIGHUP (a parent that ignores it), so the console
+    #: only finds out from the dead terminal itself.
+    pass_hangup: bool = True
 
     @property
     def status_file(self) -> Path:
@@ -111,7 +114,8 @@ class TmuxConsole:
         """Starts the console behind a small wrapper that records its exit status."""
         self.status_file.unlink(missing_ok=True)
         wrapper = [sys.executable, str(SCRIPT), "--wrap", str(self.status_file), "--term"]
-        command = shlex.join([*wrapper, self.term, "--", *self.argv])
+        hangup = [] if self.pass_hangup else ["--swallow-hangup"]
+        command = shlex.join([*wrapper, self.term, *hangup, "--", *self.argv])
         self.tmux(
             "new-session", "-d", "-s", SESSION, "-x", str(self.width), "-y", str(self.height),
             command,
@@ -289,11 +293,12 @@ def run_all(sizes: list[tuple[int, int]], terms: list[str], theme: str, show: bo
 # --- the wrapper inside the tmux pane ----------------------------------------
 
 
-def wrap(status_file: Path, term: str, argv: list[str]) -> int:
+def wrap(status_file: Path, term: str, argv: list[str], pass_hangup: bool = True) -> int:
     """Runs the console like a login shell would, and writes its exit status.
 
     A shell that gets SIGHUP passes it on to its job; so does this wrapper
-    (the terminal going away reaches the session leader first).
+    (the terminal going away reaches the session leader first), unless
+    ``pass_hangup`` is False: then the console is left with a dead terminal only.
     """
     env = {**os.environ, "TERM": term}
     for name in ("TMUX", "COLUMNS", "LINES"):  # Textual would take COLUMNS/LINES as the size
@@ -303,7 +308,10 @@ def wrap(status_file: Path, term: str, argv: list[str]) -> int:
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
     child = subprocess.Popen(argv, env=env, cwd=ROOT, preexec_fn=default_hangup)
-    signal.signal(signal.SIGHUP, lambda signum, frame: child.send_signal(signal.SIGHUP))
+    if pass_hangup:
+        signal.signal(signal.SIGHUP, lambda signum, frame: child.send_signal(signal.SIGHUP))
+    else:
+        signal.signal(signal.SIGHUP, lambda signum, frame: None)
     code = child.wait()
     status_file.write_text(str(code))
     try:
@@ -323,7 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--wrap"]:
         split = args.index("--")
-        return wrap(Path(args[1]), args[3], args[split + 1 :])
+        return wrap(
+            Path(args[1]), args[3], args[split + 1 :], "--swallow-hangup" not in args[:split]
+        )
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="80x24,200x50", help="WIDTHxHEIGHT, comma-separated")
     parser.add_argument("--terms", default="xterm-256color,screen", help="TERM values to try")

@@ -11,7 +11,7 @@ from core.outcomes import match_rate
 from storage.db import Store
 from storage.repo import EnvironmentRepo
 
-StepState = Literal["done", "warn", "fail", "todo"]
+StepState = Literal["done", "warn", "fail", "todo", "skip"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ def _last_check(store: Store, env: str, check_id: str) -> tuple[str, str] | None
 
 
 def _check_state(status: str) -> StepState:
-    return {"pass": "done", "warn": "warn", "fail": "fail"}.get(status, "todo")
+    states: dict[str, StepState] = {"pass": "done", "warn": "warn", "fail": "fail", "skip": "skip"}
+    return states.get(status, "todo")
 
 
 def request_step(repo: EnvironmentRepo, env: Environment) -> SetupStep:

@@ -220,9 +220,15 @@ async def test_save_report_writes_the_markdown_report(demo) -> None:  # type: ig
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, PromptModal)
+        proposed = app.screen.query_one(Input).value
+        assert proposed.endswith("/match-report.md") and proposed.startswith(("/", "~/")), (
+            "the proposed path says where the report goes, whatever the working folder"
+        )
         app.screen.query_one(Input).value = "reports-match.md"
         await pilot.press("enter")
         await pilot.pause()
+        told = [n.message for n in app._notifications]
+        assert any(str(workspace.root / "reports-match.md") in m for m in told), told
     text = (workspace.root / "reports-match.md").read_text(encoding="utf-8")
     assert text.startswith("# Audience match report: demo")
     assert "bad_padding" in text and "wrong_hash_length" in text

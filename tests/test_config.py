@@ -136,3 +136,18 @@ def test_literal_aes_sizes_are_checked(field: str, value: str, expected: str | N
     with pytest.raises(ConfigError, match=expected) as info:
         parse_environment(text)
     assert value not in str(info.value)  # never echo key material
+
+
+def test_the_readme_example_is_a_valid_environment_with_every_key() -> None:
+    """The README's TOML example must stay importable and show every key."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", readme, re.S)
+    assert block is not None
+    env = parse_environment(block.group(1), "README.md")
+    assert env.name == "production" and env.datasources
+    exported = dump_environment(env)
+    keys = set(re.findall(r"^(\w+) =", exported, re.M))
+    shown = set(re.findall(r"^(\w+) =", block.group(1), re.M))
+    assert keys - shown == set(), f"keys missing from the README example: {keys - shown}"

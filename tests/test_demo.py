@@ -72,10 +72,10 @@ def test_demo_builds_without_network(
     assert result.code == 0, result.err
     store = folder / "audiencectl.db"
     assert store.exists()
-    assert "next steps:" in result.err
-    assert f"audiencectl --db {store} doctor --offline" in result.err
-    assert f"dry-run --profiles {folder / 'profiles.csv'}" in result.err
-    assert "2 finding(s) to fix" in result.err
+    assert "next steps:" in result.out
+    assert f"audiencectl --db {store} doctor --offline" in result.out
+    assert f"dry-run --profiles {folder / 'profiles.csv'}" in result.out
+    assert "2 finding(s) to fix" in result.out
     status = run_cli("--db", str(store), "request", "status", "--json")
     assert json.loads(status.out)["status"] == "provisioned"
     exported = run_cli("--db", str(store), "config", "export")

@@ -201,3 +201,19 @@ def test_unknown_theme_is_one_line_listing_the_valid_ones(run_cli, args: tuple[s
     assert len(lines) == 1
     assert "unknown theme 'neon'" in lines[0]
     assert "ansi-dark" in lines[0] and "textual-dark" in lines[0]
+
+
+def test_a_dead_terminal_ends_the_console_even_when_no_hangup_signal_comes(
+    _require_tmux: None, demo_db: Path, tmp_path: Path
+) -> None:
+    """A parent that keeps SIGHUP to itself: the console sees only a terminal that no
+    longer answers, and must still end (not spin on empty reads) with 130."""
+    console = check.TmuxConsole(
+        check.console_argv(demo_db, "ansi-dark"), workdir=tmp_path, pass_hangup=False
+    )
+    console.start()
+    try:
+        took = check.hang_up(console, demo_db, grace=8.0)
+    finally:
+        console.close()
+    assert took < 8.0

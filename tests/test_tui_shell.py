@@ -170,3 +170,33 @@ async def test_several_environments_show_the_first_and_switch(
         table = app.screen.query_one("#steps", DataTable)
         assert "ready to send" in str(table.get_row_at(0)[2])
         assert "environment production" in app.sub_title
+
+
+async def test_quit_asks_first_when_an_edit_was_not_saved(db_path: Path) -> None:
+    from tui.modals.confirm import ConfirmModal
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+q")  # nothing edited yet: no question
+        await pilot.pause()
+        assert not app.is_running
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        app.screen.query_one("#priority", Input).value = "42"
+        await pilot.press("f3")  # another screen: the edit is kept, and still unsaved
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Sources" in str(app.screen.query_one("#dialog-body", Static).render())
+        await pilot.press("escape")  # stay
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, ConfirmModal)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert not app.is_running

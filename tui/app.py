@@ -15,10 +15,12 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import AudienceError
 from core.model import Environment
+from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
 from tui.palette import ScreenCommands
 from tui.screens.accounts import AccountsScreen
 from tui.screens.audiences import AudiencesScreen
+from tui.screens.base import ConsoleScreen
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
 from tui.screens.home import HomeScreen
@@ -156,6 +158,33 @@ class AudienceApp(App[int]):
 
     def action_go(self, mode: str) -> None:
         self.switch_mode(mode)
+
+    async def action_quit(self) -> None:
+        """Quits, after asking when a screen holds edits that were not saved."""
+        titles = {mode: title for mode, title, _ in SCREENS}
+        stacks: dict[str, list[Screen[object]]] = getattr(self, "_screen_stacks", {})
+        unsaved = [
+            titles.get(mode, mode)
+            for mode, stack in stacks.items()
+            if any(isinstance(s, ConsoleScreen) and s.unsaved_changes() for s in stack)
+        ]
+        if not unsaved or isinstance(self.screen, ConfirmModal):
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit without saving?",
+                f"Unsaved changes on: {', '.join(unsaved)}. Ctrl+S on that screen saves them.",
+                yes="Quit",
+                no="Stay",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         """Opens the help of the screen in front (F1 again, Escape or q closes it)."""

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import signal
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,9 @@ from core.errors import ExitCode
 HANGUP_EXIT = int(ExitCode.INTERRUPTED)
 #: How long the console may take to wind down after a hangup.
 GRACE_SECONDS = 5.0
+#: The terminal watched (the console reads its keys there), and how often.
+TERMINAL_FD = 0
+WATCH_SECONDS = 1.0
 #: Errors a dead terminal gives to readers and writers.
 _TERMINAL_GONE = {errno.EIO, errno.ENXIO, errno.EBADF, errno.EPIPE}
 
@@ -39,12 +43,26 @@ class HangupGuard:
     def __init__(self, request_exit: Callable[[], Any]) -> None:
         self._request_exit = request_exit
         self._previous: Any = None
+        self._done = threading.Event()
         self.hung_up = False
 
     def __enter__(self) -> HangupGuard:
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGHUP, self._on_hangup)
+            if _is_terminal(TERMINAL_FD):
+                threading.Thread(
+                    target=self._watch_terminal, name="terminal-watch", daemon=True
+                ).start()
         return self
+
+    def _watch_terminal(self) -> None:
+        """A parent that keeps SIGHUP to itself leaves the console with a dead terminal
+        whose reads return nothing at once (Textual's input thread would spin): when the
+        terminal stops answering, raise the hangup ourselves."""
+        while not self._done.wait(WATCH_SECONDS):
+            if not _is_terminal(TERMINAL_FD):
+                os.kill(os.getpid(), signal.SIGHUP)
+                return
 
     def __exit__(
         self,
@@ -52,6 +70,7 @@ class HangupGuard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._done.set()
         if self._previous is not None:
             signal.signal(signal.SIGHUP, self._previous)
         terminal_error = isinstance(exc, OSError) and exc.errno in _TERMINAL_GONE
@@ -70,6 +89,15 @@ class HangupGuard:
         except RuntimeError:  # not running yet, or already done: __exit__ finishes the job
             return
         loop.call_soon_threadsafe(self._request_exit)
+
+
+def _is_terminal(fd: int) -> bool:
+    """True while ``fd`` is a terminal that answers (a hung-up one fails with EIO)."""
+    try:
+        termios.tcgetattr(fd)
+    except (termios.error, OSError):
+        return False
+    return True
 
 
 def _silence_output() -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "default_audience_path",
     "display_path",
     "export_request",
+    "full_path",
     "latency_lines",
     "preview_export",
     "resolve_path",
@@ -123,6 +124,16 @@ def display_path(path: Path | str, base: Path | None = None) -> str:
         return "~/" + str(path.resolve().relative_to(Path.home().resolve()))
     except (OSError, ValueError, RuntimeError):
         return str(path)
+
+
+def full_path(path: Path | str) -> str:
+    """``path`` made absolute, with the home folder as ``~``: where a file was written,
+    said so that nobody has to guess the working folder."""
+    absolute = Path(path).expanduser().absolute()
+    try:
+        return "~/" + str(absolute.relative_to(Path.home()))
+    except ValueError:
+        return str(absolute)
 
 
 def default_audience_path(env: Environment | None) -> Path | None:

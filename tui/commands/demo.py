@@ -112,22 +112,22 @@ def demo_command(
     finally:
         services.close()
     run = done.first_pass
-    click.echo(f"demo workspace: {workspace.root}", err=True)
-    click.echo(f"  store:    {workspace.db_path}", err=True)
-    click.echo(f"  profiles: {workspace.profiles_csv}", err=True)
-    click.echo(f"  AAM files (import account): {workspace.inbox}", err=True)
+    # The workspace's paths are this command's output: stdout, so they can be kept.
+    click.echo(f"demo workspace: {workspace.root}")
+    click.echo(f"  store:    {workspace.db_path}")
+    click.echo(f"  profiles: {workspace.profiles_csv}")
+    click.echo(f"  AAM files (import account): {workspace.inbox}")
     click.echo(
         f"  first import: {run.records} records, {run.reconciled} reconciled "
         f"({run.match_rate:.1%}); then the workflow was paused and "
         f"{done.waiting.name} arrived: it waits",
-        err=True,
     )
-    click.echo(f"  checklist: {len(done.findings)} finding(s) to fix", err=True)
+    click.echo(f"  checklist: {len(done.findings)} finding(s) to fix")
     for finding in done.findings:
-        click.echo(f"    {finding.status}: {finding.title}", err=True)
+        click.echo(f"    {finding.status}: {finding.title}")
     if no_tui:
         for line in next_steps(workspace):
-            click.echo(line, err=True)
+            click.echo(line)
         return ExitCode.OK
     from tui.app import run_console
 

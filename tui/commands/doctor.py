@@ -48,11 +48,10 @@ def human_lines(results: list[CheckResult]) -> list[str]:
     lines: list[str] = []
     for r in results:
         lines.append(f"{GLYPH[r.status]} {r.status:<4} {r.id:<31} {r.title}")
-        if r.status in ("fail", "warn"):
-            if r.detail:
-                lines.append(f"      {r.detail}")
-            if r.fix:
-                lines.append(f"      fix: {r.fix}")
+        if r.status in ("fail", "warn", "skip") and r.detail:
+            lines.append(f"      {r.detail}")  # for a skip: why it did not run
+        if r.status in ("fail", "warn") and r.fix:
+            lines.append(f"      fix: {r.fix}")
     counts = summarize(results)
     lines.append(
         "summary: " + ", ".join(f"{counts[s]} {s}" for s in ("fail", "warn", "pass", "skip"))

@@ -63,6 +63,7 @@ from tui.runs import (
     default_audience_path,
     display_path,
     export_request,
+    full_path,
     preview_export,
     resolve_path,
     run_dry_run,
@@ -649,11 +650,11 @@ class AudiencesScreen(ConsoleScreen):
             except AudienceError as exc:
                 self.notify(str(exc), title="Report not saved", severity="error", timeout=10)
                 return
-            self.notify(f"match report written to {display_path(path)}")
+            # the full path: a relative one would leave the reader guessing where it went
+            self.notify(f"match report written to {full_path(path)}")
 
-        self.app.push_screen(
-            PromptModal("Save the match report (Markdown) to", "match-report.md"), chosen
-        )
+        default = full_path("match-report.md")
+        self.app.push_screen(PromptModal("Save the match report (Markdown) to", default), chosen)
 
     # --- workflow -----------------------------------------------------------
 

@@ -37,6 +37,10 @@ class ConsoleScreen(Screen[None]):
         """True when a field differs from what ``remember_form`` saw."""
         return self._form_snapshot is not None and self._form_values() != self._form_snapshot
 
+    def unsaved_changes(self) -> bool:
+        """True when quitting now would lose an edit (the App asks first)."""
+        return self.form_is_dirty()
+
     @on(Worker.StateChanged)
     def forward_worker_failure(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:

@@ -26,6 +26,7 @@ from tui.services import Services
 from tui.widgets.check_item import CheckItem
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
+from tui.widgets.tickbox import TickBox
 
 NO_ENV = "No environment yet: start one with the provisioning request (F3)."
 INTRO = "When audiences are not shared: the checklist, in Adobe's troubleshooting order"
@@ -49,8 +50,8 @@ class ChecklistScreen(ConsoleScreen):
         Binding("g", "go_fix", "Fix", id="checklist.go_fix"),
         Binding("escape", "cancel", "Cancel", id="checklist.cancel"),
         # on the toolbar, labelled there: "Run all (a)", "offline (o)"
-        Binding("a", "run_all", "Run all", show=False, id="checklist.run_all"),
-        Binding("o", "toggle_offline", "Offline", show=False, id="checklist.offline"),
+        Binding("a", "run_all", "Run all", id="checklist.run_all"),
+        Binding("o", "toggle_offline", "Offline", id="checklist.offline"),
         # priority: the scrolling list would otherwise take the arrows
         Binding("down,j", "move(1)", "Next", show=False, priority=True, id="checklist.next"),
         Binding("up,k", "move(-1)", "Previous", show=False, priority=True, id="checklist.previous"),
@@ -68,7 +69,7 @@ class ChecklistScreen(ConsoleScreen):
             yield ScreenIntro(INTRO, id="cl-intro")
             with Horizontal(id="cl-toolbar"):
                 yield Button("Run all (a)", id="cl-run-all", variant="primary", compact=True)
-                yield Checkbox("offline (o)", id="cl-offline", compact=True)
+                yield TickBox("offline (o)", id="cl-offline", compact=True)
                 yield ProgressBar(id="cl-progress", show_eta=False)
             yield Static("", id="cl-summary", markup=False)
             with VerticalScroll(id="cl-items"):
@@ -239,7 +240,8 @@ class ChecklistScreen(ConsoleScreen):
         item = self.current
         if item is not None:
             item.toggle()
-            item.scroll_visible()
+            # once the evidence is laid out, so that all of it comes into view
+            self.call_after_refresh(item.scroll_visible)
 
     def action_move(self, step: int) -> None:
         items = self.items()

@@ -81,6 +81,9 @@ class DataSourcesScreen(ConsoleScreen):
         self.selected: str | None = None  # label of the data source in the form; None = new
         self._restoring = False
 
+    def unsaved_changes(self) -> bool:
+        return self.form.dirty
+
     def compose(self) -> ComposeResult:
         yield NavBar()
         with Vertical(id="datasources"):

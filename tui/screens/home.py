@@ -84,7 +84,7 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
         self.show_next_step()
 
     def show_next_step(self) -> None:
-        pending = next((s for s in self.steps if s.state != "done"), None)
+        pending = next((s for s in self.steps if s.state not in ("done", "skip")), None)
         text = (
             f"Next: {NEXT_STEP.get(pending.key, pending.title)}"
             if pending

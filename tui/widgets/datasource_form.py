@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
@@ -28,6 +27,7 @@ from core.ids import check_numeric_id
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.normalize import normalize_email, normalize_phone
 from core.secrets import Secret
+from tui.widgets.tickbox import TickBox
 
 __all__ = [
     "FIELD_TITLES",
@@ -136,15 +136,6 @@ def channel_warning(channel: Channel, column: str, values: Sequence[str]) -> str
 
 
 # ------------------------------------------------------------------------ the form
-
-
-class TickBox(Checkbox):
-    """A checkbox whose state shows as a glyph (✓ on, blank off), not by colour alone."""
-
-    @property
-    def _button(self) -> Content:
-        self.BUTTON_INNER = "✓" if self.value else " "
-        return super()._button
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from core.export import ExportReport
 from tui.runs import ExportPreview, ExportRequest, display_path, resolve_path, skipped_lines
 from tui.widgets.run_progress import RunProgress
+from tui.widgets.tickbox import TickBox
 
 __all__ = ["CSV_CHOICE", "ExportPanel", "preview_line"]
 
@@ -60,7 +61,7 @@ class ExportPanel(Vertical):
             yield Input(
                 ".", placeholder="folder to write the file into", id="ex-folder", compact=True
             )
-            yield Checkbox("gzip", id="ex-gzip", compact=True)
+            yield TickBox("gzip", id="ex-gzip", compact=True)
         with Horizontal(classes="buttons"):
             yield Button("Preview (F8)", id="ex-preview", variant="primary", compact=True)
             yield Button("Export to folder (F9)", id="ex-write", compact=True)
