@@ -517,3 +517,23 @@ async def test_slow_counts_do_not_freeze_the_screen(
         assert "(" not in screen.query_one("#dr-profiles", Input).placeholder
         await settle(pilot)
         assert "(400)" in screen.query_one("#dr-profiles", Input).placeholder
+
+
+async def test_page_down_scrolls_the_report_while_a_field_has_the_focus(demo) -> None:  # type: ignore[no-untyped-def]
+    from textual.containers import VerticalScroll
+
+    services, _ = demo
+    app = AudienceApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_audiences(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        screen.query_one("#dr-files", Input).focus()
+        scroll = screen.query_one("#dr-scroll", VerticalScroll)
+        assert scroll.scroll_y == 0
+        await pilot.press("pagedown")
+        await pilot.pause(0.3)
+        assert scroll.scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause(0.3)
+        assert scroll.scroll_y == 0

@@ -183,7 +183,13 @@ class AudiencesScreen(ConsoleScreen):
         Binding("f9", "export('write')", "Export to folder", id="audiences.export_write"),
         Binding("f10", "export('upload')", "Upload", id="audiences.export_upload"),
         Binding("ctrl+t", "next_tab", "Next tab", id="audiences.next_tab"),
+        # the tab's page scrolls even while a text field has the focus
+        Binding("pagedown", "page(1)", "Page down", show=False, id="audiences.page_down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="audiences.page_up"),
     ]
+
+    #: Each tab's scrolling container.
+    SCROLLS = {"dryrun": "#dr-scroll", "workflow": "#wf-scroll", "export": "#ex-scroll"}
 
     TABS = ("dryrun", "workflow", "export")
 
@@ -404,6 +410,13 @@ class AudiencesScreen(ConsoleScreen):
 
     def action_export(self, action: str) -> None:
         self.start_export(action)
+
+    def action_page(self, step: int) -> None:
+        scroll = self.query_one(self.SCROLLS[self.active_tab], VerticalScroll)
+        if step > 0:
+            scroll.scroll_page_down()
+        else:
+            scroll.scroll_page_up()
 
     def action_next_tab(self) -> None:
         """Dry run -> Workflow -> Export -> Dry run (the tab bar needs no focus)."""
