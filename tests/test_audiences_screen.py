@@ -537,3 +537,24 @@ async def test_page_down_scrolls_the_report_while_a_field_has_the_focus(demo) ->
         await pilot.press("pageup")
         await pilot.pause(0.3)
         assert scroll.scroll_y == 0
+
+
+async def test_every_job_of_the_screen_is_in_the_palette_with_its_key(demo) -> None:  # type: ignore[no-untyped-def]
+    services, _ = demo
+    run_pass_now(services)  # segments to export
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        helps = {c.title: c.help for c in screen.palette_commands()}
+        for title, key in [
+            ("audiences: export preview", "F8"),
+            ("audiences: export to folder", "F9"),
+            ("audiences: upload to AAM", "F10"),
+            ("audiences: next tab", "Ctrl+T"),
+        ]:
+            assert key in helps[title], (title, helps.get(title))
+        preview = next(c for c in screen.palette_commands() if c.title.endswith("preview"))
+        preview.callback()
+        await settle(pilot)
+        assert screen.query_one(TabbedContent).active == "export"
+        assert screen.query_one(ExportPanel).preview is not None

@@ -864,7 +864,22 @@ class AudiencesScreen(ConsoleScreen):
             ),
             PaletteCommand(
                 "audiences: export preview",
-                "Preview the AAM inbound file of a segment",
+                "Preview the AAM inbound file of a segment (F8 on the Export tab)",
                 on_tab("export", lambda: self.start_export("preview")),
+            ),
+            PaletteCommand(
+                "audiences: export to folder",
+                "Write the AAM inbound file into the form's folder (F9 on the Export tab)",
+                on_tab("export", lambda: self.start_export("write")),
+            ),
+            PaletteCommand(
+                "audiences: upload to AAM",
+                "Upload the AAM inbound file through the export account (F10 on the Export tab)",
+                on_tab("export", lambda: self.start_export("upload")),
+            ),
+            PaletteCommand(
+                "audiences: next tab",
+                "Dry run, Workflow, Export (Ctrl+T)",
+                self.action_next_tab,
             ),
         ]
