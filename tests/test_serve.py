@@ -56,10 +56,14 @@ def _consoles_on(db: Path) -> list[int]:
     return pids
 
 
+TOKEN = "test-token-0123456789"
+
+
 def _serve(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tui", *args],
         cwd=ROOT,
+        env={**os.environ, "AUDIENCECTL_SERVE_TOKEN": TOKEN},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -97,7 +101,7 @@ async def _first_frames(port: int, wanted: list[bytes], seconds: float = 20) -> 
     """Opens the console's websocket as the page does; returns the terminal bytes."""
     import aiohttp
 
-    url = f"http://{HOST}:{port}/ws?width=100&height=30"
+    url = f"http://{HOST}:{port}/ws?width=100&height=30&token={TOKEN}"
     received = b""
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         await ws.send_json(["resize", {"width": 100, "height": 30}])
@@ -116,9 +120,12 @@ async def _first_frames(port: int, wanted: list[bytes], seconds: float = 20) -> 
 
 def test_page_is_textual_serve_for_the_console(served: tuple[subprocess.Popen[bytes], int]) -> None:
     _, port = served
-    with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=10) as response:
+    with urllib.request.urlopen(f"http://{HOST}:{port}/?token={TOKEN}", timeout=10) as response:
         assert response.status == 200
         page = response.read().decode()
+        cookie = response.headers["Set-Cookie"]
+    assert f"audiencectl_serve={TOKEN}" in cookie and "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
     assert "textual.js" in page  # textual-serve's front end
     assert f'data-session-websocket-url="ws://{HOST}:{port}/ws"' in page
     assert "<div>audiencectl</div>" in page  # our title, not the command line
@@ -143,7 +150,7 @@ def test_sigterm_stops_the_server_and_its_consoles(sample_db: Path) -> None:
         async def open_then_signal() -> None:
             import aiohttp
 
-            url = f"http://{HOST}:{port}/ws?width=80&height=24"
+            url = f"http://{HOST}:{port}/ws?width=80&height=24&token={TOKEN}"
             async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
                 received = b""
                 while b"Checklist" not in received:
@@ -212,7 +219,11 @@ def test_served_command_is_this_console_on_the_same_store(tmp_path: Path) -> Non
 
 def test_demo_builds_the_workspace_and_serves_it(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "AUDIENCECTL_DB": str(tmp_path / "unused.db")}
+    env = {
+        **os.environ,
+        "AUDIENCECTL_DB": str(tmp_path / "unused.db"),
+        "AUDIENCECTL_SERVE_TOKEN": TOKEN,
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui", "serve", "--demo", "--dir", str(tmp_path / "demo"),
          "--port", str(port)],
@@ -229,3 +240,48 @@ def test_demo_builds_the_workspace_and_serves_it(tmp_path: Path) -> None:
         assert b"demo" in frames
     finally:
         _stop(proc)
+
+
+def test_the_page_and_the_console_need_the_token(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    """127.0.0.1 keeps other machines out, not other local users: without the token
+    printed at start, neither the page nor the console's websocket opens."""
+    import urllib.error
+
+    _, port = served
+    for url in (f"http://{HOST}:{port}/", f"http://{HOST}:{port}/?token=wrong"):
+        try:
+            urllib.request.urlopen(url, timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+            assert "token" in exc.read().decode()
+        else:
+            raise AssertionError(f"{url} opened without the token")
+    assert asyncio.run(_ws_status(port, "")) == 403
+
+
+def test_another_sites_page_cannot_drive_the_console(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    """A web page may open a websocket to any address; the browser then says where it
+    comes from (Origin), and only this server's own origin is let in."""
+    _, port = served
+    evil = {"Origin": "https://attacker.example", "Cookie": f"audiencectl_serve={TOKEN}"}
+    assert asyncio.run(_ws_status(port, "", headers=evil)) == 403
+    own = {"Origin": f"http://{HOST}:{port}", "Cookie": f"audiencectl_serve={TOKEN}"}
+    assert asyncio.run(_ws_status(port, "", headers=own)) == 101
+
+
+async def _ws_status(port: int, query: str, headers: dict[str, str] | None = None) -> int:
+    """The HTTP status of a websocket handshake (101 when it opens)."""
+    import aiohttp
+
+    url = f"http://{HOST}:{port}/ws?width=80&height=24{query}"
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.ws_connect(url, headers=headers or {}) as ws:
+                await ws.close()
+                return 101
+        except aiohttp.WSServerHandshakeError as exc:
+            return exc.status

@@ -82,6 +82,17 @@ def next_steps(workspace: DemoWorkspace) -> list[str]:
     ]
 
 
+def prepare_demo(folder: Path | None) -> tuple[DemoWorkspace, DemoInstall]:
+    """Builds the demo's files in ``folder`` (default: the user data dir's) and installs
+    it in its own store; `demo` and `serve --demo` both start here."""
+    workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
+    services = Services(db_path=workspace.db_path, env_name=workspace.env.name)
+    try:
+        return workspace, install_demo(services, workspace)
+    finally:
+        services.close()
+
+
 @click.command("demo")
 @click.option(
     "--dir",
@@ -105,12 +116,7 @@ def demo_command(
     """
     if not no_tui:
         check_theme(theme)
-    workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
-    services = Services(db_path=workspace.db_path, env_name=workspace.env.name)
-    try:
-        done = install_demo(services, workspace)
-    finally:
-        services.close()
+    workspace, done = prepare_demo(folder)
     run = done.first_pass
     # The workspace's paths are this command's output: stdout, so they can be kept.
     click.echo(f"demo workspace: {workspace.root}")

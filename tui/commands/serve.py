@@ -1,15 +1,19 @@
 """`audiencectl serve`: the console in a browser, through textual-serve.
 
-The console has no authentication of its own, so the server listens on
-127.0.0.1 only; from a laptop, reach it through SSH:
-``ssh -L 8000:127.0.0.1:8000 HOST``, then open http://127.0.0.1:8000.
-Every browser tab runs its own console process on the same store.
+The console has no user accounts of its own, so the server listens on
+127.0.0.1 only and admits only the holder of the token it prints; from a
+laptop, reach it through SSH: ``ssh -L 8000:127.0.0.1:8000 HOST``, then open
+the printed URL. Every browser tab runs its own console process on the same
+store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import hmac
+import os
+import secrets
 import shlex
 import socket
 import sys
@@ -26,6 +30,11 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: How long stopping waits for the open sessions' consoles to quit.
 SHUTDOWN_SECONDS = 10.0
+#: The session token: random per run unless this variable sets it.
+TOKEN_ENV = "AUDIENCECTL_SERVE_TOKEN"
+#: The cookie that carries the token from the page to its websocket.
+COOKIE = "audiencectl_serve"
+FORBIDDEN = "forbidden: open the URL `audiencectl serve` printed (it carries the token)"
 
 
 def tunnel_hint(port: int) -> str:
@@ -105,8 +114,8 @@ def serve_command(
 ) -> int:
     """Serve the console in a web browser, on 127.0.0.1 only (textual-serve).
 
-    The console has no authentication: from a laptop, tunnel with
-    `ssh -L 8000:127.0.0.1:8000 HOST` and open http://127.0.0.1:8000.
+    Only the holder of the printed token gets in. From a laptop, tunnel with
+    `ssh -L 8000:127.0.0.1:8000 HOST` and open the printed URL.
     Each browser tab starts its own console. Ctrl+C stops the server.
     """
     check_host(host, port)
@@ -116,13 +125,16 @@ def serve_command(
     check_port_free(port)
     db_path, env_name = state.services.db_path, state.services.env_name
     if demo:
-        db_path, env_name = _build_demo(folder), "demo"
+        db_path, env_name = _build_demo(folder)
+    token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
     click.echo(
-        f"audiencectl: serving the console on http://{LOOPBACK}:{port} "
-        f"(store {db_path}); no authentication: from elsewhere use {tunnel_hint(port)}",
+        f"audiencectl: serving the console (store {db_path}) on\n"
+        f"  http://{LOOPBACK}:{port}/?token={token}\n"
+        f"open that URL (the token keeps other local users and other web pages out); "
+        f"from elsewhere use {tunnel_hint(port)}",
         err=True,
     )
-    server = _make_server(console_command(db_path, env_name, theme), port)
+    server = _make_server(console_command(db_path, env_name, theme), port, token)
     try:
         server.serve()
     except OSError as exc:  # lost the race for the port after the check
@@ -130,20 +142,44 @@ def serve_command(
     return ExitCode.OK
 
 
-def _make_server(command: str, port: int) -> Any:
-    """A textual-serve server that also ends open sessions when it stops.
+def _make_server(command: str, port: int, token: str) -> Any:
+    """A textual-serve server that admits only the holder of ``token``, and that ends
+    open sessions when it stops.
 
-    Without this, SIGTERM or Ctrl+C waits up to a minute for every open browser
-    tab to close its websocket; here each session's console is told to quit.
+    Listening on 127.0.0.1 keeps other machines out, not other local users nor the
+    web pages open in the admin's browser (a page may open a websocket to any
+    address). So the page needs the token (``/?token=…``, then a same-site cookie)
+    and the websocket needs the cookie or the token and, from a browser, this
+    server's own origin. Without the session tracking, SIGTERM or Ctrl+C would wait
+    up to a minute for every open tab to close its websocket.
     """
+    from aiohttp import web
     from textual_serve.server import Server  # only this command needs the web server
+
+    origins = {f"http://{LOOPBACK}:{port}", f"http://localhost:{port}"}
+
+    def admitted(request: Any, *, websocket: bool) -> bool:
+        origin = request.headers.get("Origin")
+        if websocket and origin is not None and origin not in origins:
+            return False  # another site's page, even with the cookie
+        offered = request.query.get("token") or request.cookies.get(COOKIE) or ""
+        return hmac.compare_digest(offered.encode(), token.encode())
 
     class ConsoleServer(Server):
         def __init__(self) -> None:
             super().__init__(command, host=LOOPBACK, port=port, title="audiencectl")
             self.sessions: set[asyncio.Task[Any]] = set()
 
+        async def handle_index(self, request: Any) -> Any:
+            if not admitted(request, websocket=False):
+                return web.Response(status=403, text=FORBIDDEN)
+            response = await super().handle_index(request)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+            return response
+
         async def handle_websocket(self, request: Any) -> Any:
+            if not admitted(request, websocket=True):
+                return web.Response(status=403, text=FORBIDDEN)
             task = asyncio.current_task()
             if task is not None:
                 self.sessions.add(task)
@@ -162,17 +198,11 @@ def _make_server(command: str, port: int) -> Any:
     return ConsoleServer()
 
 
-def _build_demo(folder: Path | None) -> Path:
-    """The demo workspace, as `audiencectl demo --no-tui` builds it; returns its store."""
-    from core.demo import build_demo
-    from tui.commands.demo import default_demo_dir, install_demo
-    from tui.services import Services
+def _build_demo(folder: Path | None) -> tuple[Path, str]:
+    """The demo workspace, as `audiencectl demo --no-tui` builds it: its store and
+    environment."""
+    from tui.commands.demo import prepare_demo
 
-    workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
-    services = Services(db_path=workspace.db_path, env_name="demo")
-    try:
-        install_demo(services, workspace)
-    finally:
-        services.close()
+    workspace, _ = prepare_demo(folder)
     click.echo(f"demo workspace: {workspace.root}", err=True)
-    return workspace.db_path
+    return workspace.db_path, workspace.env.name
