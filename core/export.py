@@ -330,8 +330,17 @@ def run_export(
         with open_account(env.export_account) as files:
             taken = {remote.name for remote in files.list()}
             report.files = _free_names(Path(tmp), report.files, taken)
-            for name in report.files:
-                files.upload_atomic(Path(tmp) / name, name, progress=_upload_progress(cancelled))
+            sent: list[str] = []
+            try:
+                for name in report.files:
+                    files.upload_atomic(
+                        Path(tmp) / name, name, progress=_upload_progress(cancelled)
+                    )
+                    sent.append(name)
+            except OperationCancelled:
+                for name in sent:  # parts already renamed: a cancel leaves nothing
+                    files.remove(name)
+                raise
             report.destination = str(getattr(files, "location", env.export_account.endpoint))
         report.uploaded = True
     return report

@@ -971,12 +971,11 @@ class _LineParser:
         numbers, ids = chunk.line_numbers, chunk.ids
         segments, removed = chunk.segments, chunk.removed
         blank = 0
-        doubled = any("\t\t" in line for line in lines)
         for line in lines:
             fields = line.split()
             # `ID<TAB><TAB>REMOVED` says "removed from these, added to none": split()
             # would read it as ID + segments, so it is recognised first.
-            got = _plain_removal(line) if doubled and "\t\t" in line else None
+            got = _plain_removal(line) if "\t\t" in line else None
             if got is None:
                 got = _plain_record(fields)
             if got is not None:

@@ -113,24 +113,34 @@ async def shoot(out: Path) -> list[Path]:
     written = []
     clock.freeze(FROZEN)
     real_time, probe.time = probe.time, _SteadyTime()  # type: ignore[assignment]
-    with tempfile.TemporaryDirectory() as tmp:
-        services = prepare(Path(tmp) / "demo")
-        for name, size, step in SHOTS:
-            app = AudienceApp(services)
-            async with app.run_test(size=size) as pilot:
-                await pilot.pause(0.2)
-                await step(pilot)
-                path = out / f"{name}.svg"
-                svg = app.export_screenshot(title="audiencectl")
-                shown = svg.replace(str(Path(tmp) / "demo"), "~/audiencectl-demo")
-                old = path.read_text(encoding="utf-8") if path.exists() else None
-                if old is None or normalized(old) != normalized(shown):  # no churn
-                    path.write_text(shown, encoding="utf-8")
-                written.append(path)
-        services.close()
-    clock.freeze(None)
-    probe.time = real_time  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            services = prepare(Path(tmp) / "demo")
+            try:
+                for name, size, step in SHOTS:
+                    written.append(await _shot(services, Path(tmp), out, name, size, step))
+            finally:
+                services.close()
+    finally:  # the tests call this in-process: leave no frozen clock behind
+        clock.freeze(None)
+        probe.time = real_time  # type: ignore[assignment]
     return written
+
+
+async def _shot(
+    services: Services, tmp: Path, out: Path, name: str, size: tuple[int, int], step: Step
+) -> Path:
+    app = AudienceApp(services)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.2)
+        await step(pilot)
+        path = out / f"{name}.svg"
+        svg = app.export_screenshot(title="audiencectl")
+        shown = svg.replace(str(tmp / "demo"), "~/audiencectl-demo")
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old is None or normalized(old) != normalized(shown):  # no churn
+            path.write_text(shown, encoding="utf-8")
+    return path
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ tmux runs on a private socket (-L), so your own tmux sessions are not touched.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -250,7 +251,7 @@ def hang_up(console: TmuxConsole, db: Path, grace: float = 8.0) -> float:
 
 
 def store_integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 

@@ -9,7 +9,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from core.demo import DEMO_IV_HEX, DEMO_KEY_HEX, DemoWorkspace
+from core.errors import OperationCancelled
 from tests.external import openssl
 from tests.test_import_cli import demo_store
 
@@ -267,19 +270,28 @@ def _export_args(ws: DemoWorkspace, db_path: Path, tmp_path: Path) -> dict:  # t
     }
 
 
-def test_a_cancelled_export_writes_nothing(db_path: Path, tmp_path: Path) -> None:
-    import pytest
-
-    from core.errors import OperationCancelled
-    from core.export import run_export
+def test_a_cancelled_export_writes_nothing(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled after the first chunk of members went into a part file: the part
+    is discarded and no file is left."""
+    import core.export as export
 
     ws = demo_store(tmp_path / "demo", db_path)
     args = _export_args(ws, db_path, tmp_path)
+    real = export.read_member_chunks
+    monkeypatch.setattr(export, "read_member_chunks", lambda path: real(path, chunk=5))
+    calls: list[int] = []
+
+    def cancelled() -> bool:  # the first chunk goes through, the second is refused
+        calls.append(1)
+        return len(calls) > 1
+
     out = tmp_path / "out"
     out.mkdir()
     try:
         with pytest.raises(OperationCancelled):
-            run_export(
+            export.run_export(
                 args["env"],
                 args["members_csv"],
                 "9",
@@ -287,8 +299,9 @@ def test_a_cancelled_export_writes_nothing(db_path: Path, tmp_path: Path) -> Non
                 args["resolve"],
                 datasource=AES_DS,
                 out_dir=out,
-                cancelled=lambda: True,
+                cancelled=cancelled,
             )
+        assert len(calls) == 2
         assert list(out.iterdir()) == []
     finally:
         args["services"].close()

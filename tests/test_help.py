@@ -254,3 +254,15 @@ def test_help_files_ship_in_the_package() -> None:
     wheel = config["tool"]["hatch"]["build"]["targets"]["wheel"]
     assert "tui" in wheel["packages"]
     assert not any(".md" in pattern for pattern in wheel.get("exclude", []))
+
+
+async def test_the_keys_table_includes_inherited_bindings(db_path: Path) -> None:
+    """Home inherits `x` (hide the first-run tips) from FirstRunKeys."""
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        keys = app.screen.text.split("## Keys", 1)[1]  # type: ignore[attr-defined]
+        assert "| x | Hide tips |" in keys
+        assert "| r | Refresh |" in keys

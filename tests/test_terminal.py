@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -105,10 +104,7 @@ def test_disabled_buttons_keep_their_label_in_ansi_themes(console_factory, demo_
 
 def test_terminal_going_away_ends_the_console_quietly(console_factory, demo_db: Path) -> None:  # type: ignore[no-untyped-def]
     console = console_factory(check.console_argv(demo_db, "ansi-dark"), 80, 24, "xterm-256color")
-    took = check.hang_up(console, demo_db, grace=8.0)  # exit status 130, store intact
-    assert took < 8.0
-    with sqlite3.connect(demo_db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.hang_up(console, demo_db, grace=8.0)  # raises unless 130 within 8 s, store intact
 
 
 # --- the hangup guard itself (in a subprocess: it points fds 1 and 2 at /dev/null) ---
@@ -213,7 +209,6 @@ def test_a_dead_terminal_ends_the_console_even_when_no_hangup_signal_comes(
     )
     console.start()
     try:
-        took = check.hang_up(console, demo_db, grace=8.0)
+        check.hang_up(console, demo_db, grace=8.0)  # raises unless 130 within 8 s
     finally:
         console.close()
-    assert took < 8.0

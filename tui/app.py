@@ -40,6 +40,10 @@ SCREENS: list[tuple[str, str, str]] = [
 ]
 
 
+class QuitConfirm(ConfirmModal):
+    """The question before quitting with unsaved edits (Ctrl+Q there quits)."""
+
+
 class AudienceApp(App[int]):
     """audiencectl's console. Services come in; widgets never open the store themselves."""
 
@@ -168,7 +172,7 @@ class AudienceApp(App[int]):
             for mode, stack in stacks.items()
             if any(isinstance(s, ConsoleScreen) and s.unsaved_changes() for s in stack)
         ]
-        if not unsaved or isinstance(self.screen, ConfirmModal):
+        if not unsaved or isinstance(self.screen, QuitConfirm):  # Ctrl+Q twice: quit
             self.exit()
             return
 
@@ -177,7 +181,7 @@ class AudienceApp(App[int]):
                 self.exit()
 
         self.push_screen(
-            ConfirmModal(
+            QuitConfirm(
                 "Quit without saving?",
                 f"Unsaved changes on: {', '.join(unsaved)}. Ctrl+S on that screen saves them.",
                 yes="Quit",

@@ -56,8 +56,9 @@ def cli(
     Without a command, opens the console (`audiencectl --no-mouse --theme ansi-dark`
     works as well as `audiencectl tui --no-mouse --theme ansi-dark`).
     """
-    # Only the console (and `config import`, `demo`, `serve`) may create a store.
-    creates = ctx.invoked_subcommand in (None, "tui", "serve", "demo")
+    # Only the console creates a missing store (and `config import`, which says so
+    # itself); the other commands refuse, so a mistyped --db never makes an empty one.
+    creates = ctx.invoked_subcommand in (None, "tui")
     services = Services.from_options(db, env_name, create=creates)
     ctx.obj = CliState(services)
     ctx.call_on_close(services.close)

@@ -44,15 +44,17 @@ class HangupGuard:
         self._request_exit = request_exit
         self._previous: Any = None
         self._done = threading.Event()
+        self._watcher: threading.Thread | None = None
         self.hung_up = False
 
     def __enter__(self) -> HangupGuard:
         if hasattr(signal, "SIGHUP") and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGHUP, self._on_hangup)
             if _is_terminal(TERMINAL_FD):
-                threading.Thread(
+                self._watcher = threading.Thread(
                     target=self._watch_terminal, name="terminal-watch", daemon=True
-                ).start()
+                )
+                self._watcher.start()
         return self
 
     def _watch_terminal(self) -> None:
@@ -71,6 +73,8 @@ class HangupGuard:
         tb: TracebackType | None,
     ) -> None:
         self._done.set()
+        if self._watcher is not None:  # its SIGHUP must not meet the restored handler
+            self._watcher.join(timeout=WATCH_SECONDS * 2)
         if self._previous is not None:
             signal.signal(signal.SIGHUP, self._previous)
         terminal_error = isinstance(exc, OSError) and exc.errno in _TERMINAL_GONE

@@ -46,11 +46,20 @@ def key_label(keys: str) -> str:
 
 
 def _bindings(owner: DOMNode | type[DOMNode]) -> list[Binding]:
+    """The bindings ``owner`` declares and inherits (a screen's own first), as Textual
+    merges them; Textual's own base classes are left out."""
     cls = owner if isinstance(owner, type) else type(owner)
     found: list[Binding] = []
+    seen: set[str] = set()
     item: BindingType
-    for item in cls.__dict__.get("BINDINGS", []):
-        found.extend(Binding.make_bindings([item]))
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("tui."):
+            continue
+        for item in klass.__dict__.get("BINDINGS", []):
+            for binding in Binding.make_bindings([item]):
+                if binding.key not in seen:
+                    seen.add(binding.key)
+                    found.append(binding)
     return found
 
 

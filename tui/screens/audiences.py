@@ -85,8 +85,7 @@ NO_ENV = "No environment yet: start one with the provisioning request (F3), then
 ROUTE = "*route*"
 #: Which tab each job belongs to.
 JOB_TABS = {"dryrun": "dryrun", "pass": "workflow", "export": "export"}
-#: Jobs that check a cancel flag (core.export has no cancellation hook: an export
-#: is one short write or upload, it runs to its end).
+#: Jobs that check a cancel flag (Escape, or the tab's Cancel button).
 CANCELLABLE = ("dryrun", "pass", "export")
 STOP_BODY = (
     "Stop cancels; it cannot resume from the same point. A pass in progress is abandoned "
@@ -203,6 +202,7 @@ class AudiencesScreen(ConsoleScreen):
         # the store changes; the lock keeps two refreshes from sharing it at once.
         self._counts_lock = threading.Lock()
         self._counts: Services | None = None
+        self._closed = False  # unmounted: the thread holding the lock closes _counts
 
     # --- layout -------------------------------------------------------------
 
@@ -318,9 +318,17 @@ class AudiencesScreen(ConsoleScreen):
         worker = get_current_worker()
         try:
             with self._counts_lock:
+                if self._closed:
+                    self._close_counts()
+                    return
+                if worker.is_cancelled:  # a newer refresh is queued behind this one
+                    return
                 services = self._counts_services(env_name)
                 stats = profile_stats(services.store, env_name)
                 view = workflow_view(services)
+                if self._closed:
+                    self._close_counts()
+                    return
         except AudienceError as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self.notify, str(exc), severity="error")
@@ -349,11 +357,20 @@ class AudiencesScreen(ConsoleScreen):
         )
         self.refresh_bindings()
 
+    def _close_counts(self) -> None:
+        if self._counts is not None:
+            self._counts.close()
+            self._counts = None
+
     def on_unmount(self) -> None:
-        with self._counts_lock:
-            if self._counts is not None:
-                self._counts.close()
-                self._counts = None
+        # Never wait on the UI thread for a count in progress: whoever holds the lock
+        # (or takes it next) closes the connection once it sees _closed.
+        self._closed = True
+        if self._counts_lock.acquire(blocking=False):
+            try:
+                self._close_counts()
+            finally:
+                self._counts_lock.release()
 
     def _tick(self) -> None:
         if self.is_current and self.active_tab == "workflow":
