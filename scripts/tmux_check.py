@@ -171,8 +171,13 @@ class TmuxConsole:
         self.tmux("kill-session", "-t", SESSION, check=False)
 
     def close(self) -> None:
-        """Ends the private tmux server and removes its socket file."""
+        """Ends the private tmux server, and the console if it outlived its terminal
+        (a failed hangup check must not leave it running), and removes the socket."""
         self.tmux("kill-server", check=False)
+        ended = self.status_file.exists() and self.status_file.read_text().strip()
+        if not ended:  # (once it ended, its process ID may already belong to another)
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file(self.status_file).read_text()), signal.SIGKILL)
         folder = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
         (folder / self.socket).unlink(missing_ok=True)
 
@@ -294,6 +299,11 @@ def run_all(sizes: list[tuple[int, int]], terms: list[str], theme: str, show: bo
 # --- the wrapper inside the tmux pane ----------------------------------------
 
 
+def pid_file(status_file: Path) -> Path:
+    """Where the wrapper writes the console's process ID."""
+    return status_file.with_name(status_file.name + ".pid")
+
+
 def wrap(status_file: Path, term: str, argv: list[str], pass_hangup: bool = True) -> int:
     """Runs the console like a login shell would, and writes its exit status.
 
@@ -309,6 +319,7 @@ def wrap(status_file: Path, term: str, argv: list[str], pass_hangup: bool = True
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
     child = subprocess.Popen(argv, env=env, cwd=ROOT, preexec_fn=default_hangup)
+    pid_file(status_file).write_text(str(child.pid))
     if pass_hangup:
         signal.signal(signal.SIGHUP, lambda signum, frame: child.send_signal(signal.SIGHUP))
     else:
