@@ -229,7 +229,7 @@ class AudiencesScreen(ConsoleScreen):
         with Horizontal(classes="row"):
             yield Label("Profiles CSV", classes="row-label")
             yield Input(
-                placeholder="empty: the profiles in the store", id="dr-profiles", compact=True
+                placeholder="the store's profiles", id="dr-profiles", compact=True
             )
             yield Label("Visitors", classes="row-label-short")
             yield Input(placeholder="visitors.csv (optional)", id="dr-visitors", compact=True)
@@ -350,7 +350,7 @@ class AudiencesScreen(ConsoleScreen):
             return  # the screen went away, or another environment is shown now
         self.query_one(
             "#dr-profiles", Input
-        ).placeholder = f"empty: the profiles in the store ({stats.count:,})"
+        ).placeholder = f"the store's {stats.count:,} profiles"
         self.query_one(WorkflowPanel).show(view)
         self.query_one(ExportPanel).set_choices(
             view.segments, [ds.label for ds in env.by_priority()]

@@ -94,17 +94,21 @@ class RunProgress(Horizontal):
         self._say("cancelling", words)
 
     def finish(self, words: str) -> None:
-        """The job ended well: the bar is full."""
+        """The job ended well: the bar is full, then makes room for the words (the
+        glyph says it is done; at 80 columns the whole sentence fits)."""
         total = self.bar.total or 1
         self.bar.update(total=total, progress=total)
+        self.bar.display = False
         self._say("done", words)
 
     def stopped(self, words: str) -> None:
         """The job was cancelled."""
+        self.bar.display = False
         self._say("cancelled", words)
 
     def failed(self, words: str) -> None:
         """The job failed (the error itself is notified by the app)."""
+        self.bar.display = False
         self._say("failed", words)
 
     def reset(self, words: str | None = None) -> None:
