@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import io
 from pathlib import Path
@@ -129,10 +130,35 @@ def test_index_add_equals_per_row(chunks: list[list[tuple[str | None, str]]]) ->
         index.add(keys, pids)
         keys_all += keys
         pids_all += pids
-    got = {k: {v} if isinstance(v, str) else set(v) for k, v in index.map.items()}
-    assert got == _reference_index(keys_all, pids_all)
-    for value in index.map.values():  # a pid is listed once per key
-        assert isinstance(value, str) or len(value) == len(set(value)) > 1
+    index.finish()
+    expected = _reference_index(keys_all, pids_all)
+    got = {}
+    for key in "abcdefg":
+        value = index.get(key)
+        if value is not None:
+            got[key] = {value} if isinstance(value, str) else set(value)
+            if not isinstance(value, str):  # a pid is listed once per key
+                assert len(value) == len(set(value)) > 1
+    assert got == expected
+    assert index.size == len(expected)
+
+
+def test_index_finds_keys_whose_first_hash_is_shared() -> None:
+    """Different keys with the same first 64-bit hash (forced here) are told apart."""
+    real_hash = builtins.hash
+
+    def clashing(key: object) -> int:  # the one-letter keys all hash to 0
+        return 0 if isinstance(key, str) and len(key) == 1 else real_hash(key)
+
+    with patch("core.reconcile.hash", create=True, new=clashing):
+        index = _Index()
+        index.add(["a", "b", None, "c"], ["P1", "P2", "P0", "P3"])
+        index.finish()
+        found = index.find(["c", "a", "z", "b", "ab"])
+        assert index.get("b") == "P2"
+    assert [index.pids[k] if k >= 0 else None for k in found.tolist()] == [
+        "P3", "P1", None, "P2", None,
+    ]
 
 
 def _slow_columns(source: CsvProfiles, column: str) -> list[tuple[str, str]]:
