@@ -33,6 +33,7 @@ from typing import Any
 from core.model import Channel
 
 __all__ = [
+    "is_email_key",
     "normalize",
     "normalize_batch",
     "normalize_email",
@@ -109,15 +110,27 @@ def normalize_emails(values: Sequence[str]) -> list[str | None]:
     return [text if match(text) else None for text in texts]
 
 
-def normalize_email_lines(text: str, invalid: object = None) -> list[Any]:
+def normalize_email_lines(text: str, invalid: object = None, *, check: bool = True) -> list[Any]:
     """``normalize_email`` of each line of ``text`` (printable ASCII lines joined by
     newlines), ``invalid`` in place of ``None``: one ``lower``, one ``split``, and
-    ``strip`` only when the text holds a space or TAB."""
+    ``strip`` only when the text holds a space or TAB.
+
+    ``check=False`` leaves the shape check out (every line is trimmed and
+    lower-cased): for callers that check only the values they could not find
+    (``is_email_key``), since a value equal to a checked key has the shape.
+    """
     parts = text.lower().split("\n")
     if " " in text or "\t" in text:
         parts = list(map(str.strip, parts))
+    if not check:
+        return parts
     match = _EMAIL_ASCII.fullmatch
     return [part if match(part) else invalid for part in parts]
+
+
+def is_email_key(key: str) -> bool:
+    """Whether ``key`` (already trimmed and lower-cased) is shaped like an address."""
+    return _EMAIL.fullmatch(key) is not None
 
 
 def _stripped_lower_ascii(values: Sequence[str]) -> list[str] | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -301,6 +301,7 @@ class CsvProfiles:
         """
         width = len(columns)
         seen: set[str] = set()
+        taken: list[list[str]] = []  # the ids of each block taken whole
         size = self.chunk_rows
         path = self.profiles_file.path
         try:
@@ -331,20 +332,31 @@ class CsvProfiles:
                     continue
                 data, rest = data[:cut], data[cut:]
                 text = _plain_text(data.removesuffix(b"\n"))
-                lines = text.split("\n") if text is not None else []
-                if text is None or set(map(str.count, lines, repeat(","))) != {width - 1}:
+                if text is None:
                     break
-                tokens = text.replace("\n", ",").split(",")
-                pids = list(map(str.strip, tokens[at::width]))
-                fresh = set(pids)
-                if "" in fresh or len(fresh) != len(pids) or not seen.isdisjoint(fresh):
+                # Each line break becomes a token of its own: every line has exactly
+                # `width` fields when all breaks sit every `width + 1` tokens.
+                breaks = text.count("\n")
+                tokens = text.replace("\n", ",\n,").split(",")
+                ends = tokens[width :: width + 1]
+                if (
+                    len(tokens) != (breaks + 1) * (width + 1) - 1
+                    or len(ends) != breaks
+                    or ends.count("\n") != breaks
+                ):
                     break
-                seen |= fresh
-                values = tokens[col::width]
+                pids = list(map(str.strip, tokens[at :: width + 1]))
+                known = len(seen)
+                seen.update(pids)  # all new and distinct: the set grows by len(pids)
+                if len(seen) - known != len(pids) or "" in seen:
+                    seen = set(chain.from_iterable(taken))  # the ids before this block
+                    break
+                taken.append(pids)
+                values = tokens[col :: width + 1]
                 for start in range(0, len(pids), size):
                     yield pids[start : start + size], values[start : start + size]
                 offset += len(data)
-                line += len(lines)
+                line += breaks + 1
                 if not block:
                     return
         # The row-by-row reader from the first line not taken above.

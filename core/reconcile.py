@@ -620,9 +620,13 @@ class _Found:
     decoded: np.ndarray
 
 
-def _lookup(keys: list[str | Outcome], index: _Index) -> _Found:
-    """Look the keys (or outcomes) from ``IdCodec.incoming`` up in ``index``: one
-    vectorised search (``_Index.find``), Python only for keys of several profiles."""
+def _lookup(
+    keys: list[str | Outcome], index: _Index, shaped: Callable[[str], bool] | None = None
+) -> _Found:
+    """Look the keys (or outcomes) from ``IdCodec.incoming_keys`` up in ``index``: one
+    vectorised search (``_Index.find``), Python only for keys of several profiles.
+    ``shaped``: the codec's e-mail shape check, for keys it left unchecked; only the
+    keys not found need it (``invalid_email`` when it fails)."""
     n = len(keys)
     is_outcome = np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=n)
     at = index.find(keys)
@@ -644,6 +648,13 @@ def _lookup(keys: list[str | Outcome], index: _Index) -> _Found:
     single = np.empty(n, dtype=object)
     single[hit] = index.pids[at[hit]]
     decoded = np.flatnonzero(~done & ~is_outcome)
+    if shaped is not None and decoded.size:
+        ok = np.fromiter(map(shaped, [keys[j] for j in decoded.tolist()]), dtype=bool,
+                         count=decoded.size)
+        if not ok.all():
+            invalid = Outcome.INVALID_EMAIL
+            failed.update(dict.fromkeys(decoded[~ok].tolist(), invalid))
+            decoded = decoded[ok]
     return _Found(single, hit, multi, done, failed, decoded)
 
 
@@ -651,7 +662,8 @@ def _lookup(keys: list[str | Outcome], index: _Index) -> _Found:
 class _Prepared:
     """One chunk read, deduplicated and decoded by every routed codec: what the
     lookups need. Arrays and lists are parallel, one item per line holding the
-    first occurrence of a new ID (``lines`` are their line numbers), in line order.
+    first occurrence of a new ID in the batch (``lines`` are their line numbers),
+    in line order.
 
     ``pack`` turns the per-line strings into one text each (cheap to send to
     another process); ``ids_list`` and ``keys_of`` give them back as lists.
@@ -672,23 +684,6 @@ class _Prepared:
     names: list[tuple[str, ...]]  # code -> its segments
     no_removed: int  # the code of ""
     keys: list[Any]  # per codec: incoming()'s list, or (text, {position: outcome}) packed
-    fingerprints: np.ndarray  # of the IDs, for the batch's ``_Seen`` table
-    ids_at: np.ndarray | None = None  # positions kept in the packed ``ids`` text
-
-    def keep(self, mask: np.ndarray) -> None:
-        """Keep only the positions where ``mask`` is True (IDs not seen in earlier chunks)."""
-        at = np.flatnonzero(mask)
-        positions = at.tolist()
-        self.duplicates += self.lines.size - at.size
-        self.keys = [
-            [keys[j] for j in positions] for keys in map(self.keys_of, range(len(self.keys)))
-        ]
-        self.lines, self.segs, self.removed = self.lines[at], self.segs[at], self.removed[at]
-        self.fingerprints = self.fingerprints[at]
-        if isinstance(self.ids, str):  # split later, only if a sample needs it
-            self.ids_at = at if self.ids_at is None else self.ids_at[at]
-        else:
-            self.ids = [self.ids[j] for j in positions]
 
     def pack(self) -> None:
         """Each per-line list as one text (plus the positions of outcomes)."""
@@ -711,9 +706,7 @@ class _Prepared:
     def ids_list(self) -> list[str]:
         """The IDs (IDs are never empty: an empty text is no ID)."""
         if isinstance(self.ids, str):
-            ids = self.ids.split("\n") if self.ids else []
-            at, self.ids_at = self.ids_at, None
-            self.ids = ids if at is None else [ids[j] for j in at.tolist()]
+            self.ids = self.ids.split("\n") if self.ids else []
         return self.ids  # type: ignore[no-any-return]
 
     def keys_of(self, step: int) -> list[str | Outcome]:
@@ -734,9 +727,10 @@ def _prepare(
     chunk_lines: int,
     before_file: Callable[[], None] | None = None,
 ) -> Iterator[_Prepared]:
-    """Read the batch's files chunk by chunk: drop the IDs repeated in the chunk
-    (first line wins), fingerprint and decode the others with every codec. IDs
-    seen in earlier chunks are dropped by the consumer (``_Prepared.keep``)."""
+    """Read the batch's files chunk by chunk: drop the IDs already seen in the
+    batch (first line wins: exactly within the chunk, by fingerprint in the
+    batch's ``_Seen`` table across chunks) and decode the others with every codec."""
+    seen = _Seen.for_files(files)
     for audience in files:
         if before_file is not None:
             before_file()
@@ -762,6 +756,11 @@ def _prepare(
                     )
                     fresh = [ids[i] for i in pending.tolist()]
                 del first_at
+                if fresh:
+                    new = seen.add(_Seen.fingerprints(fresh))
+                    if not new.all():  # seen in an earlier chunk of the batch
+                        pending = pending[new]
+                        fresh = list(compress(fresh, new.tolist()))
                 if pending.size == count:
                     segs, removed = chunk.segments, chunk.removed
                 else:
@@ -788,8 +787,7 @@ def _prepare(
                     removed=removed_codes,
                     names=book.segments,
                     no_removed=book[""],
-                    keys=[codec.incoming(fresh) if n else [] for codec in codecs],
-                    fingerprints=_Seen.fingerprints(fresh),
+                    keys=[codec.incoming_keys(fresh) if n else [] for codec in codecs],
                 )
 
 
@@ -1183,14 +1181,9 @@ class _Run:
         sampler = _Sampler(self.max_samples)
         records = reconciled = duplicates = 0
         malformed_line = Outcome.MALFORMED_LINE
-        seen = _Seen.for_files(batch.files)
         for prepared in chunks:
             self.check_cancelled()
             records += prepared.records
-            if prepared.lines.size:
-                new = seen.add(prepared.fingerprints)
-                if not new.all():
-                    prepared.keep(new)
             if prepared.malformed:
                 outcomes[malformed_line.value] += len(prepared.malformed)
                 for (line, text), reason in zip(
@@ -1207,13 +1200,14 @@ class _Run:
                 groups.name_all(segments)
                 failed: dict[int, Outcome] = {}  # position -> first data source's outcome
                 decoded: set[int] = set()  # positions some data source could decode
-                for step, (_codec, index) in enumerate(steps):
+                for step, (codec, index) in enumerate(steps):
                     if not pending.size:
                         break
                     keys = prepared.keys_of(step)
                     if pending.size != count:
                         keys = [keys[j] for j in pending.tolist()]
-                    found = _lookup(keys, index)
+                    shaped = codec.is_shaped if codec.defers_shape_check else None
+                    found = _lookup(keys, index, shaped)
                     reconciled += groups.add(segments, pending, found)
                     for j, outcome in found.failed.items():
                         failed.setdefault(int(pending[j]), outcome)

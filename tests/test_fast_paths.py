@@ -6,6 +6,7 @@ import builtins
 import gzip
 import io
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import numpy as np
@@ -190,11 +191,14 @@ _cells = st.one_of(
     blank=st.booleans(),
     trailing_newline=st.booleans(),
     chunk_rows=st.integers(1, 5),
+    block_bytes=st.sampled_from([1 << 20, 8, 24, 64]),
 )
 def test_fast_csv_columns_equal_row_by_row(
     tmp_path: Path, rows: list[tuple[str, str]], bom: bool, blank: bool,
-    trailing_newline: bool, chunk_rows: int,
+    trailing_newline: bool, chunk_rows: int, block_bytes: int,
 ) -> None:
+    """Small blocks too: a duplicate id or an empty one in a later block, after
+    blocks taken whole, must give the row-by-row reader's answer and error."""
     lines = ["id,email"] + [f"{pid},{cell}" for pid, cell in rows]
     if blank and len(lines) > 2:
         lines.insert(2, "")
@@ -211,7 +215,8 @@ def test_fast_csv_columns_equal_row_by_row(
             out += zip(pids, values, strict=True)
         return out
 
-    assert _outcome(fast) == slow
+    with patch("core.profiles._BLOCK_BYTES", block_bytes):
+        assert _outcome(fast) == slow
 
 
 def test_fast_csv_large_file_switches_to_row_by_row_at_a_quote(tmp_path: Path) -> None:
@@ -410,3 +415,54 @@ def test_worker_process_errors_and_cancel(tmp_path: Path) -> None:
             list(reconcile_batches([whole], dataset.env, codecs, profiles, chunk_lines=100,
                                    cancelled=lambda: next(calls, True)))
         assert workers and workers[0].process.poll() is not None  # stopped
+
+
+def _checked_up_front() -> Any:
+    """Patch codecs so that every key is checked in ``incoming`` (no deferred check)."""
+    return patch.object(IdCodec, "defers_shape_check", property(lambda self: False))
+
+
+def test_deferred_shape_check_gives_the_same_answer(tmp_path: Path) -> None:
+    from tests.test_reconcile import build_dataset, run
+
+    dataset = build_dataset(tmp_path)
+    deferred = summarize(run(dataset, chunk_lines=3)[0].values()).to_json()
+    with _checked_up_front():
+        checked = summarize(run(dataset, chunk_lines=3)[0].values()).to_json()
+    assert deferred == checked
+    assert deferred["outcomes"]["invalid_email"] > 0
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(_incoming_ids(), min_size=1, max_size=30),
+       profiles=st.lists(_plaintexts.filter(lambda v: isinstance(v, str)), max_size=12))
+def test_deferred_shape_check_equals_checking_every_key(
+    tmp_path: Path, ids: list[str], profiles: list[str]
+) -> None:
+    """Keys equal to a profile's key are never shapeless, so checking only the keys
+    not found gives every line the outcome that checking all of them gives."""
+    csv_path = tmp_path / "profiles.csv"
+    rows = [f"P{i},{value}" for i, value in enumerate(profiles)
+            if "," not in value and '"' not in value and "\n" not in value and "\r" not in value]
+    csv_path.write_text("id,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    ds = DataSource(
+        label="aes", id_type="declared", reconciliation_key="email", transform=Transform.AES,
+        aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="email",
+        destination_id=500,
+    )
+    env = reconcile.Environment(name="t", datasources=(ds,))
+    audience = tmp_path / "ftp_500_14016_full_1793541600000.sync"
+    lines = [i for i in ids if i and not any(c in i for c in "\t \n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+                                                        "\x85\u2028\u2029")]
+
+    def answer() -> dict[str, Any]:
+        audience.write_text("".join(f"{i}\t24\n" for i in lines), encoding="utf-8")
+        batch = BatchInput("b", "full", 500, (AudienceFile.from_path(audience),))
+        codecs = build_codecs(env, lambda d, f: getattr(d, f).ref)
+        results = reconcile_batches([batch], env, codecs, CsvProfiles(csv_path), chunk_lines=7)
+        return summarize(results).to_json()
+
+    deferred = answer()
+    with _checked_up_front():
+        assert answer() == deferred
