@@ -466,3 +466,38 @@ def test_deferred_shape_check_equals_checking_every_key(
     deferred = answer()
     with _checked_up_front():
         assert answer() == deferred
+
+
+def test_worker_reader_reassembles_frames_of_any_size() -> None:
+    """Frames larger than the pipe, and frames cut anywhere by the writer, come out
+    whole and in order; the end of the stream is signalled with ``None``."""
+    import os
+    import random
+    import threading
+
+    rng = random.Random(5)
+    frames = [bytes([i % 251]) * size
+              for i, size in enumerate([0, 1, 7, 8, 4096, (1 << 20) + 3, 3 << 20, 65_537])]
+    stream = b"".join(len(f).to_bytes(8, "little") + f for f in frames)
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        at = 0
+        while at < len(stream):
+            step = rng.choice([1, 5, 8, 4000, 70_000, 2 << 20])
+            os.write(write_end, stream[at : at + step])
+            at += step
+        os.close(write_end)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    worker = reconcile._Worker.__new__(reconcile._Worker)
+    worker.process = type("P", (), {"stdout": os.fdopen(read_end, "rb")})()  # type: ignore[assignment]
+    worker.frames = reconcile.queue_module.Queue()
+    worker.stopping = False
+    worker._read()
+    writer.join()
+    got = []
+    while (frame := worker.frames.get_nowait()) is not None:
+        got.append(frame)
+    assert got == frames
