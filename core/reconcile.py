@@ -852,6 +852,28 @@ def _worker_main() -> None:
             _write_frame(out, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
+class _Frames:
+    """Length-prefixed frames (``_write_frame``) from a stream read in pieces of any size."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The frames completed by ``data``, in order (a partial one waits for more)."""
+        pending = self.pending
+        pending += data
+        done: list[bytes] = []
+        start = 0
+        while len(pending) - start >= 8:
+            size = int.from_bytes(pending[start : start + 8], "little")
+            if len(pending) - start - 8 < size:
+                break
+            done.append(bytes(pending[start + 8 : start + 8 + size]))
+            start += 8 + size
+        del pending[:start]
+        return done
+
+
 class _Worker:
     """A child process running ``_prepare`` for one batch.
 
@@ -894,7 +916,7 @@ class _Worker:
         """
         stream = self.process.stdout
         assert stream is not None
-        pending = bytearray()
+        frames = _Frames()
         try:
             fd = stream.fileno()
             with contextlib.suppress(OSError, AttributeError):  # Linux only
@@ -903,17 +925,9 @@ class _Worker:
                 data = os.read(fd, _PIPE_BYTES)
                 if not data:
                     break
-                pending += data
-                start = 0
-                while len(pending) - start >= 8:
-                    size = int.from_bytes(pending[start : start + 8], "little")
-                    if len(pending) - start - 8 < size:
-                        break
-                    frame = bytes(pending[start + 8 : start + 8 + size])
-                    start += 8 + size
+                for frame in frames.feed(data):
                     if not self.stopping:
                         self.frames.put(frame)
-                del pending[:start]
         except (OSError, ValueError):
             pass
         finally:

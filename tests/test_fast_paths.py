@@ -468,6 +468,20 @@ def test_deferred_shape_check_equals_checking_every_key(
         assert answer() == deferred
 
 
+def test_frames_cut_at_every_position_come_out_whole() -> None:
+    frames = [b"", b"a", b"bc", b"0123456789"]
+    stream = b"".join(len(f).to_bytes(8, "little") + f for f in frames)
+    for cut in range(len(stream) + 1):
+        for second in range(cut, len(stream) + 1):
+            feeder = reconcile._Frames()
+            got = [frame for piece in (stream[:cut], stream[cut:second], stream[second:])
+                   for frame in feeder.feed(piece)]
+            assert got == frames, (cut, second)
+            assert not feeder.pending
+    feeder = reconcile._Frames()
+    assert [f for byte in stream for f in feeder.feed(bytes([byte]))] == frames
+
+
 def test_worker_reader_reassembles_frames_of_any_size() -> None:
     """Frames larger than the pipe, and frames cut anywhere by the writer, come out
     whole and in order; the end of the stream is signalled with ``None``."""
