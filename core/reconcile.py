@@ -15,14 +15,18 @@ Per non-empty line exactly one outcome (contract.md section 4):
 4. otherwise ``not_found`` when some data source could decode the ID, or else
    the highest-priority data source's own outcome (``bad_padding``, ...).
 
-Duplicate lines add nothing to segments. Memory grows only with the distinct
-IDs of the batch being read (a table of 128-bit fingerprints, ``_Seen``: 16 to
-32 bytes per ID; the chance of any false duplicate is about 1.5e-25 for a
-batch of ten million distinct IDs) and the segment member sets.
+Duplicate lines add nothing to segments and are dropped where the file is
+read, before decoding. Memory grows only with the distinct IDs of the batch
+being read (a table of 128-bit fingerprints, ``_Seen``: 16 to 32 bytes per
+ID; the chance of any false duplicate is about 1.5e-25 for a batch of ten
+million distinct IDs) and the segment member sets. The profile index is a
+sorted array of 128-bit fingerprints of the keys (``_Index``), not a dict.
 
-A large batch of files on disk is read and decoded in a child process while
-this one builds the profile index and then does the lookups (``_Worker``);
-results are the same as in-process, which smaller batches use.
+A large batch of files on disk is read, deduplicated and decoded in a child
+process while this one builds the profile index and then does the lookups
+(``_Worker``); results are the same as in-process, which smaller batches use.
+For hex AES e-mails the shape of an address is checked only for the keys not
+found (``IdCodec.incoming_keys``): a key equal to a profile's key has it.
 """
 
 from __future__ import annotations
@@ -344,9 +348,10 @@ class _Index:
     ``hash(key)`` and ``hash("\\x00" + key)`` in this process (SipHash with the
     process's random key), as for ``_Seen``; the audience keys are hashed here
     too, so both sides agree. Two different keys are taken for one only if both
-    64-bit values collide (about n² / 2¹²⁹ for n keys). A dict lookup of a
-    million fresh strings in a million-key dict took 0.70 s here; hashing them
-    and one sorted search take about 0.25 s.
+    64-bit values collide (about n² / 2¹²⁹ for n keys). Measured here for a
+    million keys: a dict lookup of fresh strings in a million-key dict took
+    0.70 s, hashing them and a sorted search about 0.25 s; the index takes
+    about 120 MB less than the dict.
     """
 
     __slots__ = ("_h1", "_h2", "_parts", "_pids", "_tied", "is_multi", "multi", "pids", "size")

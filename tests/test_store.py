@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core import clock
 from core.errors import StoreError
 from storage.db import Store
 from storage.migrations import SCHEMA_VERSION
@@ -96,3 +97,44 @@ def test_memo_is_forgotten_after_any_commit(tmp_path: Path) -> None:
         other.close()
         assert count(store) == 2
         assert len(calls) == 3
+
+
+_ODD_IDS = ["P1", "p1", "", "é", "a\"b", "a\\b", "x y", "[1]", "\u2028", "😀", "null"]
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_segment_members_written_in_bulk_or_row_by_row(
+    tmp_path: Path, bulk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON bulk path and the row-by-row path (SQLite without JSON) store the same
+    rows: full replaces, iter adds then removes, odd ids survive, chunking included."""
+    from core.workflow import BatchWrite
+    from storage import audiences
+
+    monkeypatch.setattr(audiences, "_has_json_each", lambda conn: bulk)
+    monkeypatch.setattr(audiences, "_JSON_IDS", 3)
+
+    def write(store: Store, run: int, mode: str, segs: dict[str, tuple[set[str], set[str]]],
+              name: str) -> None:
+        audiences.SqliteWorkflowStore(store).write_batch("e", run, BatchWrite(
+            batch=name, mode=mode,
+            segments={s: (frozenset(m), frozenset(r)) for s, (m, r) in segs.items()},
+            files=[(name, 1)], records=0, reconciled=0, duplicates=0, outcomes={}, samples=[],
+        ))
+
+    def rows(store: Store) -> set[tuple[str, str]]:
+        return set(store.conn.execute(
+            "SELECT segment_id, profile_id FROM segment_members WHERE env = 'e'"
+        ).fetchall())
+
+    with Store(tmp_path / "s.db") as store:
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO environments VALUES ('e', '{}', 'now', 'now')")
+        run = audiences.SqliteWorkflowStore(store).start_run("e", clock.now())
+        write(store, run, "full", {"24": (set(_ODD_IDS), set()), "25": ({"P9"}, set())}, "a")
+        assert rows(store) == {("24", i) for i in _ODD_IDS} | {("25", "P9")}
+        write(store, run, "iter", {"24": ({"new", "P1"}, {"é", "a\\b", "gone?"})}, "b")
+        kept = set(_ODD_IDS) - {"é", "a\\b"} | {"new"}
+        assert rows(store) == {("24", i) for i in kept} | {("25", "P9")}
+        write(store, run, "full", {"24": ({"only"}, set())}, "c")
+        assert rows(store) == {("24", "only"), ("25", "P9")}
