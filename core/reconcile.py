@@ -711,11 +711,14 @@ class _Prepared:
                 np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=count)
             ).tolist()
             outcomes = {j: keys[j].value for j in out}
+            texts = keys
             if out:
-                keys = list(keys)
+                texts = list(keys)
                 for j in out:
-                    keys[j] = ""
-            text = "\n".join(keys)
+                    texts[j] = ""
+            text = "\n".join(texts)
+            # A key holding a newline (an ``other`` channel) cannot be split back: the
+            # list goes as it is, outcomes included.
             packed.append((text, outcomes, count) if text.count("\n") == count - 1 else keys)
         self.keys = packed
 
@@ -812,6 +815,7 @@ def _prepare(
 PARALLEL_MIN_BYTES = 16 << 20
 _QUEUE_CHUNKS = 64
 _PIPE_BYTES = 1 << 20  # Linux's default limit for an unprivileged process
+_MAX_FRAME = 1 << 31  # a chunk is a few MB; a larger length means a broken stream
 
 
 def _use_worker(files: Sequence[AudienceFile]) -> bool:
@@ -862,19 +866,28 @@ class _Frames:
 
     def __init__(self) -> None:
         self.pending = bytearray()
+        self.broken = False
 
     def feed(self, data: bytes) -> list[bytes]:
-        """The frames completed by ``data``, in order (a partial one waits for more)."""
+        """The frames completed by ``data``, in order (a partial one waits for more).
+
+        After a length no frame can have (the stream is not frames: something else
+        wrote to the child's stdout), ``broken`` is set and nothing more is read.
+        """
         pending = self.pending
         pending += data
         done: list[bytes] = []
         start = 0
-        while len(pending) - start >= 8:
-            size = int.from_bytes(pending[start : start + 8], "little")
-            if len(pending) - start - 8 < size:
-                break
-            done.append(bytes(pending[start + 8 : start + 8 + size]))
-            start += 8 + size
+        with memoryview(pending) as view:
+            while not self.broken and len(pending) - start >= 8:
+                size = int.from_bytes(view[start : start + 8], "little")
+                if size > _MAX_FRAME:
+                    self.broken = True
+                    break
+                if len(pending) - start - 8 < size:
+                    break
+                done.append(bytes(view[start + 8 : start + 8 + size]))
+                start += 8 + size
         del pending[:start]
         return done
 
@@ -933,6 +946,8 @@ class _Worker:
                 for frame in frames.feed(data):
                     if not self.stopping:
                         self.frames.put(frame)
+                if frames.broken:
+                    break
         except (OSError, ValueError):
             pass
         finally:

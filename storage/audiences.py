@@ -32,6 +32,8 @@ def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterator[Sequence[st
 
 #: Profile ids per statement when they go to SQLite as one JSON array (a few MB).
 _JSON_IDS = 200_000
+#: How ``json.dumps`` writes a NUL (a literal backslash-u0000 also matches: harmless).
+_NUL = "\\u0000"
 
 
 def _has_json_each(conn: sqlite3.Connection) -> bool:
@@ -57,10 +59,14 @@ def _insert_members(
         )
         return
     for part in _chunks(pids, _JSON_IDS):
+        text = json.dumps(part)
+        if _NUL in text:  # SQLite's JSON text values end at a NUL: row by row
+            _insert_members(conn, env, segment, list(part), bulk=False)
+            continue
         conn.execute(
             "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id)"
             " SELECT ?, ?, value FROM json_each(?)",
-            (env, segment, json.dumps(part)),
+            (env, segment, text),
         )
 
 
@@ -75,10 +81,14 @@ def _delete_members(
         )
         return
     for part in _chunks(pids, _JSON_IDS):
+        text = json.dumps(part)
+        if _NUL in text:
+            _delete_members(conn, env, segment, list(part), bulk=False)
+            continue
         conn.execute(
             "DELETE FROM segment_members WHERE env = ? AND segment_id = ?"
             " AND profile_id IN (SELECT value FROM json_each(?))",
-            (env, segment, json.dumps(part)),
+            (env, segment, text),
         )
 
 

@@ -515,3 +515,72 @@ def test_worker_reader_reassembles_frames_of_any_size() -> None:
     while (frame := worker.frames.get_nowait()) is not None:
         got.append(frame)
     assert got == frames
+
+
+def test_pack_keeps_outcomes_when_a_key_holds_a_newline() -> None:
+    chunk = reconcile._Prepared(
+        file="f", records=3, last_line=3, position=0, total=None, malformed=[], reasons=[],
+        duplicates=0, lines=np.arange(3), ids=["a", "b", "c"], segs=np.zeros(3, dtype=np.int64),
+        removed=np.zeros(3, dtype=np.int64), names=[("24",)], no_removed=0,
+        keys=[["x\ny", reconcile.Outcome.BAD_PADDING, "plain"],
+              ["k", reconcile.Outcome.NOT_UTF8, ""]],
+    )
+    chunk.pack()
+    assert chunk.keys_of(0) == ["x\ny", reconcile.Outcome.BAD_PADDING, "plain"]
+    assert chunk.keys_of(1) == ["k", reconcile.Outcome.NOT_UTF8, ""]
+
+
+def test_worker_and_in_process_agree_on_keys_with_newlines(tmp_path: Path) -> None:
+    """An ``other`` channel decrypts to any text, newlines included: the child's
+    packing must keep the other lines' outcomes (``not_utf8``, ``bad_padding``)."""
+    csv_path = tmp_path / "profiles.csv"
+    csv_path.write_text("id,alias\nP1,plain\nP2,z\n", encoding="utf-8")
+    plains = [b"plain", b"x\ny", b"\xff", b" plain "]
+    ids = [c.hex() for c in encrypt_batch(KEY, IV, plains)] + ["00" * 16, "zz"]
+    audience = tmp_path / "ftp_500_14016_iter_1793541600000.sync"
+    audience.write_text("".join(f"{i}\t24\n" for i in ids), encoding="utf-8")
+    ds = DataSource(
+        label="other", id_type="declared", reconciliation_key="alias", transform=Transform.AES,
+        aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="other",
+        destination_id=500,
+    )
+    env = reconcile.Environment(name="t", datasources=(ds,))
+
+    def answer() -> dict[str, Any]:
+        batch = BatchInput("b", "iter", 500, (AudienceFile.from_path(audience),))
+        codecs = build_codecs(env, lambda d, f: getattr(d, f).ref)
+        results = reconcile_batches([batch], env, codecs, CsvProfiles(csv_path), chunk_lines=4)
+        return summarize(results).to_json()
+
+    local = answer()
+    with patch.object(reconcile, "PARALLEL_MIN_BYTES", 0):
+        assert answer() == local
+    assert local["outcomes"]["not_utf8"] == 1 and local["outcomes"]["bad_padding"] == 1
+
+
+def test_frames_stop_at_an_impossible_length() -> None:
+    feeder = reconcile._Frames()
+    frame = (2).to_bytes(8, "little") + b"ok"
+    assert feeder.feed(frame + b"Traceback (most recent call last)\n" + frame) == [b"ok"]
+    assert feeder.broken
+    assert feeder.feed(frame) == []
+
+
+def test_worker_reader_ends_at_a_cut_frame_or_garbage() -> None:
+    import os
+
+    for stream in (
+        (3).to_bytes(8, "little") + b"abc" + (10).to_bytes(8, "little") + b"cut",
+        (3).to_bytes(8, "little") + b"abc" + b"garbage printed by something",
+    ):
+        read_end, write_end = os.pipe()
+        os.write(write_end, stream)
+        os.close(write_end)
+        worker = reconcile._Worker.__new__(reconcile._Worker)
+        worker.process = type("P", (), {"stdout": os.fdopen(read_end, "rb")})()  # type: ignore[assignment]
+        worker.frames = reconcile.queue_module.Queue()
+        worker.stopping = False
+        worker._read()
+        worker.process.stdout.close()  # type: ignore[attr-defined]
+        assert worker.frames.get_nowait() == b"abc"
+        assert worker.frames.get_nowait() is None

@@ -99,7 +99,8 @@ def test_memo_is_forgotten_after_any_commit(tmp_path: Path) -> None:
         assert len(calls) == 3
 
 
-_ODD_IDS = ["P1", "p1", "", "é", "a\"b", "a\\b", "x y", "[1]", "\u2028", "😀", "null"]
+_ODD_IDS = ["P1", "p1", "", "é", "a\"b", "a\\b", "x y", "[1]", "\u2028", "😀", "null",
+            "P", "P\x00a", "P\x00b", "\\u0000"]
 
 
 @pytest.mark.parametrize("bulk", [True, False])
@@ -133,8 +134,16 @@ def test_segment_members_written_in_bulk_or_row_by_row(
         run = audiences.SqliteWorkflowStore(store).start_run("e", clock.now())
         write(store, run, "full", {"24": (set(_ODD_IDS), set()), "25": ({"P9"}, set())}, "a")
         assert rows(store) == {("24", i) for i in _ODD_IDS} | {("25", "P9")}
-        write(store, run, "iter", {"24": ({"new", "P1"}, {"é", "a\\b", "gone?"})}, "b")
-        kept = set(_ODD_IDS) - {"é", "a\\b"} | {"new"}
+        write(store, run, "iter", {"24": ({"new", "P1"}, {"é", "a\\b", "P\x00a", "gone?"})}, "b")
+        kept = set(_ODD_IDS) - {"é", "a\\b", "P\x00a"} | {"new"}
         assert rows(store) == {("24", i) for i in kept} | {("25", "P9")}
         write(store, run, "full", {"24": ({"only"}, set())}, "c")
         assert rows(store) == {("24", "only"), ("25", "P9")}
+
+
+def test_bulk_path_is_used_wherever_sqlite_has_json(tmp_path: Path) -> None:
+    from storage import audiences
+
+    with Store(tmp_path / "s.db") as store:
+        has = audiences._has_json_each(store.conn)
+    assert has == (sqlite3.sqlite_version_info >= (3, 38, 0))
