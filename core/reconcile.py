@@ -920,9 +920,11 @@ class _Worker:
         self.reader.start()
         try:
             pickle.dump((paths, codecs, chunk_lines), self.process.stdin)
-            self.process.stdin.close()
         except OSError:
             pass  # the child died at once: chunks() reports it
+        finally:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
 
     def _read(self) -> None:
         """Frames from the child's stdout into the queue.
