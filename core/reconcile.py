@@ -78,6 +78,7 @@ __all__ = [
     "BatchInput",
     "BatchResult",
     "Cancelled",
+    "IndexProgress",
     "Progress",
     "Sample",
     "SegmentResult",
@@ -179,6 +180,16 @@ class Progress:
     lines: int
     bytes_read: int
     bytes_total: int | None
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """Reported while a data source's profile index is built: rows read so far, and
+    ``done`` once the index is complete."""
+
+    datasource: str
+    rows: int
+    done: bool = False
 
 
 class Cancelled(OperationCancelled):
@@ -1136,6 +1147,7 @@ class _Run:
         progress: Callable[[Progress], None] | None,
         cancelled: Callable[[], bool] | None,
         chunk_lines: int,
+        indexing: Callable[[IndexProgress], None] | None = None,
     ) -> None:
         self.env = env
         self.codecs = codecs
@@ -1145,6 +1157,7 @@ class _Run:
         self.progress = progress
         self.cancelled = cancelled
         self.chunk_lines = chunk_lines
+        self.indexing = indexing
         self.indexes: dict[str, _Index] = {}
         self._columns: list[str] | None = None
 
@@ -1164,10 +1177,13 @@ class _Run:
             return built
         codec = self.codec(ds)
         index = _Index()
+        rows = 0
         if ds.id_type is IdType.VISITOR:
             for vids, pids in self.profiles.visitor_chunks():
                 self.check_cancelled()  # a large profile dimension takes seconds
                 index.add(codec.profile_keys(vids), pids)
+                rows += len(pids)
+                self._indexed(ds, rows)
         else:
             if self._columns is None:
                 self._columns = self.profiles.columns()
@@ -1182,8 +1198,15 @@ class _Run:
             for pids, values in self.profiles.column_chunks(column):
                 self.check_cancelled()
                 index.add(codec.profile_keys(values), pids)
+                rows += len(pids)
+                self._indexed(ds, rows)
         self.indexes[ds.label] = index.finish()
+        self._indexed(ds, rows, done=True)
         return index
+
+    def _indexed(self, ds: DataSource, rows: int, done: bool = False) -> None:
+        if self.indexing is not None:
+            self.indexing(IndexProgress(ds.label, rows, done))
 
     def check_cancelled(self) -> None:
         if self.cancelled is not None and self.cancelled():
@@ -1324,6 +1347,7 @@ def reconcile_batches(
     cancelled: Callable[[], bool] | None = None,
     skipped: list[tuple[str, str]] | None = None,
     chunk_lines: int = CHUNK_LINES,
+    indexing: Callable[[IndexProgress], None] | None = None,
 ) -> Iterator[BatchResult]:
     """Reconcile each batch in turn, yielding one ``BatchResult`` per routed batch.
 
@@ -1334,12 +1358,16 @@ def reconcile_batches(
     duplicates + sum(outcomes)``. A batch routed to no data source (see
     :func:`route`) is not yielded: its files are appended to ``skipped`` (when
     given) with the reason. ``cancelled()`` is checked between chunks and
-    raises ``Cancelled``; ``progress`` is called after each chunk. Samples:
+    raises ``Cancelled``; ``progress`` is called after each chunk, ``indexing``
+    after each chunk of profiles read into an index and once it is built. Samples:
     at most ``max_samples`` per batch, spread across outcomes. Errors that
     stop the run (a corrupt gzip, a missing reconciliation column, an unknown
     ``datasource`` label) raise ``InputError``.
     """
-    run = _Run(env, codecs, profiles, datasource, max_samples, progress, cancelled, chunk_lines)
+    run = _Run(
+        env, codecs, profiles, datasource, max_samples, progress, cancelled, chunk_lines,
+        indexing,
+    )
     if datasource is not None:
         env.datasource(datasource)  # an unknown label fails before anything is read
     for batch in batches:

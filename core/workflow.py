@@ -50,6 +50,7 @@ from core.reconcile import (
     AudienceFile,
     BatchInput,
     Cancelled,
+    IndexProgress,
     build_codecs,
     reconcile_batches,
     route,
@@ -759,6 +760,15 @@ def run_pass(
                         )
                     )
 
+                def on_index(step: IndexProgress) -> None:
+                    words = "indexed" if step.done else "indexing"
+                    emit(
+                        PassEvent(
+                            "progress",
+                            f"{words} profiles for {step.datasource}: {step.rows:,} rows",
+                        )
+                    )
+
                 results = reconcile_batches(
                     inputs(),
                     env,
@@ -767,6 +777,7 @@ def run_pass(
                     max_samples=MAX_SAMPLES,
                     progress=on_progress,
                     cancelled=gate.cancel_now,
+                    indexing=on_index,
                 )
                 try:
                     for number, result in enumerate(results, start=1):

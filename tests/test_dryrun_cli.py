@@ -185,6 +185,17 @@ def test_bad_profiles_and_missing_paths_exit_2(run_cli, tmp_path: Path) -> None:
     assert result.code == 2 and "no `id` column" in result.err
     result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(tmp_path / "nothing"))
     assert result.code == 2 and "nothing" in result.err
+    # A duplicate id deep in the file, and no batch that needs the profiles: the
+    # profiles are still checked whole.
+    lines = data.profiles_csv.read_text(encoding="utf-8").splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    unrouted = tmp_path / "unrouted"
+    unrouted.mkdir()
+    (unrouted / "ftp_999_14016_full_1793541600000.sync").write_text("a1\t24\n")
+    for inbox in (data.inbox, unrouted):
+        result = dry_run(run_cli, db, "--profiles", str(dup), str(inbox))
+        assert result.code == 2 and "appears twice" in result.err, inbox
 
 
 def test_no_store_is_an_error_and_creates_nothing(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -219,6 +219,42 @@ def test_fast_csv_columns_equal_row_by_row(
         assert _outcome(fast) == slow
 
 
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.tuples(st.sampled_from(["P1", "P2", "P3", " P4", "", "P5"]), _cells),
+                  max_size=10),
+    visitors=st.lists(st.tuples(st.sampled_from(["P1", "P2", "P9", " P3"]), st.sampled_from(
+        ["1" * 38, "2" * 38, "12", ""])), max_size=4),
+    block_bytes=st.sampled_from([1 << 20, 8, 40]),
+)
+def test_validate_equals_the_row_by_row_check(
+    tmp_path: Path, rows: list[tuple[str, str]], visitors: list[tuple[str, str]],
+    block_bytes: int,
+) -> None:
+    """``validate`` reads the ids through the block reader: same counts, same errors."""
+    path = tmp_path / "p.csv"
+    path.write_text("id,email\n" + "".join(f"{p},{c}\n" for p, c in rows), encoding="utf-8")
+    vpath = tmp_path / "v.csv"
+    vpath.write_text("profile_id,visitor_id\n" + "".join(f"{p},{v}\n" for p, v in visitors),
+                     encoding="utf-8")
+
+    def slow() -> object:
+        source = CsvProfiles(path, vpath)
+        ids: set[str] = set()
+        count = sum(1 for _ in source.rows(ids))
+        linked = sum(1 for _ in source.visitor_rows(ids))
+        return count, linked
+
+    def fast() -> object:
+        check = CsvProfiles(path, vpath).validate()
+        return check.profiles, check.visitors
+
+    with patch("core.profiles._BLOCK_BYTES", block_bytes):
+        assert _outcome(fast) == _outcome(slow)
+
+
 def test_fast_csv_large_file_switches_to_row_by_row_at_a_quote(tmp_path: Path) -> None:
     """Blocks before the first quoted field are taken whole, the rest row by row."""
     rows = [f"P{i},user{i}@example.com" for i in range(60_000)]
@@ -584,3 +620,21 @@ def test_worker_reader_ends_at_a_cut_frame_or_garbage() -> None:
         worker.process.stdout.close()  # type: ignore[attr-defined]
         assert worker.frames.get_nowait() == b"abc"
         assert worker.frames.get_nowait() is None
+
+
+def test_a_whole_column_pass_counts_as_validation(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("id,email\nP1,a@x.example\nP2,b@x.example\nP3,\n", encoding="utf-8")
+    source = CsvProfiles(path, chunk_rows=1)
+    first = next(iter(source.column_chunks("email")))  # a pass left early: not whole
+    assert first == (["P1"], ["a@x.example"])
+    assert source._check is None
+    assert sum(len(p) for p, _ in source.column_chunks("email")) == 3
+    path.unlink()  # validate no longer needs the file
+    assert source.validate().profiles == 3
+    visitors = tmp_path / "v.csv"
+    visitors.write_text("profile_id,visitor_id\n", encoding="utf-8")
+    path.write_text("id,email\nP1,a@x.example\n", encoding="utf-8")
+    linked = CsvProfiles(path, visitors)
+    list(linked.column_chunks("email"))
+    assert linked._check is None  # the visitors still need the check against every id

@@ -634,3 +634,24 @@ def test_bad_aes_key_names_the_datasource(dataset: Dataset) -> None:
         build_codecs(dataset.env, short_key)
     assert "Email AES" in info.value.message and "aes_key" in info.value.message
     assert "abcd" not in str(info.value)
+
+
+def test_index_progress_is_reported_per_chunk_of_profiles(dataset: Dataset) -> None:
+    """A large profile dimension takes seconds to index: the run says how far it got."""
+    from core.reconcile import IndexProgress
+
+    steps: list[IndexProgress] = []
+    profiles = CsvProfiles(dataset.profiles_csv, dataset.visitors_csv, chunk_rows=50)
+    batches, _ = batches_from_paths([dataset.inbox])
+    list(reconcile_batches(batches, dataset.env, build_codecs(dataset.env, resolve), profiles,
+                           indexing=steps.append))
+    by_source: dict[str, list[IndexProgress]] = {}
+    for step in steps:
+        by_source.setdefault(step.datasource, []).append(step)
+    assert by_source and max(len(v) for v in by_source.values()) > 2
+    for label, seen in by_source.items():
+        rows = [s.rows for s in seen]
+        assert rows == sorted(rows) and seen[-1].done, label
+        assert [s.done for s in seen].count(True) == 1
+    declared = [s for s in steps if s.done and s.rows == profiles.count()]
+    assert declared, "a declared-ID index reads every profile"

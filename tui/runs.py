@@ -33,6 +33,7 @@ from core.export import (
 from core.model import AccountType, Environment
 from core.profiles import CsvProfiles, ProfileSource
 from core.reconcile import (
+    IndexProgress,
     Progress,
     Summary,
     batches_from_paths,
@@ -202,11 +203,20 @@ def _profiles(
     env: Environment,
     request: DryRunRequest,
     cancelled: CancelledFn | None = None,
-) -> tuple[ProfileSource, str]:
+) -> tuple[ProfileSource, Callable[[], str]]:
+    """The run's profiles and a function naming them (called after the run)."""
     if request.profiles_csv is not None:
         csv_profiles = CsvProfiles(request.profiles_csv, request.visitors_csv)
-        check = csv_profiles.validate(cancelled)
-        return csv_profiles, f"{request.profiles_csv.name} ({check.profiles} profiles)"
+        if request.visitors_csv is not None:
+            csv_profiles.validate(cancelled)  # visitors against every profile id, first
+        name = request.profiles_csv.name
+
+        def describe() -> str:
+            # Valid as a whole even if no batch needed it; known without a second
+            # read when the run read every profile.
+            return f"{name} ({csv_profiles.validate(cancelled).profiles} profiles)"
+
+        return csv_profiles, describe
     stored = StoreProfiles(services.store, env.name)
     count = stored.count()
     if count == 0:
@@ -214,7 +224,7 @@ def _profiles(
             f"no profiles in the store for {env.name!r}",
             "load them (`audiencectl profiles load FILE.csv`) or give a profiles CSV",
         )
-    return stored, f"the store ({count} profiles)"
+    return stored, lambda: f"the store ({count} profiles)"
 
 
 def run_dry_run(
@@ -241,7 +251,7 @@ def run_dry_run(
         routed_env = replace(env, datasources=(ds,))
         force = ds.destination_id
     codecs = build_codecs(routed_env, lambda ds, name: services.secret(env, ds, name))
-    profiles, label = _profiles(services, env, request, cancelled)
+    profiles, describe = _profiles(services, env, request, cancelled)
     paths = list(request.audience_paths)
     batches, skipped = batches_from_paths(
         paths, force_destination=force, accept_unnamed=bool(request.datasource)
@@ -257,6 +267,10 @@ def run_dry_run(
             done = min(total, sum(read.values()))
             progress(Step(done, total, f"{step.file}: {step.lines:,} lines"))
 
+    def on_index(step: IndexProgress) -> None:
+        if progress is not None:
+            progress(Step(0, total, _indexing_words(step)))
+
     if progress is not None:
         progress(Step(0, total, f"{len(batches)} batch(es) to reconcile"))
     results = reconcile_batches(
@@ -268,11 +282,18 @@ def run_dry_run(
         skipped=skipped,
         progress=on_progress,
         cancelled=cancelled,
+        indexing=on_index,
     )
     summary = summarize(list(results), skipped)
     if progress is not None:
         progress(Step(total, total, f"{summary.records:,} records reconciled"))
-    return DryRunResult(summary, len(batches), label, env.name)
+    return DryRunResult(summary, len(batches), describe(), env.name)
+
+
+def _indexing_words(step: IndexProgress) -> str:
+    if step.done:
+        return f"profiles indexed for {step.datasource} ({step.rows:,} rows)"
+    return f"indexing profiles for {step.datasource}: {step.rows:,} rows read"
 
 
 # ------------------------------------------------------------------------ import pass

@@ -74,7 +74,8 @@ def dry_run_command(
         force = ds.destination_id
     codecs = build_codecs(routed_env, lambda ds, field: services.secret(env, ds, field))
     profiles = CsvProfiles(profiles_csv, visitors)
-    profiles.validate()
+    if visitors is not None:
+        profiles.validate()  # every visitor's profile_id against every profile id, first
     batches, skipped = batches_from_paths(
         list(files), force_destination=force, accept_unnamed=datasource is not None
     )
@@ -89,6 +90,9 @@ def dry_run_command(
         skipped=skipped,
     )
     summary = summarize(list(results), skipped, max_samples=max_samples)
+    # Whole and valid, even when no batch needed the profiles (known without reading
+    # them again when the run read them all).
+    profiles.validate()
     if report is not None:
         write_atomic(report, render_markdown(summary, env.name, now()), what="report")
     if as_json:
