@@ -641,7 +641,7 @@ def test_index_progress_is_reported_per_chunk_of_profiles(dataset: Dataset) -> N
     from core.reconcile import IndexProgress
 
     steps: list[IndexProgress] = []
-    profiles = CsvProfiles(dataset.profiles_csv, dataset.visitors_csv, chunk_rows=50)
+    profiles = CsvProfiles(dataset.profiles_csv, dataset.visitors_csv, chunk_rows=2)
     batches, _ = batches_from_paths([dataset.inbox])
     list(reconcile_batches(batches, dataset.env, build_codecs(dataset.env, resolve), profiles,
                            indexing=steps.append))
