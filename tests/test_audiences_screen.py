@@ -558,3 +558,24 @@ async def test_every_job_of_the_screen_is_in_the_palette_with_its_key(demo) -> N
         await settle(pilot)
         assert screen.query_one(TabbedContent).active == "export"
         assert screen.query_one(ExportPanel).preview is not None
+
+
+def test_dry_run_progress_names_the_profile_index_being_built(demo) -> None:  # type: ignore[no-untyped-def]
+    """Indexing a large profile dimension takes seconds: the progress line says so
+    before the audience files are read, for store and CSV profiles alike."""
+    from tui.runs import DryRunRequest, Step, run_dry_run
+
+    services, workspace = demo
+    for request in (
+        DryRunRequest((workspace.inbox,)),
+        DryRunRequest((workspace.inbox,), workspace.profiles_csv, workspace.visitors_csv),
+    ):
+        steps: list[Step] = []
+        result = run_dry_run(services, request, progress=steps.append)
+        texts = [s.text for s in steps]
+        indexing = [i for i, t in enumerate(texts) if t.startswith("indexing profiles for ")]
+        indexed = [i for i, t in enumerate(texts) if t.startswith("profiles indexed for ")]
+        assert indexing and indexed and indexing[0] < indexed[0]
+        first_file = next(i for i, t in enumerate(texts) if " lines" in t)
+        assert indexed[0] < first_file
+        assert "profiles)" in result.profiles_label
