@@ -365,14 +365,17 @@ class _Index:
     about 120 MB less than the dict.
     """
 
-    __slots__ = ("_h1", "_h2", "_parts", "_pids", "_tied", "is_multi", "multi", "pids", "size")
+    __slots__ = (
+        "_h1", "_h2", "_parts", "_pids", "_tied", "is_multi", "multi", "pids", "row_of", "size",
+    )
 
     def __init__(self) -> None:
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
         self._pids: list[str] = []
         self._h1 = self._h2 = np.empty(0, dtype=np.int64)
         self._tied = np.empty(0, dtype=bool)
-        self.pids = np.empty(0, dtype=object)  # per distinct key: its profile id (one)
+        self.pids = np.empty(0, dtype=object)  # the profile ids, in the order added
+        self.row_of = np.empty(0, dtype=np.int64)  # per distinct key: its (first) pid's row
         self.multi: dict[int, list[str]] = {}  # distinct key -> ids of several profiles
         self.is_multi = np.empty(0, dtype=bool)  # per distinct key: in ``multi``
         self.size = 0
@@ -393,16 +396,24 @@ class _Index:
         self._parts.append(self.fingerprints(keys))  # type: ignore[arg-type]
         self._pids.extend(pids)
 
-    def finish(self) -> _Index:
-        """Sort the fingerprints; group the keys of several profiles (a pid once per key)."""
+    def finish(self, check: Callable[[], None] | None = None) -> _Index:
+        """Sort the fingerprints; group the keys of several profiles (a pid once per key).
+
+        ``check`` is called between the steps (each well under a second for ten
+        million keys), so that a cancel is answered while a large index is sorted.
+        """
+        step = check or (lambda: None)
         if not self._parts:
             return self
         h1 = np.concatenate([p[0] for p in self._parts])
         h2 = np.concatenate([p[1] for p in self._parts])
         rows = np.asarray(self._pids, dtype=object)
         self._parts, self._pids = [], []
+        step()
         order = np.argsort(h1)  # a key's profiles in any order: they go into sets
+        step()
         h1, h2 = h1[order], h2[order]
+        step()
         same1 = h1[1:] == h1[:-1]
         if (same1 & (h2[1:] != h2[:-1])).any():  # different keys share a first hash
             resort = np.lexsort((h2, h1))
@@ -412,8 +423,10 @@ class _Index:
         first[1:] = ~same1 | (h2[1:] != h2[:-1])
         starts = np.flatnonzero(first)
         self._h1, self._h2 = h1[starts], h2[starts]
-        self.pids = rows[order[starts]]
+        self.pids = rows  # in the order added; ``row_of`` points into it
+        self.row_of = order[starts]
         self.size = int(starts.size)
+        step()
         sizes = np.diff(starts, append=h1.size)
         shared = sizes > 1
         multi: dict[int, list[str]] = {}
@@ -474,7 +487,7 @@ class _Index:
         k = int(self.find([key])[0])
         if k < 0:
             return None
-        return self.multi.get(k) or str(self.pids[k])
+        return self.multi.get(k) or str(self.pids[self.row_of[k]])
 
 
 class _Seen:
@@ -673,7 +686,7 @@ def _lookup(
             pairs = zip(shared.tolist(), at[shared].tolist(), strict=True)
             multi = {j: pids_of[k] for j, k in pairs}
     single = np.empty(n, dtype=object)
-    single[hit] = index.pids[at[hit]]
+    single[hit] = index.pids[index.row_of[at[hit]]]
     decoded = np.flatnonzero(~done & ~is_outcome)
     if shaped is not None and decoded.size:
         ok = np.fromiter(map(shaped, [keys[j] for j in decoded.tolist()]), dtype=bool,
@@ -1200,7 +1213,7 @@ class _Run:
                 index.add(codec.profile_keys(values), pids)
                 rows += len(pids)
                 self._indexed(ds, rows)
-        self.indexes[ds.label] = index.finish()
+        self.indexes[ds.label] = index.finish(self.check_cancelled)
         self._indexed(ds, rows, done=True)
         return index
 

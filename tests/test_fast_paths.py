@@ -157,7 +157,7 @@ def test_index_finds_keys_whose_first_hash_is_shared() -> None:
         index.finish()
         found = index.find(["c", "a", "z", "b", "ab"])
         assert index.get("b") == "P2"
-    assert [index.pids[k] if k >= 0 else None for k in found.tolist()] == [
+    assert [index.pids[index.row_of[k]] if k >= 0 else None for k in found.tolist()] == [
         "P3", "P1", None, "P2", None,
     ]
 
@@ -638,3 +638,23 @@ def test_a_whole_column_pass_counts_as_validation(tmp_path: Path) -> None:
     linked = CsvProfiles(path, visitors)
     list(linked.column_chunks("email"))
     assert linked._check is None  # the visitors still need the check against every id
+
+
+def test_index_finish_can_be_cancelled_between_its_steps() -> None:
+    """Sorting ten million keys takes seconds: the check runs between the steps."""
+    index = _Index()
+    index.add([f"k{i}" for i in range(1000)], [f"P{i}" for i in range(1000)])
+    calls: list[int] = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        index.finish(check)
+    done = _Index()
+    done.add(["a"], ["P1"])
+    steps: list[int] = []
+    done.finish(lambda: steps.append(1))
+    assert len(steps) >= 4 and done.get("a") == "P1"
