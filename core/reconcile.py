@@ -85,6 +85,7 @@ __all__ = [
     "Summary",
     "batches_from_paths",
     "build_codecs",
+    "index_words",
     "reconcile_batches",
     "route",
     "summarize",
@@ -190,6 +191,13 @@ class IndexProgress:
     datasource: str
     rows: int
     done: bool = False
+
+
+def index_words(datasource: str, rows: int, done: bool) -> str:
+    """How progress on a data source's index reads (console and import pass alike)."""
+    if done:
+        return f"{datasource}: index ready ({rows:,} rows)"
+    return f"{datasource}: indexing, {rows:,} rows read"
 
 
 class Cancelled(OperationCancelled):

@@ -52,6 +52,7 @@ from core.reconcile import (
     Cancelled,
     IndexProgress,
     build_codecs,
+    index_words,
     reconcile_batches,
     route,
 )
@@ -761,13 +762,8 @@ def run_pass(
                     )
 
                 def on_index(step: IndexProgress) -> None:
-                    words = "indexed" if step.done else "indexing"
-                    emit(
-                        PassEvent(
-                            "progress",
-                            f"{words} profiles for {step.datasource}: {step.rows:,} rows",
-                        )
-                    )
+                    emit(PassEvent("progress", index_words(step.datasource, step.rows,
+                                                           step.done)))
 
                 results = reconcile_batches(
                     inputs(),

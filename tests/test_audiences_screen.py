@@ -562,20 +562,42 @@ async def test_every_job_of_the_screen_is_in_the_palette_with_its_key(demo) -> N
 
 def test_dry_run_progress_names_the_profile_index_being_built(demo) -> None:  # type: ignore[no-untyped-def]
     """Indexing a large profile dimension takes seconds: the progress line says so
-    before the audience files are read, for store and CSV profiles alike."""
+    before the audience files are read, for store and CSV profiles alike, and the
+    bar never moves back."""
     from tui.runs import DryRunRequest, Step, run_dry_run
 
     services, workspace = demo
     for request in (
         DryRunRequest((workspace.inbox,)),
         DryRunRequest((workspace.inbox,), workspace.profiles_csv, workspace.visitors_csv),
+        DryRunRequest((workspace.inbox,), workspace.profiles_csv),
     ):
         steps: list[Step] = []
         result = run_dry_run(services, request, progress=steps.append)
         texts = [s.text for s in steps]
-        indexing = [i for i, t in enumerate(texts) if t.startswith("indexing profiles for ")]
-        indexed = [i for i, t in enumerate(texts) if t.startswith("profiles indexed for ")]
-        assert indexing and indexed and indexing[0] < indexed[0]
+        indexing = [i for i, t in enumerate(texts) if ": indexing, " in t]
+        ready = [i for i, t in enumerate(texts) if ": index ready (" in t]
+        assert indexing and ready and indexing[0] < ready[0]
         first_file = next(i for i, t in enumerate(texts) if " lines" in t)
-        assert indexed[0] < first_file
+        assert ready[0] < first_file
+        done = [s.done for s in steps]
+        assert done == sorted(done) and done[-1] == steps[-1].total
         assert "profiles)" in result.profiles_label
+
+
+def test_console_dry_run_checks_a_profiles_csv_no_batch_needed(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A duplicate id late in the profiles CSV is an error even when no batch is
+    routed (so the run never read the profiles)."""
+    from core.errors import InputError
+    from tui.runs import DryRunRequest, run_dry_run
+
+    services, workspace = demo
+    lines = workspace.profiles_csv.read_text(encoding="utf-8").splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    unrouted = tmp_path / "unrouted"
+    unrouted.mkdir()
+    (unrouted / "ftp_999_14016_full_1793541600000.sync").write_text("a1\t24\n")
+    for inbox in (workspace.inbox, unrouted):
+        with pytest.raises(InputError, match="appears twice"):
+            run_dry_run(services, DryRunRequest((inbox,), dup))

@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core import reconcile
@@ -253,6 +253,62 @@ def test_validate_equals_the_row_by_row_check(
 
     with patch("core.profiles._BLOCK_BYTES", block_bytes):
         assert _outcome(fast) == _outcome(slow)
+
+
+_HEADERS = st.sampled_from([b"id,email", b"email,id", b" id , email ", b"id,email,extra",
+                             b"id", b"email", b"id,id"])
+_RAW_CELLS = st.one_of(
+    st.sampled_from([b"P1", b"P2", b" P3", b"", b"x" * 30, b"\xff", b"\xc3\xa9", b'"q,1"',
+                     b"a\rb", b"\x00"]),
+    st.binary(max_size=6),
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=_HEADERS,
+    rows=st.lists(st.one_of(
+        st.tuples(st.sampled_from([b"P1", b"P2", b"P3", b"P4", b"P5", b"P6"]), _RAW_CELLS)
+        .map(list),
+        st.lists(_RAW_CELLS, min_size=1, max_size=4),
+    ), max_size=10),
+    bom=st.booleans(),
+    newline=st.sampled_from([b"\n", b"\n", b"\r\n"]),
+    block_bytes=st.sampled_from([1 << 20, 8, 40]),
+)
+@example(header=b"id,email", rows=[[b"P1", b"x" * 30]], bom=False, newline=b"\n",
+         block_bytes=1 << 20)
+@example(header=b"id,email", rows=[[b"P1", b"a"], [b"P2", b"x" * 30]], bom=True,
+         newline=b"\n", block_bytes=8)
+def test_validate_equals_the_row_by_row_check_on_any_bytes(
+    tmp_path: Path, header: bytes, rows: list[list[bytes]], bom: bool, newline: bytes,
+    block_bytes: int,
+) -> None:
+    """Headers in any order, BOM, CRLF, bytes that are not UTF-8, quotes, NUL, blank
+    lines and fields over the csv module's limit (lowered to 20 here): ``validate``
+    gives the old row-by-row answer or error."""
+    import csv
+
+    path = tmp_path / "p.csv"
+    body = newline.join([header, *(b",".join(cells) for cells in rows)]) + newline
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body)
+
+    def slow() -> object:
+        source = CsvProfiles(path)
+        return sum(1 for _ in source.rows()), tuple(source.columns())
+
+    def fast() -> object:
+        check = CsvProfiles(path).validate()
+        return check.profiles, check.columns
+
+    limit = csv.field_size_limit(20)
+    try:
+        with patch("core.profiles._BLOCK_BYTES", block_bytes):
+            assert _outcome(fast) == _outcome(slow)
+    finally:
+        csv.field_size_limit(limit)
 
 
 def test_fast_csv_large_file_switches_to_row_by_row_at_a_quote(tmp_path: Path) -> None:

@@ -354,6 +354,22 @@ def test_pause_during_a_pass_finishes_the_batch_and_starts_no_other(
     assert members(db_path) == {"201": {"P1"}, "202": {"P2"}}
 
 
+def test_a_pass_reports_the_index_it_builds_but_the_cli_does_not_print_it(
+    run_cli, db_path: Path, wf: Environment  # type: ignore[no-untyped-def]
+) -> None:
+    write_file(inbox(wf), aam_name("full", 1), ["C1 201", "C2 202"])
+    events = []
+    report = _run_pass_api(db_path, events.append, None)
+    assert report.status == "ok"
+    texts = [e.message for e in events if e.stage == "progress"]
+    assert any(": indexing, " in t for t in texts) and any(": index ready (" in t for t in texts)
+    write_file(inbox(wf), aam_name("full", 2), ["C1 203"])
+    printed = run_cli("import", "run", "--once")
+    assert printed.code == 0, printed.err
+    assert "[reconcile]" in printed.err
+    assert ": indexing, " not in printed.err and "index ready" not in printed.err
+
+
 def test_cancel_abandons_the_batch_in_progress(db_path: Path, wf: Environment) -> None:
     write_file(inbox(wf), aam_name("full", 1), ["C1 201"])
     asked = {"cancel": False}

@@ -38,6 +38,7 @@ from core.reconcile import (
     Summary,
     batches_from_paths,
     build_codecs,
+    index_words,
     reconcile_batches,
     summarize,
 )
@@ -207,6 +208,7 @@ def _profiles(
     """The run's profiles and a function naming them (called after the run)."""
     if request.profiles_csv is not None:
         csv_profiles = CsvProfiles(request.profiles_csv, request.visitors_csv)
+        csv_profiles.columns()  # a bad header is the first error, as it always was
         if request.visitors_csv is not None:
             csv_profiles.validate(cancelled)  # visitors against every profile id, first
         name = request.profiles_csv.name
@@ -268,8 +270,8 @@ def run_dry_run(
             progress(Step(done, total, f"{step.file}: {step.lines:,} lines"))
 
     def on_index(step: IndexProgress) -> None:
-        if progress is not None:
-            progress(Step(0, total, _indexing_words(step)))
+        if progress is not None:  # the bar stays where the files have got to
+            progress(Step(min(total, sum(read.values())), total, _indexing_words(step)))
 
     if progress is not None:
         progress(Step(0, total, f"{len(batches)} batch(es) to reconcile"))
@@ -285,15 +287,14 @@ def run_dry_run(
         indexing=on_index,
     )
     summary = summarize(list(results), skipped)
+    label = describe()  # may read a profiles CSV the run did not need
     if progress is not None:
         progress(Step(total, total, f"{summary.records:,} records reconciled"))
-    return DryRunResult(summary, len(batches), describe(), env.name)
+    return DryRunResult(summary, len(batches), label, env.name)
 
 
 def _indexing_words(step: IndexProgress) -> str:
-    if step.done:
-        return f"profiles indexed for {step.datasource} ({step.rows:,} rows)"
-    return f"indexing profiles for {step.datasource}: {step.rows:,} rows read"
+    return index_words(step.datasource, step.rows, step.done)
 
 
 # ------------------------------------------------------------------------ import pass

@@ -74,6 +74,7 @@ def dry_run_command(
         force = ds.destination_id
     codecs = build_codecs(routed_env, lambda ds, field: services.secret(env, ds, field))
     profiles = CsvProfiles(profiles_csv, visitors)
+    profiles.columns()  # a bad header is the first error, as it always was
     if visitors is not None:
         profiles.validate()  # every visitor's profile_id against every profile id, first
     batches, skipped = batches_from_paths(
