@@ -45,51 +45,51 @@ def _has_json_each(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def _insert_members(
-    conn: sqlite3.Connection, env: str, segment: str, pids: list[str], bulk: bool
+_INSERT_ROW = (
+    "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id) VALUES (?, ?, ?)"
+)
+_INSERT_JSON = (
+    "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id)"
+    " SELECT ?, ?, value FROM json_each(?)"
+)
+_DELETE_ROW = "DELETE FROM segment_members WHERE env = ? AND segment_id = ? AND profile_id = ?"
+_DELETE_JSON = (
+    "DELETE FROM segment_members WHERE env = ? AND segment_id = ?"
+    " AND profile_id IN (SELECT value FROM json_each(?))"
+)
+
+
+def _members(
+    conn: sqlite3.Connection, env: str, segment: str, pids: list[str], bulk: bool,
+    row_sql: str, json_sql: str,
 ) -> None:
-    """Add ``pids`` to the segment (present ones stay). With ``bulk``, the ids go in as
-    JSON arrays read by ``json_each``: SQLite walks them in C instead of binding
-    three parameters per row from Python (1.6M rows: 0.63 s instead of 2.2 s)."""
+    """One statement over the segment's ``pids``. With ``bulk``, the ids go in as JSON
+    arrays read by ``json_each``: SQLite walks them in C instead of binding three
+    parameters per row from Python (1.6M inserts: 0.63 s instead of 2.2 s). A part
+    holding a NUL goes row by row: SQLite's JSON text values end at a NUL."""
     if not bulk:
-        conn.executemany(
-            "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id)"
-            " VALUES (?, ?, ?)",
-            zip(repeat(env), repeat(segment), pids),
-        )
+        conn.executemany(row_sql, zip(repeat(env), repeat(segment), pids))
         return
     for part in _chunks(pids, _JSON_IDS):
         text = json.dumps(part)
-        if _NUL in text:  # SQLite's JSON text values end at a NUL: row by row
-            _insert_members(conn, env, segment, list(part), bulk=False)
-            continue
-        conn.execute(
-            "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id)"
-            " SELECT ?, ?, value FROM json_each(?)",
-            (env, segment, text),
-        )
+        if _NUL in text:
+            conn.executemany(row_sql, zip(repeat(env), repeat(segment), part))
+        else:
+            conn.execute(json_sql, (env, segment, text))
+
+
+def _insert_members(
+    conn: sqlite3.Connection, env: str, segment: str, pids: list[str], bulk: bool
+) -> None:
+    """Add ``pids`` to the segment (present ones stay)."""
+    _members(conn, env, segment, pids, bulk, _INSERT_ROW, _INSERT_JSON)
 
 
 def _delete_members(
     conn: sqlite3.Connection, env: str, segment: str, pids: list[str], bulk: bool
 ) -> None:
     """Remove ``pids`` from the segment (absent ones are ignored)."""
-    if not bulk:
-        conn.executemany(
-            "DELETE FROM segment_members WHERE env = ? AND segment_id = ? AND profile_id = ?",
-            zip(repeat(env), repeat(segment), pids),
-        )
-        return
-    for part in _chunks(pids, _JSON_IDS):
-        text = json.dumps(part)
-        if _NUL in text:
-            _delete_members(conn, env, segment, list(part), bulk=False)
-            continue
-        conn.execute(
-            "DELETE FROM segment_members WHERE env = ? AND segment_id = ?"
-            " AND profile_id IN (SELECT value FROM json_each(?))",
-            (env, segment, text),
-        )
+    _members(conn, env, segment, pids, bulk, _DELETE_ROW, _DELETE_JSON)
 
 
 class SqliteWorkflowStore:

@@ -589,15 +589,11 @@ def test_console_dry_run_checks_a_profiles_csv_no_batch_needed(demo, tmp_path: P
     """A duplicate id late in the profiles CSV is an error even when no batch is
     routed (so the run never read the profiles)."""
     from core.errors import InputError
+    from tests.test_reconcile import late_duplicate_and_unrouted
     from tui.runs import DryRunRequest, run_dry_run
 
     services, workspace = demo
-    lines = workspace.profiles_csv.read_text(encoding="utf-8").splitlines()
-    dup = tmp_path / "dup.csv"
-    dup.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
-    unrouted = tmp_path / "unrouted"
-    unrouted.mkdir()
-    (unrouted / "ftp_999_14016_full_1793541600000.sync").write_text("a1\t24\n")
+    dup, unrouted = late_duplicate_and_unrouted(workspace.profiles_csv, tmp_path)
     for inbox in (workspace.inbox, unrouted):
         with pytest.raises(InputError, match="appears twice"):
             run_dry_run(services, DryRunRequest((inbox,), dup))

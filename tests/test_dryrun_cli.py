@@ -13,7 +13,7 @@ from core.demo import DEMO_IV_HEX, DEMO_KEY_HEX, workspace_at
 from core.outcomes import Outcome
 from storage.db import Store
 from storage.repo import EnvironmentRepo
-from tests.test_reconcile import IV_HEX, KEY_HEX, build_dataset
+from tests.test_reconcile import IV_HEX, KEY_HEX, build_dataset, late_duplicate_and_unrouted
 
 CONTRACT_KEYS = {
     "records",
@@ -187,12 +187,7 @@ def test_bad_profiles_and_missing_paths_exit_2(run_cli, tmp_path: Path) -> None:
     assert result.code == 2 and "nothing" in result.err
     # A duplicate id deep in the file, and no batch that needs the profiles: the
     # profiles are still checked whole.
-    lines = data.profiles_csv.read_text(encoding="utf-8").splitlines()
-    dup = tmp_path / "dup.csv"
-    dup.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
-    unrouted = tmp_path / "unrouted"
-    unrouted.mkdir()
-    (unrouted / "ftp_999_14016_full_1793541600000.sync").write_text("a1\t24\n")
+    dup, unrouted = late_duplicate_and_unrouted(data.profiles_csv, tmp_path)
     for inbox in (data.inbox, unrouted):
         result = dry_run(run_cli, db, "--profiles", str(dup), str(inbox))
         assert result.code == 2 and "appears twice" in result.err, inbox

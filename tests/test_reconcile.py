@@ -163,6 +163,18 @@ class Dataset:
     expected: dict[str, Expect]
 
 
+def late_duplicate_and_unrouted(profiles_csv: Path, folder: Path) -> tuple[Path, Path]:
+    """A copy of ``profiles_csv`` whose last row repeats the first id, and an inbox
+    holding one batch routed to no data source (so a run never reads the profiles)."""
+    lines = profiles_csv.read_text(encoding="utf-8").splitlines()
+    dup = folder / "dup.csv"
+    dup.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    unrouted = folder / "unrouted"
+    unrouted.mkdir()
+    (unrouted / "ftp_999_14016_full_1793541600000.sync").write_text("a1\t24\n")
+    return dup, unrouted
+
+
 def _write_lines(path: Path, lines: list[str], gz: bool = False) -> dict[str, object]:
     data = ("\n".join(lines) + "\n").encode()
     raw = gzip.compress(data, mtime=0) if gz else data
