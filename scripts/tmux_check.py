@@ -208,7 +208,15 @@ def visit_every_screen(console: TmuxConsole, report: Callable[[str, str], None])
     console.wait_for(HOME_TEXT)
     for key, name, texts in SCREENS:
         console.send(key)
-        screen = console.wait_for(*texts)
+        try:
+            screen = console.wait_for(*texts, seconds=5.0)
+        except CheckFailed:
+            # Seen once in a full CI run: F2 on the checklist screen changed nothing
+            # for 15 s, a key lost between tmux and the console (not reproduced in 18
+            # runs of this test alone). A person presses again; so does this check,
+            # once.
+            console.send(key)
+            screen = console.wait_for(*texts)
         lines = console.lines()
         missing = [item for item in NAV if item not in lines[0]]
         if missing:
