@@ -261,13 +261,19 @@ def _export_args(ws: DemoWorkspace, db_path: Path, tmp_path: Path) -> dict:  # t
 
     services = Services(db_path=db_path, env_name=ws.env.name)
     env = services.env()
-    return {
-        "services": services,
-        "env": env,
-        "members_csv": members_csv(tmp_path / "m.csv", [f"P{n:05d}" for n in range(1, 31)]),
-        "profiles": SqliteExportProfiles(services.store, env.name),
-        "resolve": secret_resolver(services, env),
-    }
+    members = members_csv(tmp_path / "m.csv", [f"P{n:05d}" for n in range(1, 31)])
+    profiles = SqliteExportProfiles(services.store, env.name)
+    resolve = secret_resolver(services, env)
+
+    def run(**options: object) -> object:
+        """``run_export`` of the 30 members to segment 9 through the AES data source."""
+        import core.export as export
+
+        return export.run_export(
+            env, members, "9", profiles, resolve, datasource=AES_DS, **options  # type: ignore[arg-type]
+        )
+
+    return {"services": services, "run": run}
 
 
 def test_a_cancelled_export_writes_nothing(
@@ -291,16 +297,7 @@ def test_a_cancelled_export_writes_nothing(
     out.mkdir()
     try:
         with pytest.raises(OperationCancelled):
-            export.run_export(
-                args["env"],
-                args["members_csv"],
-                "9",
-                args["profiles"],
-                args["resolve"],
-                datasource=AES_DS,
-                out_dir=out,
-                cancelled=cancelled,
-            )
+            args["run"](out_dir=out, cancelled=cancelled)
         assert len(calls) == 2
         assert list(out.iterdir()) == []
     finally:
@@ -313,7 +310,6 @@ def test_an_upload_cancelled_midway_leaves_no_file_on_the_account(
     import pytest
 
     from core.errors import OperationCancelled
-    from core.export import run_export
     from core.transport import open_transport
 
     ws = demo_store(tmp_path / "demo", db_path)
@@ -329,16 +325,7 @@ def test_an_upload_cancelled_midway_leaves_no_file_on_the_account(
 
     try:
         with pytest.raises(OperationCancelled):
-            run_export(
-                args["env"],
-                args["members_csv"],
-                "9",
-                args["profiles"],
-                args["resolve"],
-                datasource=AES_DS,
-                open_account=opener,
-                cancelled=cancelled,
-            )
+            args["run"](open_account=opener, cancelled=cancelled)
         assert len(calls) >= 2, "the upload checked for a cancel"
         assert list(ws.outbox.iterdir()) == [], "neither the final nor a temporary file"
     finally:

@@ -42,6 +42,18 @@ async def _open(app: AudienceApp, pilot, mode: str) -> Screen[None]:  # type: ig
     return app.screen
 
 
+async def _help_text(db_path: Path, mode: str | None) -> str:
+    """The help F1 shows on a screen (``None``: the first screen, Home)."""
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(100, 36)) as pilot:
+        if mode is not None:
+            await _open(app, pilot, mode)
+        await pilot.press("f1")
+        await pilot.pause()
+        return app.screen.text  # type: ignore[attr-defined,no-any-return]
+
+
 @pytest.mark.parametrize("mode", list(DISTINCT))
 async def test_f1_opens_the_screens_help_and_escape_closes_it(db_path: Path, mode: str) -> None:
     services, _ = services_with_sample(db_path)
@@ -154,46 +166,33 @@ def test_key_labels() -> None:
 
 
 async def test_the_keys_table_lists_the_real_bindings(db_path: Path) -> None:
-    services, _ = services_with_sample(db_path)
-    app = app_for(services)
-    async with app.run_test(size=(100, 36)) as pilot:
-        await _open(app, pilot, "accounts")
-        await pilot.press("f1")
-        await pilot.pause()
-        text = app.screen.text  # type: ignore[attr-defined]
-        keys = text.split("## Keys", 1)[1]
-        for row in (
-            "| F8 | Probe import |",
-            "| F9 | Probe export |",
-            "| F10 | Probe both |",
-            "| Ctrl+S | Save |",
-            "| Esc | Cancel probe |",
-            "| F1 | Help |",
-            "| F2 | Go to the Home screen |",
-            "| F7 | Go to the Checklist screen |",
-            "| Ctrl+Q | Quit |",
-            "| Ctrl+P | Command palette",
-        ):
-            assert row in keys
-        # every binding of the screen is there, hidden ones included
-        for binding in AccountsScreen.BINDINGS:
-            assert isinstance(binding, Binding)
-            assert f"| {key_label(binding.key)} | {binding.description} |" in keys
-        assert "F7 | Probe" not in keys  # the old map is gone
+    keys = (await _help_text(db_path, "accounts")).split("## Keys", 1)[1]
+    for row in (
+        "| F8 | Probe import |",
+        "| F9 | Probe export |",
+        "| F10 | Probe both |",
+        "| Ctrl+S | Save |",
+        "| Esc | Cancel probe |",
+        "| F1 | Help |",
+        "| F2 | Go to the Home screen |",
+        "| F7 | Go to the Checklist screen |",
+        "| Ctrl+Q | Quit |",
+        "| Ctrl+P | Command palette",
+    ):
+        assert row in keys
+    # every binding of the screen is there, hidden ones included
+    for binding in AccountsScreen.BINDINGS:
+        assert isinstance(binding, Binding)
+        assert f"| {key_label(binding.key)} | {binding.description} |" in keys
+    assert "F7 | Probe" not in keys  # the old map is gone
 
 
 async def test_the_audiences_help_lists_every_outcome(db_path: Path) -> None:
-    services, _ = services_with_sample(db_path)
-    app = app_for(services)
-    async with app.run_test(size=(100, 36)) as pilot:
-        await _open(app, pilot, "audiences")
-        await pilot.press("f1")
-        await pilot.pause()
-        text = app.screen.text  # type: ignore[attr-defined]
-        for outcome in Outcome:
-            assert f"| `{outcome.value}` |" in text
-        assert "| F8 | Run |" in text
-        assert "| p | Pause |" in text
+    text = await _help_text(db_path, "audiences")
+    for outcome in Outcome:
+        assert f"| `{outcome.value}` |" in text
+    assert "| F8 | Run |" in text
+    assert "| p | Pause |" in text
 
 
 async def test_help_from_the_command_palette(db_path: Path) -> None:
@@ -258,11 +257,6 @@ def test_help_files_ship_in_the_package() -> None:
 
 async def test_the_keys_table_includes_inherited_bindings(db_path: Path) -> None:
     """Home inherits `x` (hide the first-run tips) from FirstRunKeys."""
-    services, _ = services_with_sample(db_path)
-    app = app_for(services)
-    async with app.run_test(size=(100, 36)) as pilot:
-        await pilot.press("f1")
-        await pilot.pause()
-        keys = app.screen.text.split("## Keys", 1)[1]  # type: ignore[attr-defined]
-        assert "| x | Hide tips |" in keys
-        assert "| r | Refresh |" in keys
+    keys = (await _help_text(db_path, None)).split("## Keys", 1)[1]
+    assert "| x | Hide tips |" in keys
+    assert "| r | Refresh |" in keys
