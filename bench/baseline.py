@@ -5,7 +5,7 @@ duplicate, then a NEW cipher object, ``bytes.fromhex``, PKCS#7 unpad, UTF-8
 decode, ``normalize_email``, one dict lookup. Profiles are read with the
 ``csv`` module, one row at a time, normalized one value at a time.
 
-Same outcome semantics as ``core.reconcile`` (contract.md section 4) for one
+Same outcome semantics as ``core.reconcile`` (docs/reference.md §4) for one
 AES/email data source and the lines the benchmark generates (no header line,
 no gzip). Used by ``bench_reconcile.py`` as the baseline of the ratio.
 """

@@ -1,4 +1,4 @@
-"""The troubleshooting checklist (contract.md section 6), in the seed's order.
+"""The troubleshooting checklist (docs/reference.md §6), in the order of Adobe's setup page (docs/adobe.md).
 
 Each check is a function of a :class:`CheckRun` returning a :class:`CheckResult`:
 a status (``pass|warn|fail|skip``), a short title, the evidence looked at
@@ -864,7 +864,7 @@ def check_visitor_id(run: CheckRun) -> Verdict:
 
 # ------------------------------------------------------------------------ registry
 
-#: The checklist's sections, in the seed's order.
+#: The checklist's sections, in the order of Adobe's setup page (docs/adobe.md).
 SECTIONS: tuple[str, ...] = (
     "Provisioning request",
     "External accounts",

@@ -12,7 +12,7 @@ encrypted or decrypted under the same parameters. The engine exploits that:
   chaining XOR done in numpy.
 
 No cipher object is ever made per record. Key and IV parsing follow
-domain.md ("Encodings"): keys are 16/24/32 bytes, the IV is 16 bytes.
+docs/adobe.md ("Encodings"): keys are 16/24/32 bytes, the IV is 16 bytes.
 
 ``IdCodec`` turns IDs into lookup keys (incoming), profile values into the
 same key space (profile side) and profile values into IDs for AAM (outgoing).

@@ -1,4 +1,4 @@
-"""Configuration as code: one TOML file describes one environment (contract.md section 2).
+"""Configuration as code: one TOML file describes one environment (docs/reference.md §2).
 
 Reading is strict (``tomllib``): unknown keys, wrong types and invalid values
 are errors that name the key and its line. Writing uses ``tomlkit`` so that

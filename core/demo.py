@@ -2,7 +2,7 @@
 
 Everything is generated from a fixed seed, so the demo (and the screenshots
 made from it) are the same on every machine. The audience files are built
-so that every reconciliation outcome of contract.md section 4 is present.
+so that every reconciliation outcome of docs/reference.md §4 is present.
 
 Two deliveries: :func:`build_demo` writes the first (four destinations);
 :func:`deliver_next` writes the next day's batch, which the demo leaves

@@ -3,7 +3,7 @@
 An admin captures one ID the website sends (the *sample*) together with the
 clear value it stands for. ``diagnose`` recomputes what the data source
 expects and, when the two differ, tries the usual mistakes one by one
-(contract.md section 7): encoding, hex case, normalization, passphrase mode,
+(docs/reference.md §7): encoding, hex case, normalization, passphrase mode,
 ECB, zero padding, wrong IV, key parsed as text, hashing instead of
 encrypting, another hash algorithm. The detail is a plain-language fix for an
 admin; it never contains the key or the IV. ``diagnose`` never raises.
@@ -59,7 +59,7 @@ class Diagnosis:
     detail: str
 
     def to_json(self) -> dict[str, object]:
-        """``{"match", "diagnosis", "detail"}`` as contract.md section 7 prints it."""
+        """``{"match", "diagnosis", "detail"}`` as docs/reference.md §7 prints it."""
         return {"match": self.match, "diagnosis": self.code, "detail": self.detail}
 
 

@@ -1,6 +1,6 @@
 """Is the Campaign tracking server a subdomain delegated to Adobe, under the website's domain?
 
-domain.md ("Tracking server and website"): the tracking server must be a
+docs/adobe.md ("Tracking server and website"): the tracking server must be a
 subdomain delegated to Adobe, by an NS delegation or a CNAME record, and a
 subdomain of the website's registrable domain. ``check_tracking`` asks DNS for
 the CNAME and the NS records *at* the tracking host and compares registrable

@@ -12,7 +12,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The documented exit codes of every headless command (contract.md section 1)."""
+    """The documented exit codes of every headless command (docs/reference.md §1)."""
 
     OK = 0
     FINDINGS = 1

@@ -3,7 +3,7 @@
 One module reads what Audience Manager sends to Campaign (outbound ``.sync``
 files, their split parts and ``.info`` transfer-control manifests) and writes
 what Campaign sends to Audience Manager (inbound ``ftp_dpm_...`` files).
-See contract.md section 3 and domain.md "File formats".
+See docs/reference.md §3 and docs/adobe.md "File formats".
 
 Per-line problems in an incoming file are never exceptions: they are reported
 as malformed lines in a :class:`Chunk`. Only a file that cannot be read at all

@@ -1,4 +1,4 @@
-"""Checks for the identifiers of the integration (domain.md, "IDs").
+"""Checks for the identifiers of the integration (docs/adobe.md, "IDs").
 
 Each ``check_*`` returns the cleaned value or raises ``ValidationError``
 naming the field, what is wrong and how to fix it.

@@ -128,7 +128,7 @@ def is_host(value: str) -> bool:
 
 @dataclass(frozen=True)
 class ProvisioningRequest:
-    """The email Adobe asks for to provision the integration (the seed's fields)."""
+    """The email Adobe asks for to provision the integration (the fields of Adobe's setup page)."""
 
     organization: str = ""
     ims_org_id: str = ""

@@ -3,7 +3,7 @@
 The profile's stored value and the value decrypted (or hashed) from an
 audience file go through the *same* function for their channel, so that a
 website writing ``" Alice@Example.com"`` and a profile holding
-``"alice@example.com"`` meet on one key (contract.md section 4).
+``"alice@example.com"`` meet on one key (docs/reference.md §4).
 
 - email: trimmed and lower-cased; ``None`` when it is not shaped like an
   address (exactly one ``@``, a non-empty local part, a dotted domain without

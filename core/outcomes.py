@@ -1,4 +1,4 @@
-"""Reconciliation outcomes (contract.md section 4): one per non-empty line."""
+"""Reconciliation outcomes (docs/reference.md §4): one per non-empty line."""
 
 from __future__ import annotations
 
@@ -71,6 +71,6 @@ EXPLANATIONS: dict[Outcome, tuple[str, str]] = {
 
 
 def match_rate(reconciled: int, records: int, duplicates: int) -> float:
-    """``reconciled / (records - duplicates)`` (contract.md section 4); 0.0 with no records."""
+    """``reconciled / (records - duplicates)`` (docs/reference.md §4); 0.0 with no records."""
     base = records - duplicates
     return reconciled / base if base > 0 else 0.0

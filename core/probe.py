@@ -214,7 +214,7 @@ class ProbeReport:
         return any(s.status == "skip" and s.detail == "cancelled" for s in self.stages)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict, per contract.md section 5 (plus ``endpoint`` and ``started_at``)."""
+        """A JSON-ready dict, per docs/reference.md §5 (plus ``endpoint`` and ``started_at``)."""
         return {
             "account": self.role.value,
             "endpoint": self.endpoint,

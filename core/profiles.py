@@ -6,7 +6,7 @@ anything implementing :class:`ProfileSource`. Two implementations exist:
 :class:`CsvProfiles` here (for ``dry-run`` and ``profiles load``) and
 ``storage.profiles.StoreProfiles`` (for ``import run``).
 
-CSV rules (contract.md section 3): UTF-8, an optional BOM (accepted and
+CSV rules (docs/reference.md §3): UTF-8, an optional BOM (accepted and
 stripped), a header row with unique column names, among them ``id``; ids are
 unique and not empty. The visitors CSV has exactly the columns
 ``profile_id,visitor_id`` (any order); visitor IDs are 38-digit ECIDs and

@@ -5,7 +5,7 @@ chunk (``core.formats.read_chunks``); each chunk's IDs go through each routed
 data source's ``IdCodec`` in one call, and the lookup keys are looked up in
 one index per data source, built once per run from a ``ProfileSource``.
 
-Per non-empty line exactly one outcome (contract.md section 4):
+Per non-empty line exactly one outcome (docs/reference.md §4):
 
 1. a malformed line (from the chunk) is ``malformed_line``;
 2. an ID already seen in the same batch (all parts) is ``duplicate``;
@@ -1408,7 +1408,7 @@ def _no_route_reason(env: Environment, destination_id: int | None) -> str:
 
 @dataclass
 class Summary:
-    """Totals over batches; ``to_json`` is contract.md section 4's ``dry-run --json``."""
+    """Totals over batches; ``to_json`` is docs/reference.md §4's ``dry-run --json``."""
 
     records: int
     reconciled: int

@@ -1,6 +1,6 @@
 """Is the Visitor ID service on the website, with this environment's IMS Org ID?
 
-domain.md ("Tracking server and website"): VisitorAPI.js is configured with
+docs/adobe.md ("Tracking server and website"): VisitorAPI.js is configured with
 ``Visitor.getInstance("<ORG>@AdobeOrg", ...)``, the Web SDK with
 ``alloy("configure", {orgId: "<ORG>@AdobeOrg", ...})``; declared IDs reach the
 integration through ``visitor.setCustomerIDs({"AdobeCampaignID": ...})``.

@@ -1,6 +1,6 @@
 """The Import shared audience workflow: its states, its passes, what has been processed.
 
-States follow Campaign's (domain.md "Workflow states"):
+States follow Campaign's (docs/adobe.md "Workflow states"):
 
 - ``running``: passes run (Campaign's "In progress");
 - ``paused``: the pass in progress finishes its current batch, nothing new starts;
@@ -81,13 +81,13 @@ __all__ = [
 ]
 
 HOOKS_VAR = "AUDIENCECTL_TEST_HOOKS"
-#: AAM exports once a day, about 14:00 UTC (domain.md "Timing").
+#: AAM exports once a day, about 14:00 UTC (docs/adobe.md "Timing").
 AAM_DAILY_HOUR_UTC = 14
 MAX_SAMPLES = 100
 
 
 class State(StrEnum):
-    """The workflow's state (contract.md: ``running|paused|stopped|failed|idle``)."""
+    """The workflow's state (docs/reference.md §1: ``running|paused|stopped|failed|idle``)."""
 
     RUNNING = "running"
     PAUSED = "paused"
@@ -332,7 +332,7 @@ class ExpectedLatency:
 
 
 def expected_latency(interval_minutes: int, at: datetime | None = None) -> ExpectedLatency:
-    """AAM's schedule and the expected end-to-end delays (domain.md "Timing")."""
+    """AAM's schedule and the expected end-to-end delays (docs/adobe.md "Timing")."""
     moment = at or clock.now()
     today = moment.replace(hour=AAM_DAILY_HOUR_UTC, minute=0, second=0, microsecond=0)
     delivery = today if today > moment else today + timedelta(days=1)

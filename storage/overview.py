@@ -1,4 +1,4 @@
-"""The setup at a glance: each of the seed's steps with its real state from the store."""
+"""The setup at a glance: each of the steps of Adobe's setup page with its real state from the store."""
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def _worst(states: list[StepState]) -> StepState:
 
 
 def overview(store: Store, repo: EnvironmentRepo, env: Environment) -> list[SetupStep]:
-    """The seed's setup steps in order, then audiences and the checklist's last verdict."""
+    """The setup steps of Adobe's page in order, then audiences and the checklist's last verdict."""
     return [
         request_step(repo, env),
         accounts_step(store, env),

@@ -1,4 +1,4 @@
-"""The website's last sample per data source, as the cross-check left it (contract.md §7).
+"""The website's last sample per data source, as the cross-check left it (docs/reference.md §7).
 
 One row per environment and data source: a new check replaces the previous one.
 The doctor's ``datasource.website_sample`` check reads ``last_sample``.

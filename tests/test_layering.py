@@ -1,4 +1,4 @@
-"""core/ and storage/ never import Textual, Rich or tui/ (architecture.md)."""
+"""core/ and storage/ never import Textual, Rich or tui/ (docs/architecture.md)."""
 
 from __future__ import annotations
 

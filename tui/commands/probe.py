@@ -1,6 +1,6 @@
 """`audiencectl probe [import|export|all]` and `audiencectl hostkey list|forget`.
 
-Exit codes of ``probe`` (contract.md sections 1 and 5): 0 when no stage failed,
+Exit codes of ``probe`` (docs/reference.md §1 and §5): 0 when no stage failed,
 1 when a stage failed, 2 when an account is not configured (the missing fields
 are named), 3 when a host key is unknown (without ``--trust-new-host-key``) or
 changed. Every report is saved in the store, so the console and the checklist

@@ -1,4 +1,4 @@
-"""Home: the setup as the seed's steps, each with its real state from the store."""
+"""Home: the setup as the steps of Adobe's setup page, each with its real state from the store."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The form of one shared data source: every field of contract.md section 2.
+"""The form of one shared data source: every field of docs/reference.md §2.
 
 The form only shows and reads values. ``collect`` turns what is typed into a
 ``DataSource`` and a map of field errors; it never clears what the user typed.
