@@ -1,4 +1,4 @@
-"""The troubleshooting checklist (docs/reference.md §6), in the order of Adobe's setup page (docs/adobe.md).
+"""The troubleshooting checklist (docs/reference.md §6), in the order of Adobe's setup page.
 
 Each check is a function of a :class:`CheckRun` returning a :class:`CheckResult`:
 a status (``pass|warn|fail|skip``), a short title, the evidence looked at

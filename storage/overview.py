@@ -1,4 +1,4 @@
-"""The setup at a glance: each of the steps of Adobe's setup page with its real state from the store."""
+"""The setup at a glance: each step of Adobe's setup page, with its real state from the store."""
 
 from __future__ import annotations
 

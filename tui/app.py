@@ -29,7 +29,7 @@ from tui.services import Services
 
 STYLES = Path(__file__).parent / "styles"
 
-#: (mode, title, key): the screens, in the order of Adobe's setup page (docs/adobe.md). F1 is help, F8-F10 the screen's actions.
+#: (mode, title, key): the screens, in the order of Adobe's setup page. F1 is help, F8-F10 actions.
 SCREENS: list[tuple[str, str, str]] = [
     ("home", "Home", "f2"),
     ("request", "Request", "f3"),

@@ -1,4 +1,4 @@
-"""Troubleshooting checklist (F7): the troubleshooting section of Adobe's setup page, walked in order.
+"""Troubleshooting checklist (F7): the troubleshooting section of Adobe's setup page, in order.
 
 Each check is a row (glyph, status word, title) that expands to its evidence
 and fix. Checks run in a thread worker (all of them, or the focused one), with
