@@ -14,23 +14,24 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core import reconcile
 from core.cipher import IdCodec, encrypt_batch, parse_iv, parse_key
 from core.errors import InputError
 from core.formats import _LineParser, read_chunks
-from core.model import DataSource, Transform
+from core.model import DataSource, Environment, Transform
 from core.normalize import _EMAIL, normalize_emails
+from core.outcomes import Outcome
 from core.profiles import CsvProfiles
 from core.reconcile import (
     AudienceFile,
     BatchInput,
     Cancelled,
-    _Index,
-    _Seen,
     build_codecs,
+    reading,
     reconcile_batches,
     summarize,
 )
+from core.reconcile import worker as decoding
+from core.reconcile.index import _Index, _Seen
 from core.secrets import Secret
 
 KEY_HEX = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"
@@ -151,7 +152,7 @@ def test_index_finds_keys_whose_first_hash_is_shared() -> None:
     def clashing(key: object) -> int:  # the one-letter keys all hash to 0
         return 0 if isinstance(key, str) and len(key) == 1 else real_hash(key)
 
-    with patch("core.reconcile.hash", create=True, new=clashing):
+    with patch("core.reconcile.index.hash", create=True, new=clashing):
         index = _Index()
         index.add(["a", "b", None, "c"], ["P1", "P2", "P0", "P3"])
         index.finish()
@@ -456,15 +457,15 @@ def test_worker_process_gives_the_in_process_answer(tmp_path: Path) -> None:
 
     dataset = build_dataset(tmp_path)
     local = summarize(run(dataset, chunk_lines=3)[0].values()).to_json()
-    with patch.object(reconcile, "PARALLEL_MIN_BYTES", 0):
+    with patch.object(decoding, "PARALLEL_MIN_BYTES", 0):
         spawned: list[object] = []
-        original = reconcile._Worker.__init__
+        original = decoding._Worker.__init__
 
         def counting(self: object, *args: object) -> None:
             spawned.append(self)
             original(self, *args)  # type: ignore[arg-type]
 
-        with patch.object(reconcile._Worker, "__init__", counting):
+        with patch.object(decoding._Worker, "__init__", counting):
             remote = summarize(run(dataset, chunk_lines=3)[0].values()).to_json()
     assert spawned
     assert remote == local
@@ -489,13 +490,13 @@ def test_worker_process_errors_and_cancel(tmp_path: Path) -> None:
         return None
 
     local = outcome()
-    with patch.object(reconcile, "PARALLEL_MIN_BYTES", 0):
+    with patch.object(decoding, "PARALLEL_MIN_BYTES", 0):
         assert outcome() == local
         assert local is not None and "gzip" in str(local[1])
-        workers: list[reconcile._Worker] = []
-        original = reconcile._Worker.__init__
+        workers: list[decoding._Worker] = []
+        original = decoding._Worker.__init__
 
-        def keep(self: reconcile._Worker, *args: object) -> None:
+        def keep(self: decoding._Worker, *args: object) -> None:
             workers.append(self)
             original(self, *args)  # type: ignore[arg-type]
 
@@ -503,7 +504,7 @@ def test_worker_process_errors_and_cancel(tmp_path: Path) -> None:
         plain.write_bytes(gzip.decompress(good))
         whole = BatchInput("plain", "full", 500, (AudienceFile.from_path(plain),))
         calls = iter([False, False, True])
-        with patch.object(reconcile._Worker, "__init__", keep), pytest.raises(Cancelled):
+        with patch.object(decoding._Worker, "__init__", keep), pytest.raises(Cancelled):
             list(reconcile_batches([whole], dataset.env, codecs, profiles, chunk_lines=100,
                                    cancelled=lambda: next(calls, True)))
         assert workers and workers[0].process.poll() is not None  # stopped
@@ -543,7 +544,7 @@ def test_deferred_shape_check_equals_checking_every_key(
         aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="email",
         destination_id=500,
     )
-    env = reconcile.Environment(name="t", datasources=(ds,))
+    env = Environment(name="t", datasources=(ds,))
     audience = tmp_path / "ftp_500_14016_full_1793541600000.sync"
     lines = [i for i in ids if i and not any(c in i for c in "\t \n\r\x0b\x0c\x1c\x1d\x1e\x1f"
                                                         "\x85\u2028\u2029")]
@@ -565,12 +566,12 @@ def test_frames_cut_at_every_position_come_out_whole() -> None:
     stream = b"".join(len(f).to_bytes(8, "little") + f for f in frames)
     for cut in range(len(stream) + 1):
         for second in range(cut, len(stream) + 1):
-            feeder = reconcile._Frames()
+            feeder = decoding._Frames()
             got = [frame for piece in (stream[:cut], stream[cut:second], stream[second:])
                    for frame in feeder.feed(piece)]
             assert got == frames, (cut, second)
             assert not feeder.pending
-    feeder = reconcile._Frames()
+    feeder = decoding._Frames()
     assert [f for byte in stream for f in feeder.feed(bytes([byte]))] == frames
 
 
@@ -597,9 +598,9 @@ def test_worker_reader_reassembles_frames_of_any_size() -> None:
 
     writer = threading.Thread(target=write)
     writer.start()
-    worker = reconcile._Worker.__new__(reconcile._Worker)
+    worker = decoding._Worker.__new__(decoding._Worker)
     worker.process = type("P", (), {"stdout": os.fdopen(read_end, "rb")})()  # type: ignore[assignment]
-    worker.frames = reconcile.queue_module.Queue()
+    worker.frames = decoding.queue_module.Queue()
     worker.stopping = False
     worker._read()
     writer.join()
@@ -610,16 +611,16 @@ def test_worker_reader_reassembles_frames_of_any_size() -> None:
 
 
 def test_pack_keeps_outcomes_when_a_key_holds_a_newline() -> None:
-    chunk = reconcile._Prepared(
+    chunk = reading._Prepared(
         file="f", records=3, last_line=3, position=0, total=None, malformed=[], reasons=[],
         duplicates=0, lines=np.arange(3), ids=["a", "b", "c"], segs=np.zeros(3, dtype=np.int64),
         removed=np.zeros(3, dtype=np.int64), names=[("24",)], no_removed=0,
-        keys=[["x\ny", reconcile.Outcome.BAD_PADDING, "plain"],
-              ["k", reconcile.Outcome.NOT_UTF8, ""]],
+        keys=[["x\ny", Outcome.BAD_PADDING, "plain"],
+              ["k", Outcome.NOT_UTF8, ""]],
     )
     chunk.pack()
-    assert chunk.keys_of(0) == ["x\ny", reconcile.Outcome.BAD_PADDING, "plain"]
-    assert chunk.keys_of(1) == ["k", reconcile.Outcome.NOT_UTF8, ""]
+    assert chunk.keys_of(0) == ["x\ny", Outcome.BAD_PADDING, "plain"]
+    assert chunk.keys_of(1) == ["k", Outcome.NOT_UTF8, ""]
 
 
 def test_worker_and_in_process_agree_on_keys_with_newlines(tmp_path: Path) -> None:
@@ -636,7 +637,7 @@ def test_worker_and_in_process_agree_on_keys_with_newlines(tmp_path: Path) -> No
         aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="other",
         destination_id=500,
     )
-    env = reconcile.Environment(name="t", datasources=(ds,))
+    env = Environment(name="t", datasources=(ds,))
 
     def answer() -> dict[str, Any]:
         batch = BatchInput("b", "iter", 500, (AudienceFile.from_path(audience),))
@@ -645,13 +646,13 @@ def test_worker_and_in_process_agree_on_keys_with_newlines(tmp_path: Path) -> No
         return summarize(results).to_json()
 
     local = answer()
-    with patch.object(reconcile, "PARALLEL_MIN_BYTES", 0):
+    with patch.object(decoding, "PARALLEL_MIN_BYTES", 0):
         assert answer() == local
     assert local["outcomes"]["not_utf8"] == 1 and local["outcomes"]["bad_padding"] == 1
 
 
 def test_frames_stop_at_an_impossible_length() -> None:
-    feeder = reconcile._Frames()
+    feeder = decoding._Frames()
     frame = (2).to_bytes(8, "little") + b"ok"
     assert feeder.feed(frame + b"Traceback (most recent call last)\n" + frame) == [b"ok"]
     assert feeder.broken
@@ -668,9 +669,9 @@ def test_worker_reader_ends_at_a_cut_frame_or_garbage() -> None:
         read_end, write_end = os.pipe()
         os.write(write_end, stream)
         os.close(write_end)
-        worker = reconcile._Worker.__new__(reconcile._Worker)
+        worker = decoding._Worker.__new__(decoding._Worker)
         worker.process = type("P", (), {"stdout": os.fdopen(read_end, "rb")})()  # type: ignore[assignment]
-        worker.frames = reconcile.queue_module.Queue()
+        worker.frames = decoding.queue_module.Queue()
         worker.stopping = False
         worker._read()
         worker.process.stdout.close()  # type: ignore[attr-defined]

@@ -1,0 +1,370 @@
+"""The run: routing, per-chunk lookups in priority order, segment grouping."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from core.cipher import IdCodec
+from core.errors import InputError
+from core.model import DataSource, Environment, IdType
+from core.outcomes import Outcome
+from core.profiles import ProfileSource
+from core.reconcile.index import _Found, _Index, _lookup
+from core.reconcile.reading import _prepare, _Prepared
+from core.reconcile.samples import _sample, _Sampler
+from core.reconcile.types import (
+    CHUNK_LINES,
+    BatchInput,
+    BatchResult,
+    Cancelled,
+    IndexProgress,
+    Progress,
+    SegmentResult,
+)
+from core.reconcile.worker import _use_worker, _Worker
+
+
+def route(
+    env: Environment, destination_id: int | None, datasource: str | None = None
+) -> list[DataSource]:
+    """The data sources a batch goes to, highest priority first.
+
+    With ``datasource`` (a label): only that one, whatever the destination.
+    Otherwise those whose ``destination_id`` equals the batch's (none when the
+    batch has no destination ID).
+    """
+    if datasource is not None:
+        return [env.datasource(datasource)]
+    if destination_id is None:
+        return []
+    return [ds for ds in env.by_priority() if ds.destination_id == destination_id]
+
+
+class _Groups:
+    """Adds reconciled lines to segments, grouped by their segment lists."""
+
+    def __init__(self, prepared: _Prepared) -> None:
+        self.names = prepared.names
+        self.segs = prepared.segs
+        self.removed = prepared.removed
+        self.no_removed = prepared.no_removed
+
+    def name_all(self, segments: dict[str, SegmentResult]) -> None:
+        """Every segment a line of the chunk names, even with no profile reconciled.
+
+        A ``full`` batch replaces each segment it carries: a segment whose lines
+        all failed to reconcile must still be emptied, so it must be listed.
+        """
+        names = self.names
+        for code in np.unique(self.segs).tolist():
+            for seg in names[int(code)]:
+                _segment(segments, seg)
+
+    def add(self, segments: dict[str, SegmentResult], lines: np.ndarray, found: _Found) -> int:
+        """Add the profiles of ``found`` (positions in ``lines``); the number reconciled."""
+        hits = np.flatnonzero(found.hit)
+        if hits.size:
+            at = lines[hits]
+            self._update(segments, "members", self.segs[at], hits, found.single)
+            removed = self.removed[at]
+            some = removed != self.no_removed
+            if some.any():
+                self._update(segments, "removed", removed[some], hits[some], found.single)
+        names = self.names
+        for j, pids in found.multi.items():
+            line = int(lines[j])
+            for seg in names[int(self.segs[line])]:
+                _segment(segments, seg).members.update(pids)
+            for seg in names[int(self.removed[line])]:
+                _segment(segments, seg).removed.update(pids)
+        return int(hits.size) + len(found.multi)
+
+    def _update(
+        self,
+        segments: dict[str, SegmentResult],
+        which: str,
+        codes: np.ndarray,
+        positions: np.ndarray,
+        values: np.ndarray,
+    ) -> None:
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        picked = values[positions[order]].tolist()
+        cuts = np.flatnonzero(np.diff(codes)) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), len(picked)]
+        names = self.names
+        for start, end in zip(starts, ends, strict=True):
+            part = picked[start:end]
+            for seg in names[int(codes[start])]:
+                getattr(_segment(segments, seg), which).update(part)
+
+
+def _segment(segments: dict[str, SegmentResult], seg: str) -> SegmentResult:
+    result = segments.get(seg)
+    if result is None:
+        result = segments[seg] = SegmentResult()
+    return result
+
+
+class _Run:
+    """State shared by the batches of one run: codecs, lazily built indexes."""
+
+    def __init__(
+        self,
+        env: Environment,
+        codecs: dict[str, IdCodec],
+        profiles: ProfileSource,
+        datasource: str | None,
+        max_samples: int,
+        progress: Callable[[Progress], None] | None,
+        cancelled: Callable[[], bool] | None,
+        chunk_lines: int,
+        indexing: Callable[[IndexProgress], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.codecs = codecs
+        self.profiles = profiles
+        self.datasource = datasource
+        self.max_samples = max_samples
+        self.progress = progress
+        self.cancelled = cancelled
+        self.chunk_lines = chunk_lines
+        self.indexing = indexing
+        self.indexes: dict[str, _Index] = {}
+        self._columns: list[str] | None = None
+
+    def codec(self, ds: DataSource) -> IdCodec:
+        codec = self.codecs.get(ds.label)
+        if codec is None:
+            raise InputError(
+                f"no codec for data source {ds.label!r}",
+                "build codecs for every routed data source",
+            )
+        return codec
+
+    def index(self, ds: DataSource) -> _Index:
+        """The data source's lookup index, built on first use and kept for the run."""
+        built = self.indexes.get(ds.label)
+        if built is not None:
+            return built
+        codec = self.codec(ds)
+        index = _Index()
+        rows = 0
+        if ds.id_type is IdType.VISITOR:
+            for vids, pids in self.profiles.visitor_chunks():
+                self.check_cancelled()  # a large profile dimension takes seconds
+                index.add(codec.profile_keys(vids), pids)
+                rows += len(pids)
+                self._indexed(ds, rows)
+        else:
+            if self._columns is None:
+                self._columns = self.profiles.columns()
+            column = ds.reconciliation_key
+            if column not in self._columns:
+                found = ", ".join(self._columns) or "none: no profiles"
+                raise InputError(
+                    f"data source {ds.label!r}: reconciliation key {column!r} is not a profile "
+                    f"column (columns: {found})",
+                    "load profiles with that column, or fix the data source's reconciliation_key",
+                )
+            for pids, values in self.profiles.column_chunks(column):
+                self.check_cancelled()
+                index.add(codec.profile_keys(values), pids)
+                rows += len(pids)
+                self._indexed(ds, rows)
+        self.indexes[ds.label] = index.finish(self.check_cancelled)
+        self._indexed(ds, rows, done=True)
+        return index
+
+    def _indexed(self, ds: DataSource, rows: int, done: bool = False) -> None:
+        if self.indexing is not None:
+            self.indexing(IndexProgress(ds.label, rows, done))
+
+    def check_cancelled(self) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise Cancelled()
+
+    @staticmethod
+    def _unreconciled(
+        prepared: _Prepared,
+        positions: list[int],
+        failed: dict[int, Outcome],
+        decoded: set[int],
+        outcomes: Counter[str],
+        sampler: _Sampler,
+    ) -> None:
+        """Count (and sample, in line order) the lines no data source reconciled."""
+        not_found = Outcome.NOT_FOUND
+        got = [not_found if j in decoded else failed[j] for j in positions]
+        for outcome, number in Counter(got).items():
+            outcomes[outcome.value] += number
+        wanted = {o for o in set(got) if sampler.wants(o.value)}
+        if not wanted:
+            return
+        ids = prepared.ids_list()
+        for j, outcome in zip(positions, got, strict=True):
+            if outcome in wanted:
+                line = int(prepared.lines[j])
+                sampler.add(_sample(prepared.file, line, ids[j], outcome))
+                if not sampler.wants(outcome.value):
+                    wanted.discard(outcome)
+                    if not wanted:
+                        break
+
+    def batch(self, batch: BatchInput, sources: list[DataSource]) -> BatchResult:
+        codecs = [self.codec(ds) for ds in sources]
+        # A large batch on disk is read and decoded in a child process, started before
+        # the indexes are built so that both run at once (two cores).
+        worker = None
+        if _use_worker(batch.files):
+            with contextlib.suppress(OSError):  # cannot start one: read in-process
+                worker = _Worker(batch.files, codecs, self.chunk_lines)
+        try:
+            steps = [(codec, self.index(ds)) for ds, codec in zip(sources, codecs, strict=True)]
+            if worker is not None:
+                self.check_cancelled()
+                prepared = worker.chunks(self.check_cancelled)
+            else:
+                prepared = _prepare(batch.files, codecs, self.chunk_lines, self.check_cancelled)
+            return self._consume(batch, sources, steps, prepared)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _consume(
+        self,
+        batch: BatchInput,
+        sources: list[DataSource],
+        steps: list[tuple[IdCodec, _Index]],
+        chunks: Iterable[_Prepared],
+    ) -> BatchResult:
+        outcomes: Counter[str] = Counter()
+        segments: dict[str, SegmentResult] = {}
+        sampler = _Sampler(self.max_samples)
+        records = reconciled = duplicates = 0
+        malformed_line = Outcome.MALFORMED_LINE
+        for prepared in chunks:
+            self.check_cancelled()
+            records += prepared.records
+            if prepared.malformed:
+                outcomes[malformed_line.value] += len(prepared.malformed)
+                for (line, text), reason in zip(prepared.malformed, prepared.reasons, strict=True):
+                    if not sampler.wants(malformed_line.value):
+                        break
+                    sampler.add(_sample(prepared.file, line, text, malformed_line, reason))
+            duplicates += prepared.duplicates
+            count = prepared.lines.size
+            if count:
+                pending = np.arange(count)
+                groups = _Groups(prepared)
+                groups.name_all(segments)
+                failed: dict[int, Outcome] = {}  # position -> first data source's outcome
+                decoded: set[int] = set()  # positions some data source could decode
+                for step, (codec, index) in enumerate(steps):
+                    if not pending.size:
+                        break
+                    keys = prepared.keys_of(step)
+                    if pending.size != count:
+                        keys = [keys[j] for j in pending.tolist()]
+                    shaped = codec.is_shaped if codec.defers_shape_check else None
+                    found = _lookup(keys, index, shaped)
+                    reconciled += groups.add(segments, pending, found)
+                    for j, outcome in found.failed.items():
+                        failed.setdefault(int(pending[j]), outcome)
+                    if found.decoded.size:
+                        decoded.update(pending[found.decoded].tolist())
+                    pending = pending[~found.done]
+                if pending.size:
+                    self._unreconciled(
+                        prepared, pending.tolist(), failed, decoded, outcomes, sampler
+                    )
+            if self.progress is not None:
+                self.progress(
+                    Progress(
+                        batch.key,
+                        prepared.file,
+                        prepared.last_line,
+                        prepared.position,
+                        prepared.total,
+                    )
+                )
+        result = BatchResult(
+            key=batch.key,
+            mode=batch.mode,
+            destination_id=batch.destination_id,
+            files=[f.name for f in batch.files],
+            records=records,
+            reconciled=reconciled,
+            duplicates=duplicates,
+            outcomes=outcomes,
+            segments=segments,
+            samples=sampler.take(),
+            datasources=[ds.label for ds in sources],
+        )
+        assert records == reconciled + duplicates + sum(outcomes.values())
+        return result
+
+
+def reconcile_batches(
+    batches: Iterable[BatchInput],
+    env: Environment,
+    codecs: dict[str, IdCodec],
+    profiles: ProfileSource,
+    *,
+    datasource: str | None = None,
+    max_samples: int = 100,
+    progress: Callable[[Progress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    skipped: list[tuple[str, str]] | None = None,
+    chunk_lines: int = CHUNK_LINES,
+    indexing: Callable[[IndexProgress], None] | None = None,
+) -> Iterator[BatchResult]:
+    """Reconcile each batch in turn, yielding one ``BatchResult`` per routed batch.
+
+    Promises: files are streamed (chunks of ``chunk_lines`` lines); IDs are
+    transformed per chunk, never per record; each data source's index is
+    built once, on first use, from ``profiles``; every non-empty line gets
+    exactly one outcome (module docstring) so ``records = reconciled +
+    duplicates + sum(outcomes)``. A batch routed to no data source (see
+    :func:`route`) is not yielded: its files are appended to ``skipped`` (when
+    given) with the reason. ``cancelled()`` is checked between chunks and
+    raises ``Cancelled``; ``progress`` is called after each chunk, ``indexing``
+    after each chunk of profiles read into an index and once it is built. Samples:
+    at most ``max_samples`` per batch, spread across outcomes. Errors that
+    stop the run (a corrupt gzip, a missing reconciliation column, an unknown
+    ``datasource`` label) raise ``InputError``.
+    """
+    run = _Run(
+        env,
+        codecs,
+        profiles,
+        datasource,
+        max_samples,
+        progress,
+        cancelled,
+        chunk_lines,
+        indexing,
+    )
+    if datasource is not None:
+        env.datasource(datasource)  # an unknown label fails before anything is read
+    for batch in batches:
+        sources = route(env, batch.destination_id, datasource)
+        if not sources:
+            if skipped is not None:
+                reason = _no_route_reason(env, batch.destination_id)
+                skipped.extend((f.name, reason) for f in batch.files)
+            continue
+        yield run.batch(batch, sources)
+
+
+def _no_route_reason(env: Environment, destination_id: int | None) -> str:
+    if destination_id is None:
+        return "the name carries no destination ID; choose a data source with --datasource"
+    known = sorted({ds.destination_id for ds in env.datasources if ds.destination_id is not None})
+    shown = ", ".join(str(d) for d in known) or "none"
+    return f"no data source has destination ID {destination_id} (configured: {shown})"
