@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from core.cipher import IdCodec, encrypt_batch, parse_iv, parse_key
 from core.errors import InputError
-from core.formats import _LineParser, read_chunks
+from core.formats import read_chunks
+from core.formats.lines import _LineParser
 from core.model import DataSource, Environment, Transform
 from core.normalize import _EMAIL, normalize_emails
 from core.outcomes import Outcome

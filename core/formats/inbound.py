@@ -1,0 +1,160 @@
+"""Writing inbound files for Audience Manager: whole or not at all."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO
+
+from core.errors import InputError
+from core.formats.lines import excerpt
+from core.formats.names import inbound_name
+from core.ids import is_segment_list
+
+_WRITE_BUFFER = 1 << 20
+_BAD_ID_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def format_inbound_line(id_: str, segments: Sequence[str]) -> str:
+    """``ID<TAB>seg1,seg2`` (no newline) for an AAM inbound file.
+
+    Raises ``InputError`` for an empty ID, an ID with TAB, newline or other
+    control characters, no segments, or a segment that is not a numeric ID.
+    """
+    if not id_ or not id_.strip():
+        raise InputError("an empty ID cannot be exported", "drop profiles without an ID")
+    if _BAD_ID_CHARS.search(id_):
+        raise InputError(
+            f"ID {excerpt(id_, 40)} contains a TAB, newline or control character",
+            "AAM inbound lines are ID<TAB>segments: clean the ID first",
+        )
+    joined = ",".join(str(s).strip() for s in segments)
+    if not is_segment_list(joined):
+        raise InputError(
+            f"segments of ID {excerpt(id_, 40)} are not numeric IDs: {excerpt(joined, 40)}",
+            "segment and trait IDs are digits only, at least one per line",
+        )
+    return f"{id_}\t{joined}"
+
+
+class _PartWriter:
+    """One inbound part under a temporary name in the output folder."""
+
+    def __init__(self, out_dir: Path, gz: bool, index: int) -> None:
+        fd, name = tempfile.mkstemp(dir=out_dir, prefix=f".inbound-{index}-", suffix=".tmp")
+        self.path = Path(name)
+        self.raw = os.fdopen(fd, "wb")
+        self.out: IO[bytes] = (
+            gzip.GzipFile(filename="", fileobj=self.raw, mode="wb", mtime=0) if gz else self.raw
+        )
+        self.size = 0
+        self.lines = 0
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        self.size += len(data)
+        self.lines += 1
+        if len(self.buffer) >= _WRITE_BUFFER:
+            self.out.write(self.buffer)
+            self.buffer.clear()
+
+    def close(self) -> None:
+        self.out.write(self.buffer)
+        self.buffer.clear()
+        if self.out is not self.raw:
+            self.out.close()
+        self.raw.flush()
+        os.fsync(self.raw.fileno())
+        self.raw.close()
+
+    def discard(self) -> None:
+        try:
+            if self.out is not self.raw:
+                self.out.close()
+        except (OSError, ValueError):
+            pass
+        self.raw.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _encode_line(id_: str, segments: Sequence[str], max_line_bytes: int, max_bytes: int) -> bytes:
+    data = format_inbound_line(id_, segments).encode("utf-8") + b"\n"
+    if len(data) - 1 > max_line_bytes:
+        raise InputError(
+            f"the line for ID {excerpt(id_, 40)} is {len(data) - 1} bytes "
+            f"(AAM accepts at most {max_line_bytes})",
+            "send fewer segments for this ID",
+        )
+    if len(data) > max_bytes:
+        raise InputError(
+            f"one line is larger than the {max_bytes}-byte file limit", "raise max_bytes"
+        )
+    return data
+
+
+def _publish(
+    parts: list[_PartWriter], out_dir: Path, dpid: int, seconds: int, gz: bool
+) -> list[Path]:
+    single = len(parts) == 1
+    finals = [
+        out_dir / inbound_name(dpid, seconds, None if single else i, gz)
+        for i, _ in enumerate(parts, start=1)
+    ]
+    taken = [p.name for p in finals if p.exists()]
+    if taken:
+        raise InputError(f"{taken[0]} already exists in {out_dir}", "use another timestamp")
+    done: list[Path] = []
+    try:
+        for part, final in zip(parts, finals, strict=True):
+            os.replace(part.path, final)
+            done.append(final)
+    except BaseException:
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise
+    return finals
+
+
+def write_inbound(
+    rows: Iterable[tuple[str, Sequence[str]]],
+    out_dir: Path,
+    dpid: int,
+    unix_seconds: int,
+    *,
+    gz: bool = False,
+    max_bytes: int = 5 * 10**9,
+    max_line_bytes: int = 102400,
+) -> list[Path]:
+    """Write ``rows`` (ID, segment IDs) as AAM inbound files; return the final paths.
+
+    Lines are ``ID<TAB>seg1,seg2`` in UTF-8. A new part starts when the next line
+    would take the uncompressed size past ``max_bytes``; one part keeps the
+    unsplit name, several are named ``.1``, ``.2``... Each part is written
+    under a temporary name in ``out_dir`` and renamed only when every row was
+    written, so on any error (a bad ID, a line over ``max_line_bytes`` bytes
+    without its newline, a failing ``rows`` iterator, an existing final name)
+    no file is left under a final name. No rows: no file, ``[]``.
+    """
+    out_dir = Path(out_dir)
+    inbound_name(dpid, unix_seconds, None, gz)  # validate before writing anything
+    parts: list[_PartWriter] = []
+    try:
+        for id_, segments in rows:
+            data = _encode_line(id_, segments, max_line_bytes, max_bytes)
+            if not parts or parts[-1].size + len(data) > max_bytes:
+                if parts:
+                    parts[-1].close()
+                parts.append(_PartWriter(out_dir, gz, len(parts) + 1))
+            parts[-1].write(data)
+        if parts:
+            parts[-1].close()
+        return _publish(parts, out_dir, dpid, unix_seconds, gz) if parts else []
+    except BaseException:
+        for part in parts:
+            part.discard()
+        raise
