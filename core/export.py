@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core import clock
-from core.cipher import IdCodec, parse_iv, parse_key
+from core.cipher import IdCodec
 from core.errors import InputError, OperationCancelled
 from core.formats import write_inbound
 from core.ids import check_numeric_id
-from core.model import Account, DataSource, Environment, IdType, Transform
+from core.model import Account, DataSource, Environment
 from core.outcomes import Outcome
-from core.workflow import test_hook
+from core.reconcile import make_codec
 
 __all__ = [
     "CHUNK",
@@ -123,15 +123,6 @@ def choose_datasource(env: Environment, label: str | None) -> DataSource:
         f"the environment has {len(env.datasources)} data sources; choose one with --datasource",
         f"labels: {labels}",
     )
-
-
-def make_codec(ds: DataSource, resolve: Callable[[DataSource, str], str]) -> IdCodec:
-    """The data source's ``IdCodec`` (AES key and IV resolved only when it uses AES)."""
-    if ds.id_type is IdType.DECLARED and ds.transform is Transform.AES:
-        key = parse_key(resolve(ds, "aes_key"))
-        iv = parse_iv(resolve(ds, "aes_iv"))
-        return IdCodec(ds, key, iv)
-    return IdCodec(ds)
 
 
 def read_member_chunks(path: Path, chunk: int = CHUNK) -> Iterator[list[str]]:
@@ -303,10 +294,13 @@ def run_export(
     open_account: Callable[[Account], AbstractContextManager[Any]] | None = None,
     gz: bool = False,
     cancelled: Callable[[], bool] | None = None,
+    hooks: Callable[[str], None] | None = None,
 ) -> ExportReport:
     """Builds the export and writes it to ``out_dir``, or uploads it through the export
     account when ``open_account`` is given (``upload_atomic``: written under a
-    temporary name, renamed when complete; the local copy is deleted).
+    temporary name, renamed when complete; the local copy is deleted). The codec is
+    ``core.reconcile.make_codec``'s, as for reconciliation. ``hooks("upload")`` is
+    called after each block sent (tests stop the process there).
 
     Errors: ``InputError`` (exit 2), ``ConnectionFailure`` / host key errors (exit 3),
     ``OperationCancelled`` when ``cancelled()`` turns true while the file is built or
@@ -334,7 +328,7 @@ def run_export(
             try:
                 for name in report.files:
                     files.upload_atomic(
-                        Path(tmp) / name, name, progress=_upload_progress(cancelled)
+                        Path(tmp) / name, name, progress=_upload_progress(cancelled, hooks)
                     )
                     sent.append(name)
             except OperationCancelled:
@@ -380,16 +374,15 @@ def _with_seconds(name: str, shift: int) -> str:
     return f"{match[1]}{int(match[2]) + shift:010d}{match[3]}"
 
 
-def _upload_hook(done: int, total: int) -> None:
-    test_hook("upload")
-
-
-def _upload_progress(cancelled: Callable[[], bool] | None) -> Callable[[int, int], None]:
-    """The upload's progress callback: the test hook, then the cancel check (raising
+def _upload_progress(
+    cancelled: Callable[[], bool] | None, hooks: Callable[[str], None] | None
+) -> Callable[[int, int], None]:
+    """The upload's progress callback: the hook, then the cancel check (raising
     there makes ``upload_atomic`` remove its temporary file)."""
 
     def progress(done: int, total: int) -> None:
-        _upload_hook(done, total)
+        if hooks is not None:
+            hooks("upload")
         _check(cancelled)
 
     return progress

@@ -20,8 +20,6 @@ Persistence is behind :class:`WorkflowStore` (``storage.audiences`` implements i
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -31,37 +29,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from core import clock
-from core.errors import AudienceError, ExitCode, InputError
-from core.formats import (
-    Batch,
-    Manifest,
-    classify_names,
-    parse_manifest,
-    parse_manifest_name,
-    parse_outbound_name,
-    verify_part,
-)
+from core.errors import AudienceError, ExitCode
+from core.formats import Batch, Manifest
 from core.model import Account, DataSource, Environment
 from core.outcomes import match_rate
 from core.reconcile import (
-    AudienceFile,
-    BatchInput,
+    BatchPlan,
     Cancelled,
     IndexProgress,
+    Progress,
+    Reconciler,
+    batch_input,
     build_codecs,
+    check_part,
     index_words,
-    reconcile_batches,
-    route,
+    plan_batches,
 )
+from core.selection import Selection, manifests_to_read, select_batches
 
 __all__ = [
     "AAM_DAILY_HOUR_UTC",
-    "HOOKS_VAR",
     "BatchWrite",
     "ExpectedLatency",
+    "Hook",
     "PassEvent",
     "PassReport",
     "RunRecord",
@@ -77,10 +70,8 @@ __all__ = [
     "resume",
     "run_pass",
     "stop",
-    "test_hook",
 ]
 
-HOOKS_VAR = "AUDIENCECTL_TEST_HOOKS"
 #: AAM exports once a day, about 14:00 UTC (docs/adobe.md "Timing").
 AAM_DAILY_HOUR_UTC = 14
 MAX_SAMPLES = 100
@@ -361,27 +352,6 @@ def is_overdue(
     return moment - since > timedelta(minutes=2 * interval_minutes)
 
 
-# ------------------------------------------------------------------------- hooks
-
-
-def test_hook(name: str) -> None:
-    """Test-only pause points: inert unless ``AUDIENCECTL_TEST_HOOKS`` is set.
-
-    ``AUDIENCECTL_TEST_HOOKS="write=5,fetch=2"`` makes the named point print
-    ``audiencectl-hook: NAME`` on stderr then sleep that many seconds, so a test
-    can kill the process at a known moment.
-    """
-    spec = os.environ.get(HOOKS_VAR)
-    if not spec:
-        return
-    for item in spec.split(","):
-        point, _, seconds = item.partition("=")
-        if point.strip() == name:
-            sys.stderr.write(f"audiencectl-hook: {name}\n")
-            sys.stderr.flush()
-            time.sleep(float(seconds or "1"))
-
-
 # -------------------------------------------------------------------------- pass
 
 
@@ -439,24 +409,17 @@ class PassReport:
         }
 
 
-class RemoteFiles(Protocol):
-    """What a pass needs of the import account (``core.transport.FileTransport`` fits)."""
-
-    def list(self) -> Sequence[Any]:
-        """Files with ``name`` and ``size``."""
-        ...
-
-    def fetch(self, name: str) -> AbstractContextManager[BinaryIO]:
-        """A stream of the file's bytes."""
-        ...
-
-
-#: Opens the import account; the result is a context manager over ``RemoteFiles``.
+#: Opens the import account: a context manager over an object with ``list()`` (files with
+#: ``name`` and ``size``) and ``fetch(name)`` (a stream of its bytes), as
+#: ``core.transport.FileTransport``.
 OpenAccount = Callable[[Account], AbstractContextManager[Any]]
 #: Resolves a secret field of a data source (``aes_key``, ``aes_iv``) to clear text.
 Resolve = Callable[[DataSource, str], str]
 ProgressFn = Callable[[PassEvent], None]
 CancelledFn = Callable[[], bool]
+#: Called at named points of a pass or an export (``fetch``, ``reconcile``, ``write``,
+#: ``upload``): tests pass one that pauses there; production passes none.
+Hook = Callable[[str], None]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -482,6 +445,10 @@ class _Gate:
             self._state = self.store.status(self.env).state
         return self._state
 
+    def caller_cancelled(self) -> bool:
+        """The caller asked to cancel."""
+        return self.cancelled is not None and self.cancelled()
+
     def cancel_now(self) -> bool:
         """Cancel at once: the caller asked, or the workflow was stopped."""
         if self.cancelled is not None and self.cancelled():
@@ -498,51 +465,250 @@ class _Cancel(Exception):
     pass
 
 
-def _read_manifests(
-    files: Any, names: Sequence[str], emit: Callable[[PassEvent], None]
-) -> dict[str, Manifest]:
-    manifests: dict[str, Manifest] = {}
-    for name in names:
-        if parse_manifest_name(name) is None:
-            continue
-        with files.fetch(name) as stream:
-            data = stream.read(1 << 20)
-        try:
-            manifests[name] = parse_manifest(data)
-        except InputError as exc:
-            raise InputError(f"{name}: {exc.message}", exc.hint) from None
-        emit(PassEvent("list", f"read manifest {name}"))
-    return manifests
-
-
 def _fetch_batch(
     files: Any,
     batch: Batch,
     manifest: Manifest | None,
     folder: Path,
     gate: _Gate,
-    emit: Callable[[PassEvent], None],
-) -> list[Path]:
-    paths: list[Path] = []
-    for index, part in enumerate(batch.parts, start=1):
-        target = folder / part.name
-        emit(PassEvent("fetch", f"fetching {part.name}", index, len(batch.parts)))
-        with files.fetch(part.name) as stream, open(target, "wb") as out:
+    emit: ProgressFn,
+    hook: Hook,
+) -> dict[str, Path]:
+    """The batch's parts copied into ``folder`` (by name), each checked against the
+    manifest once fetched (``check_part``); ``_Cancel`` when the pass must stop."""
+    paths: dict[str, Path] = {}
+    for index, name in enumerate(batch.part_names, start=1):
+        target = folder / name
+        emit(PassEvent("fetch", f"fetching {name}", index, len(batch.parts)))
+        with files.fetch(name) as stream, open(target, "wb") as out:
             while block := stream.read(1 << 18):
                 out.write(block)
                 if gate.cancel_now():
                     raise _Cancel
-        test_hook("fetch")
-        if manifest is not None and (entry := manifest.file(part.name)) is not None:
-            problems = verify_part(entry, target)
-            if problems:
-                raise InputError(
-                    f"batch {batch.key}: {problems[0]}",
-                    "the file differs from its .info manifest; it will be fetched again "
-                    "on the next run after `audiencectl import resume`",
-                )
-        paths.append(target)
+        hook("fetch")
+        check_part(batch, manifest, name, target)
+        paths[name] = target
     return paths
+
+
+@dataclass
+class _Listing:
+    """What a pass found on the import account: sizes by name, the batches grouped
+    (manifests read), and what it will do with each batch."""
+
+    sizes: dict[str, int]
+    plan: BatchPlan
+    selection: Selection
+
+
+def _list(files: Any, processed: set[str], env: Environment, emit: ProgressFn) -> _Listing:
+    """List the account, read the manifests that matter, select and route the batches."""
+    listing = list(files.list())
+    sizes = {f.name: int(f.size) for f in listing}
+    names = list(sizes)
+    wanted = manifests_to_read(names, processed)
+    plan = plan_batches(
+        names,
+        files.fetch,
+        read=wanted.__contains__,
+        on_manifest=lambda name: emit(PassEvent("list", f"read manifest {name}")),
+    )
+    return _Listing(sizes, plan, select_batches(env, plan.batches, processed))
+
+
+def _record_skips(
+    store: WorkflowStore,
+    env: str,
+    run_id: int,
+    found: _Listing,
+    processed: set[str],
+    report: PassReport,
+    emit: ProgressFn,
+) -> None:
+    """Superseded batches into the ledger; waiting, ignored and unrouted ones into the
+    report (and its events)."""
+    selection = found.selection
+    report.ignored = [(i.name, i.reason) for i in found.plan.ignored if i.name not in processed]
+    for batch in selection.superseded:
+        names = [*batch.part_names, *([batch.manifest_name] if batch.manifest_name else [])]
+        store.mark_superseded(env, run_id, batch.key, [(n, found.sizes.get(n, 0)) for n in names])
+        report.notes.append(
+            f"batch {batch.key} skipped: older than the full batch of destination "
+            f"{batch.destination_id} already applied (a late delivery); recorded as processed"
+        )
+    report.waiting = [(b.key, b.waiting_reason) for b in selection.waiting]
+    for key, reason in report.waiting:
+        emit(PassEvent("wait", f"batch {key} left for the next run: {reason}"))
+    ready = len(selection.routed) + len(selection.unrouted)
+    emit(
+        PassEvent(
+            "list",
+            f"{len(found.sizes)} file(s), {ready} batch(es) to process, "
+            f"{len(selection.waiting)} waiting",
+            0,
+            ready,
+        )
+    )
+    for batch in selection.unrouted:
+        report.notes.append(
+            f"batch {batch.key} skipped: no data source has destination ID "
+            f"{batch.destination_id} (it is fetched again once one has)"
+        )
+
+
+def _reconciler(
+    env: Environment, resolve: Resolve, profiles: Any, gate: _Gate, emit: ProgressFn
+) -> Reconciler:
+    """The run's reconciler: codecs built once, progress as ``PassEvent`` s."""
+
+    def on_progress(step: Progress) -> None:
+        message = f"{step.file}: {step.lines} lines"
+        emit(PassEvent("progress", message, int(step.bytes_read), int(step.bytes_total or 0)))
+
+    def on_index(step: IndexProgress) -> None:
+        emit(PassEvent("progress", index_words(step.datasource, step.rows, step.done)))
+
+    return Reconciler(
+        build_codecs(env, resolve),
+        profiles,
+        max_samples=MAX_SAMPLES,
+        progress=on_progress,
+        cancelled=gate.cancel_now,
+        indexing=on_index,
+    )
+
+
+def _import_batches(
+    env: Environment,
+    store: WorkflowStore,
+    run_id: int,
+    files: Any,
+    found: _Listing,
+    reconciler: Reconciler,
+    gate: _Gate,
+    report: PassReport,
+    emit: ProgressFn,
+    hook: Hook,
+    temp_dir: Path | None,
+) -> None:
+    """Each routed batch in turn: fetch it, reconcile it, write it (one transaction).
+
+    Stops before a batch when the workflow is paused (``report.status = "paused"``);
+    raises ``_Cancel`` when it is stopped or the caller cancels.
+    """
+    routed = found.selection.routed
+    with tempfile.TemporaryDirectory(prefix="audiencectl-import-", dir=temp_dir) as tmp:
+        for number, (batch, sources) in enumerate(routed, start=1):
+            blocked = gate.stop_between_batches()
+            if blocked is State.PAUSED:
+                report.status = "paused"
+                report.notes.append(
+                    f"paused before batch {batch.key}: {len(routed) - number + 1} "
+                    "batch(es) wait for resume"
+                )
+                return
+            if blocked is State.STOPPED or gate.caller_cancelled():
+                raise _Cancel
+            folder = Path(tmp) / f"b{number}"
+            folder.mkdir()
+            paths = _fetch_batch(
+                files, batch, found.plan.manifest_of(batch), folder, gate, emit, hook
+            )
+            emit(PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed)))
+            hook("reconcile")
+            try:
+                result = reconciler.batch(batch_input(batch, paths), sources)
+            except Cancelled:
+                raise _Cancel from None
+            write = _batch_write(batch, result, found.sizes)
+            emit(PassEvent("write", f"writing {batch.key}", number, len(routed)))
+            store.write_batch(env.name, run_id, write, during=lambda: hook("write"))
+            _add(report, write)
+            for path in paths.values():
+                path.unlink(missing_ok=True)
+
+
+def run_pass(
+    env: Environment,
+    store: WorkflowStore,
+    profiles: Any,
+    open_account: OpenAccount,
+    resolve: Resolve,
+    *,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+    temp_dir: Path | None = None,
+    hooks: Hook | None = None,
+) -> PassReport:
+    """Runs ONE pass of the import workflow and records it; returns what it did.
+
+    The caller holds the import lock (``storage.lock.ImportLock``) and has checked
+    that the workflow may run (:func:`check_can_run`). ``progress`` receives
+    :class:`PassEvent` s (from the calling thread); ``cancelled`` is polled
+    between blocks and records: when it returns True the batch in progress is
+    abandoned (nothing of it written) and the report's status is ``cancelled``.
+    A ``stop`` of the workflow during the pass cancels the same way; a ``pause``
+    lets the current batch finish and starts no other one. ``hooks(point)`` is
+    called at named points (``fetch`` after each part, ``reconcile`` before a
+    batch is reconciled, ``write`` inside its transaction), for tests that stop
+    the process there.
+
+    Steps: list the account and select the batches (:func:`_list`), record what
+    is skipped, then fetch, reconcile and write each batch (:func:`_import_batches`).
+    Every batch is written in one transaction with its ledger rows, so a pass
+    killed at any moment is redone correctly by the next one. On an error
+    (connection, bad file, store) the run is recorded ``failed``, the workflow
+    becomes ``failed`` with ``last_error`` (one line, no secret) and the error
+    is re-raised (``ConnectionFailure``: exit 3; ``InputError``: exit 2).
+    """
+
+    def emit(event: PassEvent) -> None:
+        if progress is not None:
+            progress(event)
+
+    hook: Hook = hooks or _no_hook
+    gate = _Gate(store, env.name, cancelled)
+    store.close_interrupted_runs(env.name)
+    run_id = store.start_run(env.name, clock.now())
+    report = PassReport(run_id=run_id, status="running")
+    try:
+        reconciler = _reconciler(env, resolve, profiles, gate, emit)
+        emit(PassEvent("list", f"listing {env.import_account.endpoint}"))
+        with open_account(env.import_account) as files:
+            processed = store.processed_names(env.name)
+            found = _list(files, processed, env, emit)
+            _record_skips(store, env.name, run_id, found, processed, report, emit)
+            _import_batches(
+                env, store, run_id, files, found, reconciler, gate, report, emit, hook, temp_dir
+            )
+        if report.status == "running":
+            report.status = "ok" if report.batches else "nothing_new"
+        store.finish_run(env.name, run_id, clock.now(), report.status)
+        emit(PassEvent("done", _summary(report)))
+        return report
+    except _Cancel:
+        report.status = "cancelled"
+        report.error = "cancelled"
+        store.finish_run(env.name, run_id, clock.now(), "cancelled", "cancelled")
+        emit(PassEvent("done", "cancelled: the batch in progress was not written"))
+        return report
+    except KeyboardInterrupt:
+        store.finish_run(env.name, run_id, clock.now(), "cancelled", "interrupted")
+        raise
+    except BaseException as exc:
+        message = _one_line(exc)
+        report.status = "failed"
+        report.error = message
+        try:
+            store.finish_run(env.name, run_id, clock.now(), "failed", message)
+            store.set_state(env.name, State.FAILED, message)
+        except Exception:
+            pass  # the original error matters more
+        raise
+
+
+def _no_hook(point: str) -> None:
+    """No test hook: every point passes at once."""
 
 
 def _batch_write(batch: Batch, result: Any, sizes: Mapping[str, int]) -> BatchWrite:
@@ -578,242 +744,6 @@ def _sample_json(sample: Any) -> dict[str, Any]:
             k: (str(v) if not isinstance(v, int | float) else v) for k, v in asdict(sample).items()
         }
     return {"value": str(sample)}
-
-
-def _manifests_to_read(names: Sequence[str], processed: set[str]) -> list[str]:
-    """Manifests not yet processed, and those of batches that have a new part."""
-    keys_with_new_parts = {
-        parsed.batch_key
-        for name in names
-        if name not in processed and (parsed := parse_outbound_name(name)) is not None
-    }
-    return [
-        name
-        for name in names
-        if (key := parse_manifest_name(name)) is not None
-        and (name not in processed or key in keys_with_new_parts)
-    ]
-
-
-def _newest_full(processed: set[str]) -> dict[int, int]:
-    """Per destination ID, the timestamp of the newest ``full`` batch already applied."""
-    newest: dict[int, int] = {}
-    for name in processed:
-        parsed = parse_outbound_name(name)
-        if parsed is not None and parsed.mode == "full":
-            newest[parsed.destination_id] = max(
-                newest.get(parsed.destination_id, -1), parsed.timestamp_ms
-            )
-    return newest
-
-
-def _superseded(ready: list[Batch], processed: set[str]) -> tuple[list[Batch], list[Batch]]:
-    """(batches to apply, batches older than a full batch already applied).
-
-    AAM sometimes delivers late: a late, older batch must not undo the newer
-    ``full`` snapshot of the same destination that the store already holds.
-    """
-    newest = _newest_full(processed)
-    keep: list[Batch] = []
-    old: list[Batch] = []
-    for batch in ready:
-        if batch.timestamp_ms < newest.get(batch.destination_id, -1):
-            old.append(batch)
-        else:
-            keep.append(batch)
-    return keep, old
-
-
-def _select_batches(
-    batches: Sequence[Batch], processed: set[str]
-) -> tuple[list[Batch], list[Batch]]:
-    """(complete batches with at least one new part, incomplete batches with new files)."""
-    ready: list[Batch] = []
-    waiting: list[Batch] = []
-    for batch in batches:
-        new_parts = [n for n in batch.part_names if n not in processed]
-        new_manifest = batch.manifest_name is not None and batch.manifest_name not in processed
-        if not new_parts and not (new_manifest and not batch.parts):
-            continue
-        if batch.complete and batch.parts:
-            ready.append(batch)
-        elif not batch.complete:
-            waiting.append(batch)
-    return ready, waiting
-
-
-def run_pass(
-    env: Environment,
-    store: WorkflowStore,
-    profiles: Any,
-    open_account: OpenAccount,
-    resolve: Resolve,
-    *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
-    temp_dir: Path | None = None,
-) -> PassReport:
-    """Runs ONE pass of the import workflow and records it; returns what it did.
-
-    The caller holds the import lock (``storage.lock.ImportLock``) and has checked
-    that the workflow may run (:func:`check_can_run`). ``progress`` receives
-    :class:`PassEvent` s (from the calling thread); ``cancelled`` is polled
-    between blocks and records: when it returns True the batch in progress is
-    abandoned (nothing of it written) and the report's status is ``cancelled``.
-    A ``stop`` of the workflow during the pass cancels the same way; a ``pause``
-    lets the current batch finish and starts no other one.
-
-    Every batch is written in one transaction with its ledger rows, so a pass
-    killed at any moment is redone correctly by the next one. On an error
-    (connection, bad file, store) the run is recorded ``failed``, the workflow
-    becomes ``failed`` with ``last_error`` (one line, no secret) and the error
-    is re-raised (``ConnectionFailure``: exit 3; ``InputError``: exit 2).
-    """
-
-    def emit(event: PassEvent) -> None:
-        if progress is not None:
-            progress(event)
-
-    gate = _Gate(store, env.name, cancelled)
-    store.close_interrupted_runs(env.name)
-    run_id = store.start_run(env.name, clock.now())
-    report = PassReport(run_id=run_id, status="running")
-    try:
-        codecs = build_codecs(env, resolve)
-        emit(PassEvent("list", f"listing {env.import_account.endpoint}"))
-        with open_account(env.import_account) as files:
-            listing = list(files.list())
-            sizes = {f.name: int(f.size) for f in listing}
-            processed = store.processed_names(env.name)
-            manifests = _read_manifests(files, _manifests_to_read(list(sizes), processed), emit)
-            batches, ignored = classify_names(list(sizes), manifests)
-            report.ignored = [(i.name, i.reason) for i in ignored if i.name not in processed]
-            ready, waiting = _select_batches(batches, processed)
-            ready, superseded = _superseded(ready, processed)
-            for batch in superseded:
-                names = [*batch.part_names, *([batch.manifest_name] if batch.manifest_name else [])]
-                store.mark_superseded(
-                    env.name, run_id, batch.key, [(n, sizes.get(n, 0)) for n in names]
-                )
-                report.notes.append(
-                    f"batch {batch.key} skipped: older than the full batch of destination "
-                    f"{batch.destination_id} already applied (a late delivery); recorded as "
-                    "processed"
-                )
-            report.waiting = [(b.key, b.waiting_reason) for b in waiting]
-            for key, reason in report.waiting:
-                emit(PassEvent("wait", f"batch {key} left for the next run: {reason}"))
-            emit(
-                PassEvent(
-                    "list",
-                    f"{len(listing)} file(s), {len(ready)} batch(es) to process, "
-                    f"{len(waiting)} waiting",
-                    0,
-                    len(ready),
-                )
-            )
-            routed = [b for b in ready if route(env, b.destination_id)]
-            for batch in ready:
-                if batch not in routed:
-                    report.notes.append(
-                        f"batch {batch.key} skipped: no data source has destination ID "
-                        f"{batch.destination_id} (it is fetched again once one has)"
-                    )
-            by_key = {b.key: b for b in routed}
-            with tempfile.TemporaryDirectory(prefix="audiencectl-import-", dir=temp_dir) as tmp:
-                fetched: dict[str, list[Path]] = {}
-
-                def inputs() -> Iterator[Any]:
-                    for number, batch in enumerate(routed, start=1):
-                        blocked = gate.stop_between_batches()
-                        if blocked is State.PAUSED:
-                            report.status = "paused"
-                            report.notes.append(
-                                f"paused before batch {batch.key}: {len(routed) - number + 1} "
-                                "batch(es) wait for resume"
-                            )
-                            return
-                        if blocked is State.STOPPED or (cancelled is not None and cancelled()):
-                            raise _Cancel
-                        folder = Path(tmp) / f"b{number}"
-                        folder.mkdir()
-                        manifest = manifests.get(batch.manifest_name or "")
-                        paths = _fetch_batch(files, batch, manifest, folder, gate, emit)
-                        fetched[batch.key] = paths
-                        emit(
-                            PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed))
-                        )
-                        test_hook("reconcile")
-                        yield BatchInput(
-                            key=batch.key,
-                            mode=batch.mode,
-                            destination_id=batch.destination_id,
-                            files=tuple(AudienceFile.from_path(p) for p in paths),
-                        )
-
-                def on_progress(step: Any) -> None:
-                    emit(
-                        PassEvent(
-                            "progress",
-                            f"{step.file}: {step.lines} lines",
-                            int(step.bytes_read),
-                            int(step.bytes_total or 0),
-                        )
-                    )
-
-                def on_index(step: IndexProgress) -> None:
-                    emit(PassEvent("progress", index_words(step.datasource, step.rows,
-                                                           step.done)))
-
-                results = reconcile_batches(
-                    inputs(),
-                    env,
-                    codecs,
-                    profiles,
-                    max_samples=MAX_SAMPLES,
-                    progress=on_progress,
-                    cancelled=gate.cancel_now,
-                    indexing=on_index,
-                )
-                try:
-                    for number, result in enumerate(results, start=1):
-                        batch = by_key[result.key]
-                        write = _batch_write(batch, result, sizes)
-                        emit(PassEvent("write", f"writing {batch.key}", number, len(routed)))
-                        store.write_batch(env.name, run_id, write, during=_write_hook)
-                        _add(report, write)
-                        for path in fetched.pop(batch.key, []):
-                            path.unlink(missing_ok=True)
-                except Cancelled:
-                    raise _Cancel from None
-        if report.status == "running":
-            report.status = "ok" if report.batches else "nothing_new"
-        store.finish_run(env.name, run_id, clock.now(), report.status)
-        emit(PassEvent("done", _summary(report)))
-        return report
-    except _Cancel:
-        report.status = "cancelled"
-        report.error = "cancelled"
-        store.finish_run(env.name, run_id, clock.now(), "cancelled", "cancelled")
-        emit(PassEvent("done", "cancelled: the batch in progress was not written"))
-        return report
-    except KeyboardInterrupt:
-        store.finish_run(env.name, run_id, clock.now(), "cancelled", "interrupted")
-        raise
-    except BaseException as exc:
-        message = _one_line(exc)
-        report.status = "failed"
-        report.error = message
-        try:
-            store.finish_run(env.name, run_id, clock.now(), "failed", message)
-            store.set_state(env.name, State.FAILED, message)
-        except Exception:
-            pass  # the original error matters more
-        raise
-
-
-def _write_hook() -> None:
-    test_hook("write")
 
 
 def _add(report: PassReport, write: BatchWrite) -> None:

@@ -21,7 +21,7 @@ from tui.modals.confirm import ConfirmModal
 from tui.modals.prompt import PromptModal
 from tui.runs import run_pass_now
 from tui.screens.audiences import AudiencesScreen
-from tui.services import Services
+from tui.services import Services, pause_hooks
 from tui.widgets.export_panel import ExportPanel
 from tui.widgets.outcome_chart import OutcomeChart, bar, chart_rows
 from tui.widgets.run_progress import RunProgress
@@ -465,11 +465,11 @@ async def test_ctrl_t_cycles_the_tabs_from_anywhere(demo) -> None:  # type: igno
 
 
 async def test_an_export_can_be_cancelled_and_leaves_nothing(
-    demo, monkeypatch: pytest.MonkeyPatch
+    demo,
 ) -> None:  # type: ignore[no-untyped-def]
     services, workspace = demo
     run_pass_now(services)
-    monkeypatch.setenv("AUDIENCECTL_TEST_HOOKS", "upload=2")  # the upload waits at its first bytes
+    services.hooks = pause_hooks("upload=2")  # the upload waits at its first bytes
     app = AudienceApp(services)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_audiences(pilot)

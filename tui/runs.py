@@ -152,7 +152,7 @@ def default_audience_path(env: Environment | None) -> Path | None:
 @contextmanager
 def worker_services(services: Services) -> Iterator[Services]:
     """A ``Services`` with its own store connection, for one worker; closed after."""
-    own = Services(db_path=services.db_path, env_name=services.env_name)
+    own = Services(db_path=services.db_path, env_name=services.env_name, hooks=services.hooks)
     try:
         yield own
     finally:
@@ -474,6 +474,7 @@ def export_request(
             open_account=account_opener(services, env) if upload else None,
             gz=request.gz,
             cancelled=cancelled,
+            hooks=services.hooks,
         )
 
 

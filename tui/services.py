@@ -6,6 +6,9 @@ Shared by the command line and the console; it imports no Textual.
 from __future__ import annotations
 
 import os
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,32 @@ from storage.db import Store, default_db_path
 from storage.repo import EnvironmentRepo, resolve_secret
 
 ENV_VAR = "AUDIENCECTL_ENV"
+#: Test-only pause points (``fetch=2,write=5``): read here, at the edge, and nowhere else.
+HOOKS_VAR = "AUDIENCECTL_TEST_HOOKS"
+
+
+def pause_hooks(spec: str) -> Callable[[str], None] | None:
+    """The hook of an ``AUDIENCECTL_TEST_HOOKS`` value, or None for an empty one.
+
+    ``"write=5,fetch=2"`` makes the named point print ``audiencectl-hook: NAME`` on
+    stderr then sleep that many seconds (1 when not given), so that a test can kill
+    the process at a known moment. Other points pass at once.
+    """
+    delays: dict[str, float] = {}
+    for item in spec.split(","):
+        point, _, seconds = item.partition("=")
+        if point.strip():
+            delays.setdefault(point.strip(), float(seconds or "1"))
+    if not delays:
+        return None
+
+    def hook(name: str) -> None:
+        if name in delays:
+            sys.stderr.write(f"audiencectl-hook: {name}\n")
+            sys.stderr.flush()
+            time.sleep(delays[name])
+
+    return hook
 
 
 @dataclass
@@ -26,6 +55,8 @@ class Services:
     #: Whether opening a store that does not exist creates it (the console, `config
     #: import`); other commands refuse, so a mistyped --db never makes an empty store.
     create: bool = True
+    #: Called at named points of an import pass or an export upload (tests only).
+    hooks: Callable[[str], None] | None = None
     _store: Store | None = None
 
     @classmethod
@@ -36,6 +67,7 @@ class Services:
             db_path=db or default_db_path(),
             env_name=env_name or os.environ.get(ENV_VAR) or None,
             create=create,
+            hooks=pause_hooks(os.environ.get(HOOKS_VAR, "")),
         )
 
     @property

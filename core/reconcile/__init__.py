@@ -41,9 +41,16 @@ The modules:
 - ``summary``: totals and the ``dry-run --json`` document.
 """
 
-from core.reconcile.batches import batches_from_paths
+from core.reconcile.batches import (
+    BatchPlan,
+    OpenFile,
+    batch_input,
+    batches_from_paths,
+    check_part,
+    plan_batches,
+)
 from core.reconcile.codecs import build_codecs, make_codec
-from core.reconcile.run import reconcile_batches, route
+from core.reconcile.run import Reconciler, reconcile_batches, route
 from core.reconcile.summary import Summary, summarize
 from core.reconcile.types import (
     CHUNK_LINES,
@@ -64,17 +71,23 @@ __all__ = [
     "SAMPLE_ID_CHARS",
     "AudienceFile",
     "BatchInput",
+    "BatchPlan",
     "BatchResult",
     "Cancelled",
     "IndexProgress",
+    "OpenFile",
     "Progress",
+    "Reconciler",
     "Sample",
     "SegmentResult",
     "Summary",
+    "batch_input",
     "batches_from_paths",
     "build_codecs",
+    "check_part",
     "index_words",
     "make_codec",
+    "plan_batches",
     "reconcile_batches",
     "route",
     "summarize",

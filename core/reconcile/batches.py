@@ -1,20 +1,111 @@
-"""Batches from files on disk."""
+"""The one batch builder: audience files grouped into batches, for a local folder (the
+dry run) and an import account's listing (the import pass) alike.
+
+Both sides give a list of names and a way to open a file by name
+(:class:`BatchFiles`). :func:`plan_batches` reads the ``.info`` manifests through
+the one bounded reader (``core.formats.read_manifest``) and groups the names
+(``core.formats.classify_names``); :func:`check_part` checks one part against its
+manifest entry, with one message and hint wherever the part came from; and
+:func:`batch_input` turns a batch whose parts are on disk into a ``BatchInput``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import InputError
 from core.formats import (
+    Batch,
+    IgnoredName,
     Manifest,
     classify_names,
-    parse_manifest,
     parse_manifest_name,
     parse_outbound_name,
+    read_manifest,
     verify_part,
 )
 from core.reconcile.types import AudienceFile, BatchInput
+
+#: Opens a file of the batch's folder or account by name (raw bytes).
+OpenFile = Callable[[str], AbstractContextManager[BinaryIO]]
+
+
+@dataclass
+class BatchPlan:
+    """A listing grouped into batches: every batch (complete or waiting, by timestamp),
+    the names that fit no batch, and the manifests read (by name)."""
+
+    batches: list[Batch]
+    ignored: list[IgnoredName]
+    manifests: dict[str, Manifest]
+
+    def manifest_of(self, batch: Batch) -> Manifest | None:
+        """The batch's manifest when it has one and it was read."""
+        return self.manifests.get(batch.manifest_name) if batch.manifest_name else None
+
+
+def plan_batches(
+    names: Sequence[str],
+    open_file: OpenFile,
+    *,
+    read: Callable[[str], bool] | None = None,
+    on_manifest: Callable[[str], None] | None = None,
+) -> BatchPlan:
+    """Group ``names`` into batches, reading each manifest among them through ``open_file``.
+
+    ``read(name)`` chooses the manifests to read (default: all; a manifest not read
+    keeps its batch waiting); ``on_manifest(name)`` is called after each one is read.
+    A manifest that is too large or does not parse is an ``InputError`` naming it.
+    """
+    manifests: dict[str, Manifest] = {}
+    for name in names:
+        if parse_manifest_name(name) is None or parse_outbound_name(name) is not None:
+            continue
+        if read is not None and not read(name):
+            continue
+        manifests[name] = read_manifest(name, open_file)
+        if on_manifest is not None:
+            on_manifest(name)
+    batches, ignored = classify_names(names, manifests)
+    return BatchPlan(batches, ignored, manifests)
+
+
+def check_part(batch: Batch, manifest: Manifest | None, name: str, path: Path) -> None:
+    """Check the part ``name`` of ``batch``, at ``path``, against its manifest entry.
+
+    Nothing to check without a manifest or an entry for the part; otherwise every
+    problem (size, md5, line count) in one ``InputError`` naming the batch.
+    """
+    entry = manifest.file(name) if manifest is not None else None
+    if entry is None:
+        return
+    problems = verify_part(entry, path)
+    if problems:
+        raise InputError(
+            f"batch {batch.key}: " + "; ".join(problems),
+            f"the file differs from {batch.manifest_name}: fetch it again from AAM "
+            "(an import fetches it again on its next run, after `audiencectl import resume`)",
+        )
+
+
+def batch_input(
+    batch: Batch, paths: Mapping[str, Path], destination_id: int | None = None
+) -> BatchInput:
+    """The ``BatchInput`` of a batch whose parts are on disk (``paths`` by part name);
+    ``destination_id`` replaces the one in the names when given."""
+    return BatchInput(
+        key=batch.key,
+        mode=batch.mode,
+        destination_id=batch.destination_id if destination_id is None else destination_id,
+        files=tuple(AudienceFile.from_path(paths[name]) for name in batch.part_names),
+    )
+
+
+# ------------------------------------------------------------------------ a local folder
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
@@ -32,17 +123,17 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _read_manifest(path: Path) -> Manifest:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{path.name}: cannot be read ({exc.strerror})", "check the file"
-        ) from None
-    try:
-        return parse_manifest(data)
-    except InputError as exc:
-        raise InputError(f"{path.name}: {exc.message}", exc.hint) from None
+def _opener(by_name: Mapping[str, Path]) -> OpenFile:
+    @contextmanager
+    def open_file(name: str) -> Iterator[BinaryIO]:
+        try:
+            handle = by_name[name].open("rb")
+        except OSError as exc:
+            raise InputError(f"{name}: cannot be read ({exc.strerror})", "check the file") from None
+        with handle:
+            yield handle
+
+    return open_file
 
 
 def batches_from_paths(
@@ -53,11 +144,10 @@ def batches_from_paths(
 ) -> tuple[list[BatchInput], list[tuple[str, str]]]:
     """Group audience files on disk into batches; also return ``(file, reason)`` skipped.
 
-    A folder means all its files (not hidden, not recursive). Split parts are
-    grouped by ``core.formats.classify_names``; when a ``.info`` manifest is
-    present every part is checked against it (``verify_part``) and a part that
-    fails is an ``InputError`` naming the file and the problem. Incomplete
-    batches are skipped with the formats module's waiting reason.
+    A folder means all its files (not hidden, not recursive). Batches come from
+    :func:`plan_batches`; when a ``.info`` manifest is present every part is
+    checked against it (:func:`check_part`). Incomplete batches are skipped with
+    the formats module's waiting reason.
 
     ``force_destination`` sets every batch's destination ID. ``accept_unnamed``
     (default: whether ``force_destination`` is given) turns each file whose
@@ -66,51 +156,27 @@ def batches_from_paths(
     """
     if accept_unnamed is None:
         accept_unnamed = force_destination is not None
-    files = _expand(paths)
     by_name: dict[str, Path] = {}
-    for path in files:
+    for path in _expand(paths):
         if path.name in by_name and by_name[path.name] != path:
             raise InputError(
                 f"two files are named {path.name} ({by_name[path.name]} and {path})",
                 "give each delivery's files once",
             )
         by_name[path.name] = path
-    manifests = {
-        name: _read_manifest(path)
-        for name, path in by_name.items()
-        if parse_manifest_name(name) is not None and parse_outbound_name(name) is None
-    }
-    batches, ignored = classify_names(list(by_name), manifests)
+    plan = plan_batches(list(by_name), _opener(by_name))
     out: list[BatchInput] = []
     skipped: list[tuple[str, str]] = []
-    for batch in batches:
+    for batch in plan.batches:
         if not batch.complete:
             names = batch.part_names or ((batch.manifest_name,) if batch.manifest_name else ())
             skipped.extend((name, batch.waiting_reason) for name in names)
             continue
-        if batch.manifest_name is not None:
-            manifest = manifests[batch.manifest_name]
-            for part in batch.parts:
-                entry = manifest.file(part.name)
-                if entry is None:
-                    continue
-                problems = verify_part(entry, by_name[part.name])
-                if problems:
-                    raise InputError(
-                        "; ".join(problems),
-                        f"fetch {part.name} again; {batch.manifest_name} describes the batch",
-                    )
-        out.append(
-            BatchInput(
-                key=batch.key,
-                mode=batch.mode,
-                destination_id=force_destination
-                if force_destination is not None
-                else batch.destination_id,
-                files=tuple(AudienceFile.from_path(by_name[p.name]) for p in batch.parts),
-            )
-        )
-    for item in ignored:
+        manifest = plan.manifest_of(batch)
+        for name in batch.part_names:
+            check_part(batch, manifest, name, by_name[name])
+        out.append(batch_input(batch, by_name, force_destination))
+    for item in plan.ignored:
         name = Path(item.name).name
         unnamed = parse_outbound_name(name) is None and parse_manifest_name(name) is None
         if accept_unnamed and unnamed:

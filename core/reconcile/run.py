@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -111,25 +111,28 @@ def _segment(segments: dict[str, SegmentResult], seg: str) -> SegmentResult:
     return result
 
 
-class _Run:
-    """State shared by the batches of one run: codecs, lazily built indexes."""
+class Reconciler:
+    """One run over several batches: the codecs, and each data source's profile index,
+    built on first use and kept for the run.
+
+    :meth:`batch` reconciles one batch against the data sources it was routed to
+    (:func:`route`); :func:`reconcile_batches` is the loop over many. The promises
+    and callbacks are those of :func:`reconcile_batches`.
+    """
 
     def __init__(
         self,
-        env: Environment,
         codecs: dict[str, IdCodec],
         profiles: ProfileSource,
-        datasource: str | None,
-        max_samples: int,
-        progress: Callable[[Progress], None] | None,
-        cancelled: Callable[[], bool] | None,
-        chunk_lines: int,
+        *,
+        max_samples: int = 100,
+        progress: Callable[[Progress], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        chunk_lines: int = CHUNK_LINES,
         indexing: Callable[[IndexProgress], None] | None = None,
     ) -> None:
-        self.env = env
         self.codecs = codecs
         self.profiles = profiles
-        self.datasource = datasource
         self.max_samples = max_samples
         self.progress = progress
         self.cancelled = cancelled
@@ -216,7 +219,10 @@ class _Run:
                     if not wanted:
                         break
 
-    def batch(self, batch: BatchInput, sources: list[DataSource]) -> BatchResult:
+    def batch(self, batch: BatchInput, sources: Sequence[DataSource]) -> BatchResult:
+        """The batch's result against ``sources`` (highest priority first); ``Cancelled``
+        when ``cancelled()`` turns true, ``InputError`` for input that stops the run."""
+        sources = list(sources)
         codecs = [self.codec(ds) for ds in sources]
         # A large batch on disk is read and decoded in a child process, started before
         # the indexes are built so that both run at once (two cores).
@@ -339,16 +345,14 @@ def reconcile_batches(
     stop the run (a corrupt gzip, a missing reconciliation column, an unknown
     ``datasource`` label) raise ``InputError``.
     """
-    run = _Run(
-        env,
+    run = Reconciler(
         codecs,
         profiles,
-        datasource,
-        max_samples,
-        progress,
-        cancelled,
-        chunk_lines,
-        indexing,
+        max_samples=max_samples,
+        progress=progress,
+        cancelled=cancelled,
+        chunk_lines=chunk_lines,
+        indexing=indexing,
     )
     if datasource is not None:
         env.datasource(datasource)  # an unknown label fails before anything is read

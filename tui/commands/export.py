@@ -84,6 +84,7 @@ def export_command(
         out_dir=out_dir,
         open_account=account_opener(services, env) if upload else None,
         gz=gz,
+        hooks=services.hooks,
     )
     if as_json:
         state.emit_json(report.to_json())

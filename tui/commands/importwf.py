@@ -102,6 +102,7 @@ def run_import_pass(
             secret_resolver(services, env),
             progress=progress,
             cancelled=cancelled,
+            hooks=services.hooks,
         )
 
 
@@ -231,6 +232,7 @@ def import_run(state: CliState, once: bool, as_json: bool, quiet: bool) -> int:
                 account_opener(services, env),
                 secret_resolver(services, env),
                 progress=show,
+                hooks=services.hooks,
             )
             _emit_report(state, report, as_json)
             if once:
