@@ -428,3 +428,93 @@ def test_removal_only_line_removes_and_adds_nothing(
     write_file(box, aam_name("iter", 2), ["C2\t\t201", "C3\t202"])
     assert run_cli("import", "run", "--once", "--quiet").code == 0
     assert members(db_path) == {"201": {"P1"}, "202": {"P2", "P3"}}
+
+
+# ----------------------------------------------------------------- a long listing
+
+
+def test_a_long_listing_is_selected_without_comparing_batches(
+    db_path: Path, wf: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass once looked each ready batch up in the list of routed ones (quadratic:
+    10k files took 18 s before the first fetch). Now no batch is ever compared with
+    another, routing runs once per destination ID, and the order is kept."""
+    from core import selection
+    from core.formats import Batch
+    from core.transport import LocalTransport
+    from core.workflow import run_pass
+    from storage.profiles import StoreProfiles
+
+    count = 3000
+    first = 1_700_000_000_000
+    for n in range(count):
+        (inbox(wf) / aam_name("iter", first + n)).write_text("C1 101\n")
+    (inbox(wf) / f"ftp_777_{DPID}_iter_{first:013d}.sync").write_text("C2 101\n")
+    compared: list[int] = []
+    real_eq = Batch.__eq__
+
+    def counting_eq(self: Batch, other: object) -> bool:
+        compared.append(1)
+        return real_eq(self, other)
+
+    routed: list[int | None] = []
+    real_route = selection.route
+
+    def counting_route(env: Environment, destination_id: int | None) -> list[DataSource]:
+        routed.append(destination_id)
+        return real_route(env, destination_id)
+
+    monkeypatch.setattr(Batch, "__eq__", counting_eq)
+    monkeypatch.setattr(selection, "route", counting_route)
+    events = []
+    with Store(db_path) as store:
+        flow = SqliteWorkflowStore(store)
+        flow.set_state("wf", State.PAUSED)  # the pass lists and selects, then stops
+        report = run_pass(
+            wf,
+            flow,
+            StoreProfiles(store, "wf"),
+            lambda account: LocalTransport(Path(account.path or "")),
+            lambda ds, field: "",
+            progress=events.append,
+        )
+    assert report.status == "paused" and report.batches == 0
+    assert compared == []
+    assert sorted(routed) == [777, DID]
+    counted = [e for e in events if e.stage == "list" and e.total]
+    assert [(e.message, e.total) for e in counted] == [
+        (f"{count + 1} file(s), {count + 1} batch(es) to process, 0 waiting", count + 1)
+    ]
+    unrouted = [n for n in report.notes if "no data source has destination ID 777" in n]
+    assert len(unrouted) == 1 and f"ftp_777_{DPID}_iter_{first:013d}" in unrouted[0]
+    paused = [n for n in report.notes if n.startswith("paused before batch")]
+    assert paused == [
+        f"paused before batch ftp_{DID}_{DPID}_iter_{first:013d}: {count} batch(es) wait for resume"
+    ]
+
+
+def test_selection_sorts_batches_by_what_the_pass_does(wf: Environment) -> None:
+    """New and complete: routed (or unrouted); incomplete: waiting; older than a full
+    batch already applied: superseded; nothing new: left out."""
+    from core.formats import classify_names
+    from core.selection import select_batches
+
+    applied_full = aam_name("full", 50)
+    names = [
+        aam_name("iter", 10),  # older than the full batch applied: superseded
+        aam_name("iter", 60),  # routed
+        aam_name("iter", 70, "001"),  # parts 001 and 003: waiting for 002
+        aam_name("iter", 70, "003"),
+        f"ftp_777_{DPID}_iter_{80:013d}.sync",  # no data source: unrouted
+        aam_name("iter", 90),  # already processed: left out
+        applied_full,
+    ]
+    batches, _ = classify_names(names)
+    chosen = select_batches(wf, batches, {applied_full, aam_name("iter", 90)})
+    key = lambda name: name.removesuffix(".sync")  # noqa: E731
+    assert [(b.key, [ds.label for ds in s]) for b, s in chosen.routed] == [
+        (key(aam_name("iter", 60)), ["CRM"])
+    ]
+    assert [b.key for b in chosen.superseded] == [key(aam_name("iter", 10))]
+    assert [b.key for b in chosen.waiting] == [key(aam_name("iter", 70))]
+    assert [b.key for b in chosen.unrouted] == [f"ftp_777_{DPID}_iter_{80:013d}"]
