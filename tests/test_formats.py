@@ -1,4 +1,4 @@
-"""Unit and golden-file tests of core/formats.py (AAM file names, manifests, lines, writing)."""
+"""Unit and golden-file tests of core/formats (AAM file names, manifests, lines, writing)."""
 
 from __future__ import annotations
 

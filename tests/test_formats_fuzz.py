@@ -1,4 +1,4 @@
-"""Property tests of core/formats.py: readers never crash and account for every line."""
+"""Property tests of core/formats: readers never crash and account for every line."""
 
 from __future__ import annotations
 

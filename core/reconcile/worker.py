@@ -39,7 +39,7 @@ def _use_worker(files: Sequence[AudienceFile]) -> bool:
     if (os.cpu_count() or 1) < 2 or any(f.path is None for f in files):
         return False
     try:
-        size = sum(os.path.getsize(f.path) for f in files)  # type: ignore[arg-type]
+        size = sum(os.path.getsize(f.path) for f in files if f.path is not None)
     except OSError:
         return False
     return size >= PARALLEL_MIN_BYTES
