@@ -667,3 +667,17 @@ def test_index_progress_is_reported_per_chunk_of_profiles(dataset: Dataset) -> N
         assert [s.done for s in seen].count(True) == 1
     declared = [s for s in steps if s.done and s.rows == profiles.count()]
     assert declared, "a declared-ID index reads every profile"
+
+
+def test_a_manifest_over_the_bound_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """The dry run reads a .info through the import's bounded reader: at most 1 MiB."""
+    from core.formats import MAX_MANIFEST_BYTES
+
+    key = "ftp_500_14016_full_1700000000000"
+    (tmp_path / f"{key}.sync").write_text("a 24\n")
+    (tmp_path / f"{key}.info").write_bytes(b"{Files: []}" + b" " * MAX_MANIFEST_BYTES)
+    with pytest.raises(InputError) as info:
+        batches_from_paths([tmp_path])
+    assert info.value.message == (
+        f"{key}.info: larger than 1 MiB, too large for a .info manifest"
+    )
