@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.formats import Batch, classify_names, parse_outbound_name  # noqa: E402
-from core.model import DataSource, Environment  # noqa: E402
+from core.model import Channel, DataSource, Environment, IdType  # noqa: E402
 from core.reconcile import route  # noqa: E402
 from core.selection import select_batches  # noqa: E402
 
@@ -44,9 +44,9 @@ def environment() -> Environment:
                 alias="Adobe Campaign",
                 dpid=DPID,
                 destination_id=DID,
-                id_type="declared",
+                id_type=IdType.DECLARED,
                 reconciliation_key="customer_id",
-                channel="other",
+                channel=Channel.OTHER,
             ),
         ),
     )
