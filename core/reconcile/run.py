@@ -1,4 +1,5 @@
-"""The run: routing, per-chunk lookups in priority order, segment grouping."""
+"""The run: routing, the ``Reconciler`` (indexes kept for the run, per-chunk lookups in
+priority order, segment grouping) and ``reconcile_batches``."""
 
 from __future__ import annotations
 
