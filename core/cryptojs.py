@@ -158,4 +158,5 @@ def rijndael_cbc_decrypt(key: bytes, iv: bytes, records: Sequence[bytes]) -> lis
     starts = ends - lengths
     prev[starts[lengths > 0]] = np.frombuffer(iv, dtype=np.uint8)
     flat = (plain ^ prev).tobytes()
-    return [flat[s * BLOCK : e * BLOCK] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    bounds = zip(starts.tolist(), ends.tolist(), strict=True)
+    return [flat[s * BLOCK : e * BLOCK] for s, e in bounds]
