@@ -272,9 +272,7 @@ class _Digests:
             Transform.SHA1: hashlib.sha1,
             Transform.SHA256: hashlib.sha256,
         }[algo]
-        blob = b"".join(
-            fn(v.encode("utf-8"), usedforsecurity=False).digest()[:8] for v in values
-        )
+        blob = b"".join(fn(v.encode("utf-8"), usedforsecurity=False).digest()[:8] for v in values)
         self.prefixes = np.sort(np.frombuffer(blob, dtype=">u8").astype(np.uint64))
 
     def find(self, digests: Sequence[bytes]) -> list[bool]:
@@ -298,9 +296,7 @@ class _Claims:
         self.settled: set[int] = set()  # decrypted cleanly: the website made no mistake
 
     def open(self) -> list[int]:
-        return [
-            i for i in range(len(self.misses)) if i not in self.found and i not in self.settled
-        ]
+        return [i for i in range(len(self.misses)) if i not in self.found and i not in self.settled]
 
     def claim(self, index: int, code: str, tag: str) -> None:
         self.found.setdefault(index, (code, tag))
@@ -388,8 +384,11 @@ class _Engine:
         return done
 
     def confirm_digests(
-        self, rows: Sequence[tuple[int, Transform, bytes]], variants: bool,
-        code: str, tag: Callable[[Transform], str],
+        self,
+        rows: Sequence[tuple[int, Transform, bytes]],
+        variants: bool,
+        code: str,
+        tag: Callable[[Transform], str],
     ) -> None:
         by_algo: dict[Transform, list[tuple[int, bytes]]] = {}
         for index, algo, digest in rows:
@@ -448,8 +447,11 @@ class _Engine:
         live = [(i, t, d) for i, t, d in blocks if i not in self.c.found and i not in done]
         # zero_padding: the plaintext ends in zero bytes, no PKCS#7.
         self.confirm_tagged(
-            [(i, t, plain[(i, t)].rstrip(b"\0")) for i, t, _ in live
-             if plain[(i, t)].endswith(b"\0")],
+            [
+                (i, t, plain[(i, t)].rstrip(b"\0"))
+                for i, t, _ in live
+                if plain[(i, t)].endswith(b"\0")
+            ],
             "zero_padding",
         )
         live = self.live(live)
@@ -469,7 +471,7 @@ class _Engine:
             # One-block IDs under ECB look like CBC with an all-zero IV: ECB it is.
             for i, (code, tag) in list(self.c.found.items()):
                 if code == "wrong_iv" and tag.startswith("iv:same:zero"):
-                    self.c.found[i] = ("ecb_mode", tag[len("iv:same:zero"):].lstrip("|"))
+                    self.c.found[i] = ("ecb_mode", tag[len("iv:same:zero") :].lstrip("|"))
             self.ivs.discard(bytes(BLOCK))
         live = self.live(live)
         self.key_text(live)
@@ -493,8 +495,11 @@ class _Engine:
         key = self.key
         assert key is not None
         salted = [
-            (i, t, d) for i, t, d in rows
-            if d.startswith(_SALTED) and len(d) >= 32 and len(d) % BLOCK == 0
+            (i, t, d)
+            for i, t, d in rows
+            if d.startswith(_SALTED)
+            and len(d) >= 32
+            and len(d) % BLOCK == 0
             and i not in self.c.found
         ]
         if not salted:
@@ -502,7 +507,9 @@ class _Engine:
         phrases = [key.hex().encode(), key.hex().upper().encode()]
         variants = [
             (phrase, size, digest)
-            for digest in ("md5", "sha256") for phrase in phrases for size in (32, 24, 16)
+            for digest in ("md5", "sha256")
+            for phrase in phrases
+            for size in (32, 24, 16)
         ]
 
         def attempt(
@@ -534,7 +541,8 @@ class _Engine:
         # The IV sent in front of the ID: blocks 2..n are the whole value.
         self.confirm_tagged(
             [(i, t, pkcs7_unpad(plain[(i, t)][BLOCK:])) for i, t, d in live if len(d) > BLOCK],
-            "wrong_iv", "iv:prepended",
+            "wrong_iv",
+            "iv:prepended",
         )
         live = self.live(live)
         # The tails: valid padding, a garbled first block, 6 bytes or more after it.
@@ -543,8 +551,10 @@ class _Engine:
             raw = plain[(i, t)]
             unpadded = pkcs7_unpad(raw)
             if (
-                unpadded is not None and len(unpadded) >= BLOCK + MIN_TAIL
-                and _text(raw[:BLOCK]) is None and _text(unpadded[BLOCK:]) is not None
+                unpadded is not None
+                and len(unpadded) >= BLOCK + MIN_TAIL
+                and _text(raw[:BLOCK]) is None
+                and _text(unpadded[BLOCK:]) is not None
             ):
                 tails[(i, t)] = unpadded[BLOCK:]
         choices: dict[bytes, list[bytes]] = {}
@@ -574,7 +584,8 @@ class _Engine:
             before = len(self.c.found)
             self.confirm_tagged(
                 [(i, t, pkcs7_unpad(p)) for (i, t, _), p in zip(rows, dec, strict=True)],
-                "wrong_iv", tag,
+                "wrong_iv",
+                tag,
             )
             if len(self.c.found) > before:
                 self.ivs.add(site_iv)
@@ -586,8 +597,11 @@ class _Engine:
         key, iv = self.key, self.iv
         assert key is not None and iv is not None
         variants: list[tuple[bytes, bytes, str, str]] = []
-        iv_forms = [(iv, ""), (iv.hex().encode()[:BLOCK], ":ivtext"),
-                    (iv.hex().upper().encode()[:BLOCK], ":ivtext")]
+        iv_forms = [
+            (iv, ""),
+            (iv.hex().encode()[:BLOCK], ":ivtext"),
+            (iv.hex().upper().encode()[:BLOCK], ":ivtext"),
+        ]
         for text in (key.hex().encode(), key.hex().upper().encode()):
             sizes = [len(text)] + [s for s in KEY_SIZES if s < len(text)]
             for size in sizes:
@@ -604,8 +618,9 @@ class _Engine:
                 seen.add((v[0], v[1]))
                 unique.append(v)
 
-        def attempt(variant: tuple[bytes, bytes, str, str],
-                    rows: Sequence[tuple[int, str, bytes]]) -> int:
+        def attempt(
+            variant: tuple[bytes, bytes, str, str], rows: Sequence[tuple[int, str, bytes]]
+        ) -> int:
             vkey, viv, code, tag = variant
             if not rows:
                 return 0
@@ -613,7 +628,8 @@ class _Engine:
             before = len(self.c.found)
             self.confirm_tagged(
                 [(i, t, pkcs7_unpad(p)) for (i, t, _), p in zip(rows, dec, strict=True)],
-                code, tag,
+                code,
+                tag,
             )
             return len(self.c.found) - before
 
@@ -628,8 +644,8 @@ class _Engine:
         for i in indexes:
             text = self.texts[i]
             if len(text) in (32, 40, 64) and _HEX.fullmatch(text):
-                data = bytes.fromhex(text)
-                rows.append((i, _DIGEST_ALGOS[len(data)], data))
+                digest = bytes.fromhex(text)
+                rows.append((i, _DIGEST_ALGOS[len(digest)], digest))
                 continue
             data = _b64(text) if len(text) in (22, 24, 27, 28, 43, 44) else None
             if data is not None and len(data) in _DIGEST_ALGOS:
@@ -686,7 +702,8 @@ class _Engine:
             dec = cbc_decrypt_blocks(okey, oiv, [d for _, _, d in live])
             self.confirm_tagged(
                 [(i, t, pkcs7_unpad(p)) for (i, t, _), p in zip(live, dec, strict=True)],
-                "hashed_not_encrypted", "aes:" + label,
+                "hashed_not_encrypted",
+                "aes:" + label,
             )
 
     def clear(self) -> None:
@@ -769,9 +786,7 @@ def find_causes(
 # ------------------------------------------------------------------ words
 
 
-def _causes(
-    ds: DataSource, claims: _Claims, engine: _Engine, counted: Counter[str]
-) -> list[Cause]:
+def _causes(ds: DataSource, claims: _Claims, engine: _Engine, counted: Counter[str]) -> list[Cause]:
     by_code: dict[str, list[int]] = {}
     for index, (code, _) in claims.found.items():
         by_code.setdefault(code, []).append(index)
@@ -847,104 +862,145 @@ def _detail(code: str, ds: DataSource, tags: Counter[str], count: int, engine: _
     n = f"{count:,}"
     if code == "ciphertext_encoding":
         if ds.transform.is_hash:
-            return (f"{n} IDs are the right digest of a profile's value, written in base64 instead "
-                    "of hex.")
+            return (
+                f"{n} IDs are the right digest of a profile's value, written in base64 instead "
+                "of hex."
+            )
         found = [w for t, w in _ENC_WORDS.items() if parts[t]]
-        return (f"{n} IDs decrypt to a profile's value once read as {' and '.join(found)}, not as "
-                f"{ds.ciphertext_encoding.value}: key, IV and padding are right.")
+        return (
+            f"{n} IDs decrypt to a profile's value once read as {' and '.join(found)}, not as "
+            f"{ds.ciphertext_encoding.value}: key, IV and padding are right."
+        )
     if code == "passphrase_mode":
         confirmed = parts["pass:md5"] + parts["pass:sha256"]
-        text = (f"{n} IDs start with Salted__ (base64 U2FsdGVkX1): a passphrase derived key and "
-                "IV with a random salt per ID (CryptoJS given the key as a string, or openssl enc "
-                "-pass).")
+        text = (
+            f"{n} IDs start with Salted__ (base64 U2FsdGVkX1): a passphrase derived key and "
+            "IV with a random salt per ID (CryptoJS given the key as a string, or openssl enc "
+            "-pass)."
+        )
         if confirmed:
             how = "MD5" if parts["pass:md5"] else "SHA-256"
-            text += (f" {confirmed:,} decrypt to profiles' values with the data source's key text "
-                     f"as passphrase (EVP_BytesToKey, {how}).")
+            text += (
+                f" {confirmed:,} decrypt to profiles' values with the data source's key text "
+                f"as passphrase (EVP_BytesToKey, {how})."
+            )
         if parts["pass:shape"]:
-            text += (f" {parts['pass:shape']:,} do not decrypt with the data source's key text as "
-                     "passphrase: the website uses another passphrase (not confirmed against "
-                     "profiles).")
+            text += (
+                f" {parts['pass:shape']:,} do not decrypt with the data source's key text as "
+                "passphrase: the website uses another passphrase (not confirmed against "
+                "profiles)."
+            )
         return text + enc
     if code == "zero_padding":
-        return (f"{n} IDs decrypt with the data source's key and IV to profiles' values followed "
-                "by zero bytes instead of PKCS#7 padding." + enc)
+        return (
+            f"{n} IDs decrypt with the data source's key and IV to profiles' values followed "
+            "by zero bytes instead of PKCS#7 padding." + enc
+        )
     if code == "ecb_mode":
-        return (f"{n} IDs decrypt to profiles' values in ECB mode (each 16-byte block alone, no "
-                "IV) with the data source's key." + enc)
+        return (
+            f"{n} IDs decrypt to profiles' values in ECB mode (each 16-byte block alone, no "
+            "IV) with the data source's key." + enc
+        )
     if code == "wrong_iv":
         bits: list[str] = []
         same = sum(v for t, v in parts.items() if t.startswith("iv:same"))
         if same:
             if len(engine.ivs) == 1:
-                bits.append(f"{same:,} decrypt to profiles' values with one and the same other "
-                            "IV, recovered from the IDs (not shown)")
+                bits.append(
+                    f"{same:,} decrypt to profiles' values with one and the same other "
+                    "IV, recovered from the IDs (not shown)"
+                )
             else:
-                bits.append(f"{same:,} decrypt to profiles' values with one of "
-                            f"{len(engine.ivs)} other IVs recovered from the IDs (not shown)")
+                bits.append(
+                    f"{same:,} decrypt to profiles' values with one of "
+                    f"{len(engine.ivs)} other IVs recovered from the IDs (not shown)"
+                )
             names = [w for t, w in _IV_NAMES.items() if parts.get("iv:same:" + t)]
             if names:
                 bits.append("the website uses " + " / ".join(names))
         if parts["iv:varies"]:
-            bits.append(f"{parts['iv:varies']:,} end like profiles' values (everything after "
-                        "the first 16 bytes matches, padding valid) but with an IV that changes "
-                        "from one ID to the next: a random IV that is not sent along")
+            bits.append(
+                f"{parts['iv:varies']:,} end like profiles' values (everything after "
+                "the first 16 bytes matches, padding valid) but with an IV that changes "
+                "from one ID to the next: a random IV that is not sent along"
+            )
         if parts["iv:prepended"]:
-            bits.append(f"{parts['iv:prepended']:,} carry their own IV in front (16 extra bytes); "
-                        "the rest decrypts to profiles' values")
-        return (f"{n} IDs decrypt with the data source's key but another IV: only the first "
-                "16 bytes come out wrong. " + "; ".join(bits) + "." + enc)
+            bits.append(
+                f"{parts['iv:prepended']:,} carry their own IV in front (16 extra bytes); "
+                "the rest decrypts to profiles' values"
+            )
+        return (
+            f"{n} IDs decrypt with the data source's key but another IV: only the first "
+            "16 bytes come out wrong. " + "; ".join(bits) + "." + enc
+        )
     if code == "key_as_text":
         full = sum(v for t, v in parts.items() if t.startswith("text:full"))
         cut = count - full
         size = len(engine.key or b"") * 2
         bits = []
         if full:
-            bits.append(f"{full:,} with the {size} hex characters as a {size}-byte key "
-                        "(CryptoJS.enc.Utf8.parse; CryptoJS accepts any length)")
+            bits.append(
+                f"{full:,} with the {size} hex characters as a {size}-byte key "
+                "(CryptoJS.enc.Utf8.parse; CryptoJS accepts any length)"
+            )
         if cut:
-            bits.append(f"{cut:,} with the hex text cut to an AES key size (a string key in PHP "
-                        "or Node)")
+            bits.append(
+                f"{cut:,} with the hex text cut to an AES key size (a string key in PHP or Node)"
+            )
         iv_text = sum(v for t, v in parts.items() if t.endswith(":ivtext"))
         tail = " The IV's hex text is used the same way." if iv_text else ""
-        return (f"{n} IDs decrypt to profiles' values when the key's hex text is used as the "
-                "key bytes: " + "; ".join(bits) + "." + tail + enc)
+        return (
+            f"{n} IDs decrypt to profiles' values when the key's hex text is used as the "
+            "key bytes: " + "; ".join(bits) + "." + tail + enc
+        )
     if code == "wrong_key":
         sizes = sorted({t.split(":")[1][5:] for t in parts if t.startswith("key:first")})
-        return (f"{n} IDs decrypt to profiles' values with only the first "
-                f"{'/'.join(sizes)} bytes of the data source's key (a shorter AES)." + enc)
+        return (
+            f"{n} IDs decrypt to profiles' values with only the first "
+            f"{'/'.join(sizes)} bytes of the data source's key (a shorter AES)." + enc
+        )
     if code == "hashed_not_encrypted":
         if ds.transform.is_hash:
-            confirmed = {t[4:]: v for t, v in parts.items() if t.startswith("aes:")}
-            shape = confirmed.pop("shape", 0)
+            by_label = {t[4:]: v for t, v in parts.items() if t.startswith("aes:")}
+            shape = by_label.pop("shape", 0)
             bits = []
-            for label, v in confirmed.items():
-                bits.append(f"{v:,} decrypt to profiles' values with the key and IV of data "
-                            f"source {label!r}")
+            for label, v in by_label.items():
+                bits.append(
+                    f"{v:,} decrypt to profiles' values with the key and IV of data "
+                    f"source {label!r}"
+                )
             if shape:
                 algo = ds.transform
-                bits.append(f"{shape:,} have the shape of AES-CBC output (whole 16-byte blocks, "
-                            f"not the {HASH_HEX_LENGTHS[algo]} hex digits of {_ALGO_NAMES[algo]})"
-                            "; no key was at hand to confirm it")
+                bits.append(
+                    f"{shape:,} have the shape of AES-CBC output (whole 16-byte blocks, "
+                    f"not the {HASH_HEX_LENGTHS[algo]} hex digits of {_ALGO_NAMES[algo]})"
+                    "; no key was at hand to confirm it"
+                )
             return f"{n} IDs look encrypted, not hashed: " + "; ".join(bits) + "."
         algos = sorted({t.split(":")[1] for t in parts if t.startswith("hash:")})
-        names = ", ".join(_ALGO_NAMES[Transform(a)] for a in algos)
+        algo_names = ", ".join(_ALGO_NAMES[Transform(a)] for a in algos)
         raw = sum(v for t, v in parts.items() if t.endswith(":raw"))
-        text = f"{n} IDs are the {names} digest of a profile's value, not a ciphertext."
+        text = f"{n} IDs are the {algo_names} digest of a profile's value, not a ciphertext."
         if ds.transform is Transform.NONE:
-            text = f"{n} IDs are the {names} digest of a profile's value, not the value itself."
+            text = (
+                f"{n} IDs are the {algo_names} digest of a profile's value, not the value itself."
+            )
         if raw:
             text += f" {raw:,} of them hash the value as stored, without normalizing it."
         return text
     if code == "normalization":
-        return (f"{n} IDs are the {_ALGO_NAMES[ds.transform]} digest of a profile's value as "
-                "stored or typed (not trimmed, not lower-cased, or another phone spelling) "
-                "instead of its normalized form.")
+        return (
+            f"{n} IDs are the {_ALGO_NAMES[ds.transform]} digest of a profile's value as "
+            "stored or typed (not trimmed, not lower-cased, or another phone spelling) "
+            "instead of its normalized form."
+        )
     if code == "unknown":
         algos = sorted({t.split(":")[1] for t in parts if t.startswith("algo:")})
-        names = ", ".join(_ALGO_NAMES[Transform(a)] for a in algos)
-        return (f"{n} IDs are the {names} digest of a profile's value, while the data source "
-                f"expects {_ALGO_NAMES[ds.transform]}.")
+        algo_names = ", ".join(_ALGO_NAMES[Transform(a)] for a in algos)
+        return (
+            f"{n} IDs are the {algo_names} digest of a profile's value, while the data source "
+            f"expects {_ALGO_NAMES[ds.transform]}."
+        )
     return f"{n} IDs."
 
 
@@ -952,50 +1008,74 @@ def _fix(code: str, ds: DataSource, tags: Counter[str]) -> str:
     parts = _parts(tags)
     if code == "ciphertext_encoding":
         if ds.transform.is_hash:
-            return ("Write the digest as lower-case hex on the website (CryptoJS: "
-                    ".toString(CryptoJS.enc.Hex); Node: digest('hex')).")
+            return (
+                "Write the digest as lower-case hex on the website (CryptoJS: "
+                ".toString(CryptoJS.enc.Hex); Node: digest('hex'))."
+            )
         if parts["enc:hex"]:
-            return ("Set the data source's ciphertext encoding to hex (in the console, or send "
-                    "base64 from the website).")
-        return ("Send .ciphertext.toString() (lower-case hex) from CryptoJS (Node: "
-                "cipher.update(v, 'utf8', 'hex')), or set the data source's ciphertext "
-                "encoding to base64.")
+            return (
+                "Set the data source's ciphertext encoding to hex (in the console, or send "
+                "base64 from the website)."
+            )
+        return (
+            "Send .ciphertext.toString() (lower-case hex) from CryptoJS (Node: "
+            "cipher.update(v, 'utf8', 'hex')), or set the data source's ciphertext "
+            "encoding to base64."
+        )
     if code == "passphrase_mode":
-        return ("The website passes the key as a string to CryptoJS.AES.encrypt, which derives "
-                "another key and a random IV: parse it with CryptoJS.enc.Hex.parse(key), pass "
-                "{iv: CryptoJS.enc.Hex.parse(iv), mode: CryptoJS.mode.CBC, padding: "
-                "CryptoJS.pad.Pkcs7} and send .ciphertext.toString().")
+        return (
+            "The website passes the key as a string to CryptoJS.AES.encrypt, which derives "
+            "another key and a random IV: parse it with CryptoJS.enc.Hex.parse(key), pass "
+            "{iv: CryptoJS.enc.Hex.parse(iv), mode: CryptoJS.mode.CBC, padding: "
+            "CryptoJS.pad.Pkcs7} and send .ciphertext.toString()."
+        )
     if code == "zero_padding":
-        return ("Use PKCS#7 padding on the website (CryptoJS.pad.Pkcs7, the default; openssl "
-                "without -nopad); Campaign only reads PKCS#7.")
+        return (
+            "Use PKCS#7 padding on the website (CryptoJS.pad.Pkcs7, the default; openssl "
+            "without -nopad); Campaign only reads PKCS#7."
+        )
     if code == "ecb_mode":
-        return ("Encrypt in CBC mode with the data source's IV on the website "
-                "(CryptoJS.mode.CBC with {iv: CryptoJS.enc.Hex.parse(iv)}; aes-...-cbc in "
-                "Node/OpenSSL).")
+        return (
+            "Encrypt in CBC mode with the data source's IV on the website "
+            "(CryptoJS.mode.CBC with {iv: CryptoJS.enc.Hex.parse(iv)}; aes-...-cbc in "
+            "Node/OpenSSL)."
+        )
     if code == "wrong_iv":
-        return ("The website encrypts with another IV than the data source's: copy the IV from "
-                f"Campaign's data source ({_SCREEN}) into the website's code as 32 hex "
-                "characters, parsed with CryptoJS.enc.Hex.parse(iv) (Buffer.from(iv, 'hex') in "
-                "Node); one fixed IV, not a random one, and not sent in front of the ID.")
+        return (
+            "The website encrypts with another IV than the data source's: copy the IV from "
+            f"Campaign's data source ({_SCREEN}) into the website's code as 32 hex "
+            "characters, parsed with CryptoJS.enc.Hex.parse(iv) (Buffer.from(iv, 'hex') in "
+            "Node); one fixed IV, not a random one, and not sent in front of the ID."
+        )
     if code == "key_as_text":
-        return ("The website uses the key's hex text as the key: parse it with "
-                "CryptoJS.enc.Hex.parse(key) (Buffer.from(key, 'hex') in Node, hex2bin in PHP), "
-                f"the same key as Campaign's data source ({_SCREEN}); the IV likewise.")
+        return (
+            "The website uses the key's hex text as the key: parse it with "
+            "CryptoJS.enc.Hex.parse(key) (Buffer.from(key, 'hex') in Node, hex2bin in PHP), "
+            f"the same key as Campaign's data source ({_SCREEN}); the IV likewise."
+        )
     if code == "wrong_key":
-        return ("Give the website the whole key of Campaign's data source "
-                f"({_SCREEN}), hex-decoded, with the matching AES size (aes-256-cbc for 64 hex "
-                "characters).")
+        return (
+            "Give the website the whole key of Campaign's data source "
+            f"({_SCREEN}), hex-decoded, with the matching AES size (aes-256-cbc for 64 hex "
+            "characters)."
+        )
     if code == "hashed_not_encrypted":
         if ds.transform.is_hash:
-            return ("Make both sides agree: hash the normalized value on the website "
-                    f"({_ALGO_NAMES[ds.transform]}, lower-case hex), or set the data source's "
-                    "transform to aes with the website's key and IV.")
+            return (
+                "Make both sides agree: hash the normalized value on the website "
+                f"({_ALGO_NAMES[ds.transform]}, lower-case hex), or set the data source's "
+                "transform to aes with the website's key and IV."
+            )
         algos = sorted({t.split(":")[1] for t in parts if t.startswith("hash:")})
         if ds.transform is Transform.NONE:
-            return (f"Set the data source's transform to {algos[0]} (hash algorithm in "
-                    f"{_SCREEN}), or send the value itself from the website.")
-        return (f"Encrypt the value with AES-CBC on the website, or set the data source's "
-                f"transform to {algos[0]} (hash algorithm in {_SCREEN}).")
+            return (
+                f"Set the data source's transform to {algos[0]} (hash algorithm in "
+                f"{_SCREEN}), or send the value itself from the website."
+            )
+        return (
+            f"Encrypt the value with AES-CBC on the website, or set the data source's "
+            f"transform to {algos[0]} (hash algorithm in {_SCREEN})."
+        )
     if code == "normalization":
         words = {
             Channel.EMAIL: "trim and lower-case the address",
@@ -1005,7 +1085,8 @@ def _fix(code: str, ds: DataSource, tags: Counter[str]) -> str:
         return f"On the website, {words} before hashing it."
     if code == "unknown":
         algos = sorted({t.split(":")[1] for t in parts if t.startswith("algo:")})
-        return (f"Use the same algorithm on both sides: set the data source's hash algorithm "
-                f"to {algos[0]} ({_SCREEN}), or hash with {ds.transform.value} on the website.")
+        return (
+            f"Use the same algorithm on both sides: set the data source's hash algorithm "
+            f"to {algos[0]} ({_SCREEN}), or hash with {ds.transform.value} on the website."
+        )
     return ""
-

@@ -76,8 +76,11 @@ def _ds(**kw: object) -> DataSource:
 def _misses(ds: DataSource, ids: list[str], file: str = "a.sync") -> list[Miss]:
     """The misses as the reconciliation sees them: the codec's outcome (not_found if it
     decodes), for the lines no profile matched."""
-    codec = IdCodec(ds, KEY if ds.transform is Transform.AES else None,
-                    IV if ds.transform is Transform.AES else None)
+    codec = IdCodec(
+        ds,
+        KEY if ds.transform is Transform.AES else None,
+        IV if ds.transform is Transform.AES else None,
+    )
     known = set(codec.profile_keys(PROFILES))
     out = []
     for line, (raw, got) in enumerate(zip(ids, codec.incoming(ids), strict=True), start=1):
@@ -126,7 +129,10 @@ def cryptojs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prefix = tmp_path_factory.mktemp("cryptojs")
     done = subprocess.run(
         ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "crypto-js@4"],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if done.returncode or not (prefix / "node_modules" / "crypto-js").is_dir():
         _unavailable(f"npm could not install crypto-js: {done.stderr.strip()[-300:]}")
@@ -145,7 +151,8 @@ const out = jobs.map((j) => {
       return Buffer.concat([c.update(j.value, 'utf8'), c.final()]).toString(j.enc);
     }
     case 'random_iv': {  // a fresh IV per value, not sent along
-      const c = crypto.createCipheriv('aes-256-cbc', Buffer.from(j.key, 'hex'), crypto.randomBytes(16));
+      const key = Buffer.from(j.key, 'hex');
+      const c = crypto.createCipheriv('aes-256-cbc', key, crypto.randomBytes(16));
       return Buffer.concat([c.update(j.value, 'utf8'), c.final()]).toString('hex');
     }
     case 'prepend_iv': {  // a fresh IV per value, sent in front
@@ -181,8 +188,13 @@ def _node(jobs: list[dict[str, str]], modules: Path | None = None) -> list[str]:
     if modules is not None:
         env["NODE_PATH"] = str(modules)
     done = subprocess.run(
-        ["node", "-e", _NODE], input=json.dumps(jobs), capture_output=True, text=True,
-        timeout=60, env=env, check=True,
+        ["node", "-e", _NODE],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
     )
     return list(json.loads(done.stdout))
 
@@ -235,7 +247,9 @@ def test_passphrase_mode_openssl_md5() -> None:
         _openssl(
             ["enc", "-aes-256-cbc", "-md", "md5", "-pass", f"pass:{KEY_HEX}", "-base64", "-A"],
             v.encode(),
-        ).decode().strip()
+        )
+        .decode()
+        .strip()
         for v in LONG[:3] + SHORT[:2]
     ]
     assert all(i.startswith("U2FsdGVkX1") for i in ids)
@@ -248,8 +262,9 @@ def test_passphrase_mode_openssl_md5() -> None:
 def test_passphrase_mode_cryptojs_hex_source(cryptojs: Path) -> None:
     ds = _ds()  # hex expected: base64 passphrase output is bad_encoding
     ids = _node([{"op": "cjs_passphrase", "key": KEY_HEX, "value": v} for v in LONG[:4]], cryptojs)
-    other = _node([{"op": "cjs_passphrase", "key": "another secret", "value": v}
-                   for v in LONG[4:6]], cryptojs)
+    other = _node(
+        [{"op": "cjs_passphrase", "key": "another secret", "value": v} for v in LONG[4:6]], cryptojs
+    )
     misses = _misses(ds, ids + other)
     assert {m.outcome for m in misses} == {"bad_encoding"}
     cause = _by_code(_find(ds, ids + other))["passphrase_mode"]
@@ -269,8 +284,10 @@ def test_key_as_text_cryptojs(cryptojs: Path, key_chars: int) -> None:
     profiles = ProfileValues(PROFILES, ds.channel)
     key = bytes.fromhex(key_hex)
     codec = IdCodec(ds, key, IV)
-    misses = [Miss("f", n, i, o.value if isinstance(o, Outcome) else "not_found")
-              for n, (i, o) in enumerate(zip(ids, codec.incoming(ids), strict=True), 1)]
+    misses = [
+        Miss("f", n, i, o.value if isinstance(o, Outcome) else "not_found")
+        for n, (i, o) in enumerate(zip(ids, codec.incoming(ids), strict=True), 1)
+    ]
     cause = _by_code(find_causes(ds, key, IV, misses, profiles))["key_as_text"]
     assert cause.count == 7
     assert f"{key_chars} hex characters as a {key_chars}-byte key" in cause.detail
@@ -280,8 +297,9 @@ def test_cryptojs_long_keys_are_decrypted_as_cryptojs_encrypts(cryptojs: Path) -
     """48- and 64-byte CryptoJS keys: our Rijndael with CryptoJS's schedule reads them."""
     for chars in (48, 64):
         key_text = KEY_HEX[:chars]
-        [ct] = _node([{"op": "cjs_text_key", "key": key_text, "iv": IV_HEX,
-                       "value": LONG[0]}], cryptojs)
+        [ct] = _node(
+            [{"op": "cjs_text_key", "key": key_text, "iv": IV_HEX, "value": LONG[0]}], cryptojs
+        )
         plain = rijndael_cbc_decrypt(key_text.encode(), IV, [bytes.fromhex(ct)])[0]
         assert plain == pkcs7_pad(LONG[0].encode())
 
@@ -306,17 +324,19 @@ def test_zero_padding_openssl_nopad() -> None:
     for v in LONG[:4] + SHORT[:2]:
         data = v.encode()
         data += b"\0" * (-len(data) % 16)
-        ids.append(_openssl(
-            ["enc", "-aes-256-cbc", "-K", KEY_HEX, "-iv", IV_HEX, "-nopad"], data
-        ).hex())
+        ids.append(
+            _openssl(["enc", "-aes-256-cbc", "-K", KEY_HEX, "-iv", IV_HEX, "-nopad"], data).hex()
+        )
     cause = _by_code(_find(ds, ids))["zero_padding"]
     assert cause.count == 6 and cause.outcome == "bad_padding"
 
 
 def test_ecb_mode_openssl() -> None:
     ds = _ds()
-    ids = [_openssl(["enc", "-aes-256-ecb", "-K", KEY_HEX], v.encode()).hex()
-           for v in LONG[:4] + SHORT[:2]]
+    ids = [
+        _openssl(["enc", "-aes-256-ecb", "-K", KEY_HEX], v.encode()).hex()
+        for v in LONG[:4] + SHORT[:2]
+    ]
     found = _by_code(_find(ds, ids))
     assert set(found) == {"ecb_mode"}
     assert found["ecb_mode"].count == 6
@@ -324,8 +344,19 @@ def test_ecb_mode_openssl() -> None:
 
 def test_ciphertext_encoding_base64_from_node() -> None:
     ds = _ds()
-    ids = _node([{"op": "cbc", "algo": "aes-256-cbc", "key": KEY_HEX, "iv": IV_HEX,
-                  "value": v, "enc": "base64"} for v in LONG[:5]])
+    ids = _node(
+        [
+            {
+                "op": "cbc",
+                "algo": "aes-256-cbc",
+                "key": KEY_HEX,
+                "iv": IV_HEX,
+                "value": v,
+                "enc": "base64",
+            }
+            for v in LONG[:5]
+        ]
+    )
     cause = _by_code(_find(ds, ids))["ciphertext_encoding"]
     assert cause.count == 5 and cause.outcome == "bad_encoding"
     assert "base64" in cause.detail
@@ -348,8 +379,9 @@ def test_hashed_not_encrypted_for_an_aes_source_node() -> None:
     ds = _ds()
     ids = _node([{"op": "hash", "algo": "sha256", "value": v, "enc": "hex"} for v in LONG[:3]])
     ids += _node([{"op": "hash", "algo": "md5", "value": v, "enc": "hex"} for v in LONG[3:5]])
-    ids += _node([{"op": "hash", "algo": "sha1", "value": v.upper(), "enc": "hex"}
-                  for v in LONG[5:7]])
+    ids += _node(
+        [{"op": "hash", "algo": "sha1", "value": v.upper(), "enc": "hex"} for v in LONG[5:7]]
+    )
     cause = _by_code(_find(ds, ids))["hashed_not_encrypted"]
     assert cause.count == 5  # the upper-cased SHA-1 values are no profile's spelling
     assert "SHA-256" in cause.detail and "MD5" in cause.detail
@@ -369,8 +401,7 @@ def test_normalization_for_a_hashed_source() -> None:
 def test_other_algorithm_and_base64_digest_for_a_hashed_source() -> None:
     ds = _ds(transform=Transform.SHA256)
     sha1 = _node([{"op": "hash", "algo": "sha1", "value": v, "enc": "hex"} for v in LONG[:3]])
-    b64 = _node([{"op": "hash", "algo": "sha256", "value": v, "enc": "base64"}
-                 for v in LONG[3:5]])
+    b64 = _node([{"op": "hash", "algo": "sha256", "value": v, "enc": "base64"} for v in LONG[3:5]])
     found = _by_code(_find(ds, sha1 + b64))
     assert found["unknown"].count == 3 and "SHA-1" in found["unknown"].detail
     assert found["unknown"].outcome == "wrong_hash_length"
@@ -403,13 +434,17 @@ def test_hashed_ids_for_a_clear_source() -> None:
 @pytest.fixture
 def mixed(cryptojs: Path) -> Iterator[tuple[list[str], dict[str, int]]]:
     wrong_iv = _openssl_cbc(LONG[:7], WRONG_IV_HEX)
-    text_key = _node([{"op": "cjs_text_key", "key": KEY_HEX, "iv": IV_HEX, "value": v}
-                      for v in LONG[30:35]], cryptojs)
+    text_key = _node(
+        [{"op": "cjs_text_key", "key": KEY_HEX, "iv": IV_HEX, "value": v} for v in LONG[30:35]],
+        cryptojs,
+    )
     ecb = [_openssl(["enc", "-aes-256-ecb", "-K", KEY_HEX], v.encode()).hex() for v in LONG[40:43]]
-    hashed = _node([{"op": "hash", "algo": "sha256", "value": v, "enc": "hex"}
-                    for v in LONG[50:54]])
-    good = _node([{"op": "cjs_ok", "key": KEY_HEX, "iv": IV_HEX, "value": v}
-                  for v in LONG[60:70]], cryptojs)
+    hashed = _node(
+        [{"op": "hash", "algo": "sha256", "value": v, "enc": "hex"} for v in LONG[50:54]]
+    )
+    good = _node(
+        [{"op": "cjs_ok", "key": KEY_HEX, "iv": IV_HEX, "value": v} for v in LONG[60:70]], cryptojs
+    )
     strangers = _openssl_cbc(STRANGERS)
     rng = random.Random(5)
     ids = wrong_iv + text_key + ecb + hashed + good + strangers
@@ -446,8 +481,9 @@ def test_sampling_says_so_and_streams_evenly() -> None:
     ds = _ds()
     ids = _openssl_cbc(LONG[:6], WRONG_IV_HEX) * 5
     misses = _misses(ds, ids)
-    causes = find_causes(ds, KEY, IV, misses, ProfileValues(PROFILES, ds.channel),
-                         limit_per_outcome=10)
+    causes = find_causes(
+        ds, KEY, IV, misses, ProfileValues(PROFILES, ds.channel), limit_per_outcome=10
+    )
     cause = _by_code(causes)["wrong_iv"]
     assert cause.count == 10
     assert "tested 10 of 30 lines" in cause.detail and "about 30 in all" in cause.detail
