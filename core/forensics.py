@@ -85,6 +85,7 @@ DEFAULT_LIMIT = 20_000
 MIN_TAIL = 6  # bytes of a value after its first block needed to name it by its tail
 _PROBE = 1024  # misses on which costly variants are tried before running the winners on all
 _TAIL_CHOICES = 64  # profiles sharing a tail that are tried to recover the website's IV
+_DIGEST_GATE = 100_000  # column size above which digests are first tried on a sample
 _VOTERS = 256  # rows (with a tail) the website's IV is recovered from
 _SALTED = b"Salted__"
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
@@ -168,42 +169,57 @@ class MissSample:
 class ProfileValues:
     """The data source's reconciliation column, as the hypotheses need it.
 
-    ``raw`` gives the column's values as stored (an iterable, or a function
+    ``values`` gives the column's values as stored (an iterable, or a function
     returning one, called at most once, and only when a hypothesis needs the
-    values: tails, digests). ``contains`` answers, for normalized values,
-    whether a profile has them; by default a set of the normalized values (a
-    caller holding its own index of them, as the reconciliation does, passes
-    its lookup instead and saves building the set).
+    values: tails, digests), or, with ``normalized=True``, the normalized keys
+    the reconciliation indexes for an AES or clear data source (no
+    normalization redone; the "value as stored" digests are then not tried).
+    ``contains`` answers, for normalized values, whether a profile has them; by
+    default a set of the normalized values (a caller holding its own index of
+    them, as the reconciliation does, passes its lookup and saves the set).
+
+    Digests of a large column are computed only when worth it: for more than
+    ``_DIGEST_GATE`` values, a spread sample of that many is hashed first, and
+    if none of many ID digests (3 or more expected hits were they all digests
+    of profiles) is in it, the full index is not built. This can only lose a
+    finding (a few digests among many other misses), never make one up.
     """
 
     def __init__(
         self,
-        raw: Iterable[str] | Callable[[], Iterable[str]],
+        values: Iterable[str | None] | Callable[[], Iterable[str | None]],
         channel: Channel,
         *,
+        normalized: bool = False,
         contains: Callable[[Sequence[str]], Sequence[bool]] | None = None,
     ) -> None:
         self.channel = channel
-        self._source = raw
+        self.normalized = normalized
+        self._source = values
         self._contains = contains
         self._raw: list[str] | None = None
         self._normals: list[str] | None = None
         self._set: frozenset[str] | None = None
         self._digests: dict[tuple[Transform, bool], _Digests] = {}
-        self.reads = 0  # how often the raw values were read (tests, bench)
+        self._samples: dict[tuple[Transform, bool], tuple[_Digests, int]] = {}
+        self._tails: list[str] | None = None
+        self._tail_set: frozenset[bytes] | None = None
+        self.reads = 0  # how often the values were read (tests, bench)
 
     def raw(self) -> list[str]:
         if self._raw is None:
             source = self._source() if callable(self._source) else self._source
-            self._raw = list(source)
+            self._raw = [v for v in source if v]
             self.reads += 1
         return self._raw
 
     def normals(self) -> list[str]:
-        """The distinct normalized values (the profile side's keys before hashing)."""
+        """The normalized values (the profile side's keys before hashing)."""
         if self._normals is None:
-            seen = dict.fromkeys(v for v in normalize_batch(self.raw(), self.channel) if v)
-            self._normals = list(seen)
+            if self.normalized:
+                self._normals = self.raw()
+            else:
+                self._normals = [v for v in normalize_batch(self.raw(), self.channel) if v]
         return self._normals
 
     def has(self, values: Sequence[str]) -> list[bool]:
@@ -219,46 +235,91 @@ class ProfileValues:
     def variants(self) -> list[str]:
         """Other spellings of the values a careless website hashes: as stored, trimmed only,
         lower-cased only; for phone numbers also without ``+`` or with ``00``."""
+        if self.normalized:
+            return []
         raw = self.raw()
         normal = normalize_batch(raw, self.channel)
         out: set[str] = set()
         for value, norm in zip(raw, normal, strict=True):
             if norm is None:
                 continue
-            for other in (value, value.strip(), value.lower(), value.strip().lower()):
-                if other != norm:
-                    out.add(other)
+            if value != norm:
+                for other in (value, value.strip(), value.lower(), value.strip().lower()):
+                    if other != norm:
+                        out.add(other)
             if self.channel is Channel.SMS and norm.startswith("+"):
                 out.update((norm[1:], "00" + norm[1:]))
         return sorted(out)
 
-    def digests(self, algo: Transform, variants: bool) -> _Digests:
-        """The digest index of the normalized values (``variants``: of the other spellings)."""
-        found = self._digests.get((algo, variants))
-        if found is None:
-            found = _Digests(algo, self.variants() if variants else self.normals())
-            self._digests[(algo, variants)] = found
-        return found
+    def digest_hits(self, algo: Transform, variants: bool, digests: Sequence[bytes]) -> list[bool]:
+        """Whether each digest is ``algo``'s of a normalized value (``variants``: of another
+        spelling of one), gated by a sample for a large column (see the class)."""
+        key = (algo, variants)
+        index = self._digests.get(key)
+        if index is None:
+            values = self.variants() if variants else self.normals()
+            if len(values) > _DIGEST_GATE:
+                sample, step = self._samples.get(key) or (None, 0)
+                if sample is None:
+                    step = len(values) // _DIGEST_GATE
+                    sample = _Digests(algo, values[::step])
+                    self._samples[key] = (sample, step)
+                if not any(sample.find(digests)) and len(digests) / step >= 3:
+                    return [False] * len(digests)
+            index = _Digests(algo, values)
+            self._digests[key] = index
+        return index.find(digests)
 
-    def tails(self, lengths: set[int], wanted: set[bytes]) -> dict[bytes, list[bytes]]:
-        """For each wanted tail (a value's bytes after its first 16), the first 16-byte
-        blocks of the values that end so (at most ``_TAIL_CHOICES + 1`` each)."""
-        out: dict[bytes, list[bytes]] = {}
-        for value in self.normals():
-            if value.isascii():
-                if len(value) - BLOCK not in lengths:
-                    continue
-                data = value.encode("ascii")
+    def _cut(self) -> tuple[list[str], list[str]] | None:
+        """The values and their tails as text, when all are ASCII (bytes = characters)."""
+        if self._tails is None:
+            normals = self.normals()
+            if "".join(normals).isascii():
+                self._tails = [v[BLOCK:] for v in normals]
             else:
-                data = value.encode("utf-8")
-                if len(data) - BLOCK not in lengths:
-                    continue
-            tail = data[BLOCK:]
-            if tail in wanted:
-                firsts = out.setdefault(tail, [])
+                self._tails = []
+        if not self._tails and self.normals():
+            return None
+        return self.normals(), self._tails
+
+    def tails(self, wanted: set[bytes]) -> dict[bytes, list[bytes]]:
+        """For each wanted tail (a value's bytes after its first 16), the first 16-byte
+        blocks of values that end so (at most ``_TAIL_CHOICES`` each)."""
+        out: dict[bytes, list[bytes]] = {}
+        cut = self._cut()
+        if cut is not None:
+            want = {t.decode("ascii") for t in wanted if t.isascii()}
+            normals, tails = cut
+            if not want.intersection(tails):
+                return out
+            for value, tail in zip(normals, tails, strict=True):
+                if tail in want:
+                    firsts = out.setdefault(tail.encode("ascii"), [])
+                    if len(firsts) < _TAIL_CHOICES:
+                        firsts.append(value[:BLOCK].encode("ascii"))
+                    else:
+                        want.discard(tail)
+            return out
+        for value in self.normals():
+            data = value.encode("utf-8")
+            if data[BLOCK:] in wanted:
+                firsts = out.setdefault(data[BLOCK:], [])
                 if len(firsts) < _TAIL_CHOICES:
                     firsts.append(data[:BLOCK])
         return out
+
+    def known_tails(self, tails: Sequence[bytes]) -> list[bool]:
+        """Whether each tail ends some value (after its first 16 bytes)."""
+        if not tails:
+            return []
+        if self._tail_set is None:
+            cut = self._cut()
+            if cut is not None:
+                self._tail_set = frozenset(t.encode("ascii") for t in set(cut[1]) if t)
+            else:
+                self._tail_set = frozenset(v.encode("utf-8")[BLOCK:] for v in self.normals())
+        known = self._tail_set
+        return [t in known for t in tails]
 
 
 class _Digests:
@@ -272,7 +333,7 @@ class _Digests:
             Transform.SHA1: hashlib.sha1,
             Transform.SHA256: hashlib.sha256,
         }[algo]
-        blob = b"".join(fn(v.encode("utf-8"), usedforsecurity=False).digest()[:8] for v in values)
+        blob = b"".join([fn(data).digest()[:8] for data in map(str.encode, values)])
         self.prefixes = np.sort(np.frombuffer(blob, dtype=">u8").astype(np.uint64))
 
     def find(self, digests: Sequence[bytes]) -> list[bool]:
@@ -395,7 +456,7 @@ class _Engine:
             if index not in self.c.found:
                 by_algo.setdefault(algo, []).append((index, digest))
         for algo, items in by_algo.items():
-            hits = self.p.digests(algo, variants).find([d for _, d in items])
+            hits = self.p.digest_hits(algo, variants, [d for _, d in items])
             for (index, _), hit in zip(items, hits, strict=True):
                 if hit:
                     self.c.claim(index, code, tag(algo))
@@ -445,14 +506,10 @@ class _Engine:
         self.passphrase(rows)
         done = self.c.settled
         live = [(i, t, d) for i, t, d in blocks if i not in self.c.found and i not in done]
-        # zero_padding: the plaintext ends in zero bytes, no PKCS#7.
+        # zero_padding: the plaintext ends in zero bytes (or, at a multiple of 16 bytes,
+        # in nothing at all) instead of PKCS#7.
         self.confirm_tagged(
-            [
-                (i, t, plain[(i, t)].rstrip(b"\0"))
-                for i, t, _ in live
-                if plain[(i, t)].endswith(b"\0")
-            ],
-            "zero_padding",
+            [(i, t, plain[(i, t)].rstrip(b"\0")) for i, t, _ in live], "zero_padding"
         )
         live = self.live(live)
         # ecb_mode: every block alone (multi-block IDs: one block is CBC with a zero IV).
@@ -557,16 +614,16 @@ class _Engine:
                 and _text(unpadded[BLOCK:]) is not None
             ):
                 tails[(i, t)] = unpadded[BLOCK:]
-        choices: dict[bytes, list[bytes]] = {}
-        if tails:
-            choices = self.p.tails({len(x) for x in tails.values()}, set(tails.values()))
-        tail_rows = [(i, t) for (i, t), tail in tails.items() if choices.get(tail)]
-        # Each profile ending so gives one candidate IV per row; the website's IV, if it
-        # is one for all, comes back from every row, a wrong candidate from one at most.
+        # Each profile ending like a row gives one candidate IV for it; the website's IV,
+        # if it is one for all, comes back from every row, a wrong candidate from one.
+        voters = list(_spread(list(tails), _VOTERS))
+        choices = self.p.tails({tails[r] for r in voters}) if voters else {}
         votes: Counter[bytes] = Counter()
-        for i, t in _spread(tail_rows, _VOTERS):
-            firsts = choices[tails[(i, t)]]
-            site_first = np.frombuffer(plain[(i, t)][:BLOCK], dtype=np.uint8) ^ np.frombuffer(
+        for row in voters:
+            firsts = choices.get(tails[row])
+            if not firsts:
+                continue
+            site_first = np.frombuffer(plain[row][:BLOCK], dtype=np.uint8) ^ np.frombuffer(
                 iv, dtype=np.uint8
             )
             stack = np.frombuffer(b"".join(set(firsts)), dtype=np.uint8).reshape(-1, BLOCK)
@@ -590,8 +647,10 @@ class _Engine:
             if len(self.c.found) > before:
                 self.ivs.add(site_iv)
         # The rest of the tails: the IV changes from one ID to the next.
-        for i, t in tail_rows:
-            self.c.claim(i, "wrong_iv", "|".join(x for x in ("iv:varies", t) if x))
+        rest = [row for row in tails if row[0] not in self.c.found]
+        for (i, t), hit in zip(rest, self.p.known_tails([tails[r] for r in rest]), strict=True):
+            if hit:
+                self.c.claim(i, "wrong_iv", "|".join(x for x in ("iv:varies", t) if x))
 
     def key_text(self, live: Sequence[tuple[int, str, bytes]]) -> None:
         key, iv = self.key, self.iv
