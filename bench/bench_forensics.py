@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import sys
 import time
@@ -109,7 +110,8 @@ def main() -> None:
     rng.shuffle(mixed)
     print(
         f"data: {args.profiles:,} profiles, {n:,} misses per set "
-        f"(made in {time.perf_counter() - t0:.1f}s)"
+        f"(made in {time.perf_counter() - t0:.1f}s); load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     known = set(profiles)  # stands for the dry run's index, built before (not timed)
 

@@ -949,7 +949,7 @@ def _detail(code: str, ds: DataSource, tags: Counter[str], count: int, engine: _
                 "passphrase: the website uses another passphrase (not confirmed against "
                 "profiles)."
             )
-        return text + enc
+        return text
     if code == "zero_padding":
         return (
             f"{n} IDs decrypt with the data source's key and IV to profiles' values followed "

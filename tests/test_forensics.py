@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.cipher import IdCodec, pkcs7_pad
 from core.cryptojs import evp_bytes_to_key, rijndael_cbc_decrypt
@@ -515,3 +517,46 @@ def test_visitor_sources_and_bad_keys_give_nothing() -> None:
     miss = [Miss("f", 1, "x", "invalid_visitor_id")]
     assert find_causes(visitor, None, None, miss, ProfileValues([], Channel.OTHER)) == []
     assert find_causes(_ds(), b"short", IV, miss, ProfileValues([], Channel.EMAIL)) == []
+
+
+def test_non_ascii_values_wrong_iv_and_phones_hashed_without_plus() -> None:
+    ds = _ds()
+    accented = [f"élodie.françois{i}@exemple-café.fr" for i in range(6)]
+    profiles = ProfileValues([*PROFILES, *accented], ds.channel)
+    ids = _openssl_cbc(accented, WRONG_IV_HEX)
+    misses = [Miss("u.sync", n, i, "not_utf8") for n, i in enumerate(ids, 1)]
+    found = _by_code(find_causes(ds, KEY, IV, misses, profiles))
+    assert found["wrong_iv"].count == 6
+    sms = _ds(transform=Transform.SHA256, channel=Channel.SMS, reconciliation_key="mobile")
+    phones = ["+33 6 12 34 56 7" + str(i) for i in range(5)]
+    ids = _node(
+        [
+            {"op": "hash", "algo": "sha256", "value": "3361234567" + str(i), "enc": "hex"}
+            for i in range(5)
+        ]
+    )
+    misses = [Miss("p.sync", n, i, "not_found") for n, i in enumerate(ids, 1)]
+    found = _by_code(find_causes(sms, None, None, misses, ProfileValues(phones, Channel.SMS)))
+    assert found["normalization"].count == 5
+    assert "+ and digits" in found["normalization"].fix
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ids=st.lists(st.text(min_size=0, max_size=90), min_size=1, max_size=12),
+    transform=st.sampled_from([Transform.AES, Transform.SHA256, Transform.MD5, Transform.NONE]),
+    encoding=st.sampled_from(list(CipherEncoding)),
+)
+def test_any_ids_give_an_answer_and_never_a_false_cause(
+    ids: list[str], transform: Transform, encoding: CipherEncoding
+) -> None:
+    ds = _ds(transform=transform, ciphertext_encoding=encoding)
+    misses = [Miss("z", n, i, "not_found") for n, i in enumerate(ids, 1)]
+    key = KEY if transform is Transform.AES else None
+    iv = IV if transform is Transform.AES else None
+    causes = find_causes(ds, key, iv, misses, ProfileValues(PROFILES, ds.channel))
+    # Random text is no profile's value, digest or ciphertext: only shapes may be named,
+    # saying that they are shapes.
+    for cause in causes:
+        assert cause.code in ("hashed_not_encrypted", "passphrase_mode"), cause
+        assert "no key was at hand" in cause.detail or "do not decrypt" in cause.detail
