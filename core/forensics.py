@@ -35,7 +35,8 @@ the mistake implies, gives a profile's normalized value (or its digest):
   detail (§7 has no code of its own for it; ``crypto diagnose`` says the same).
 
 ``hex_case`` is never a cause of a miss: the reader takes hex in any case
-(core/cipher.py), so upper-case IDs reconcile.
+(core/cipher.py), so upper-case IDs reconcile; nor is ``normalization`` for AES
+or clear data sources, whose decrypted values are normalized before lookup.
 
 Work is bounded: at most ``limit_per_outcome`` misses per outcome are tested,
 spread evenly over the file (``MissSample`` does the same while a run streams).
@@ -50,7 +51,7 @@ import base64
 import binascii
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -70,6 +71,7 @@ from core.cipher import (
 from core.cryptojs import evp_bytes_to_key, rijndael_cbc_decrypt
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.normalize import normalize_batch
+from core.profiles import ProfileSource
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -205,6 +207,26 @@ class ProfileValues:
         self._tails: list[str] | None = None
         self._tail_set: frozenset[bytes] | None = None
         self.reads = 0  # how often the values were read (tests, bench)
+
+    @classmethod
+    def from_profiles(
+        cls,
+        profiles: ProfileSource,
+        ds: DataSource,
+        *,
+        contains: Callable[[Sequence[str]], Sequence[bool]] | None = None,
+    ) -> ProfileValues:
+        """The column of ``ds`` in ``profiles``, read (once) only if a hypothesis needs it.
+
+        For a run that holds its index: ``contains=lambda keys: index.find(keys) >= 0``
+        (AES and clear data sources; the keys of a hashed one are digests, not values).
+        """
+
+        def column() -> Iterator[str]:
+            for _, values in profiles.column_chunks(ds.reconciliation_key):
+                yield from values
+
+        return cls(column, ds.channel, contains=contains)
 
     def raw(self) -> list[str]:
         if self._raw is None:

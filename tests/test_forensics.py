@@ -26,6 +26,7 @@ from core.cryptojs import evp_bytes_to_key, rijndael_cbc_decrypt
 from core.forensics import Cause, Miss, MissSample, ProfileValues, find_causes
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.outcomes import Outcome
+from core.profiles import CsvProfiles
 from core.secrets import Secret
 from tests.external import openssl
 
@@ -560,3 +561,16 @@ def test_any_ids_give_an_answer_and_never_a_false_cause(
     for cause in causes:
         assert cause.code in ("hashed_not_encrypted", "passphrase_mode"), cause
         assert "no key was at hand" in cause.detail or "do not decrypt" in cause.detail
+
+
+def test_profiles_from_a_csv_are_read_only_when_needed(tmp_path: Path) -> None:
+    csv = tmp_path / "profiles.csv"
+    csv.write_text("id,email\n" + "".join(f"p{n},{v}\n" for n, v in enumerate(PROFILES)))
+    source = CsvProfiles(csv)
+    ds = _ds()
+    values = ProfileValues.from_profiles(source, ds)
+    assert find_causes(ds, KEY, IV, _misses(ds, _openssl_cbc(STRANGERS[:2])), values) == []
+    assert values.reads == 0
+    ids = _openssl_cbc(LONG[:3], WRONG_IV_HEX)
+    found = _by_code(find_causes(ds, KEY, IV, _misses(ds, ids), values))
+    assert found["wrong_iv"].count == 3 and values.reads == 1
