@@ -522,9 +522,14 @@ class _Engine:
             if not tag and _text(pkcs7_unpad(raw)) is not None:
                 self.c.settled.add(i)
         # ciphertext_encoding: the other reading decrypts to a profile's value.
-        for (i, tag), raw in plain.items():
-            if tag and i not in self.c.settled:
-                self.confirm([(i, pkcs7_unpad(raw))], "ciphertext_encoding", tag)
+        self.confirm_tagged(
+            [
+                (i, tag, pkcs7_unpad(raw))
+                for (i, tag), raw in plain.items()
+                if tag and i not in self.c.settled
+            ],
+            "ciphertext_encoding",
+        )
         self.passphrase(rows)
         done = self.c.settled
         live = [(i, t, d) for i, t, d in blocks if i not in self.c.found and i not in done]
