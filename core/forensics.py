@@ -610,7 +610,7 @@ class _Engine:
             self.confirm_tagged(out, "passphrase_mode", tag)
             return len(self.c.found) - before
 
-        probe = salted[:16]
+        probe = list(_spread(salted, 32))
         winners = [v for v in variants if attempt(v, self.live(probe))]
         for variant in winners:
             attempt(variant, self.live(salted))
