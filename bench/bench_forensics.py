@@ -13,8 +13,9 @@ sets of ``--misses`` AES-256-CBC hex IDs of an e-mail data source:
 - ``mistakes``: 40% of profiles' addresses under another IV, 10% in ECB, 10%
   zero-padded, 10% SHA-256 digests, 30% true misses.
 
-Each set runs with the default cap (20,000 misses tested per outcome; the
-misses are spread over 4 outcomes) and with no cap (every miss tested), the
+Each miss has the outcome our reader gives it (``IdCodec.incoming``, not timed;
+the outcome counts are printed). Each set runs with the default cap (20,000
+misses tested per outcome) and with no cap (every miss tested), the
 profiles handed over as the reconciliation's normalized keys (``keys``:
 ``ProfileValues(..., normalized=True)``, what a dry run of an AES data source
 holds, with its index's lookup standing for ``contains``), then capped with the
@@ -33,15 +34,23 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.cipher import cbc_encrypt_blocks, ecb_encrypt, encrypt_batch, pkcs7_pad  # noqa: E402
+from core.cipher import (  # noqa: E402
+    IdCodec,
+    cbc_encrypt_blocks,
+    ecb_encrypt,
+    encrypt_batch,
+    pkcs7_pad,
+)
 from core.forensics import Miss, ProfileValues, find_causes  # noqa: E402
 from core.model import Channel, DataSource, IdType, Transform  # noqa: E402
+from core.outcomes import Outcome  # noqa: E402
 from core.secrets import Secret  # noqa: E402
 
 KEY = bytes.fromhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
@@ -72,10 +81,16 @@ def _codes(values: list[str], how: str) -> list[str]:
     return [hashlib.sha256(v.encode()).hexdigest() for v in values]
 
 
-def _misses(ids: list[str]) -> list[Miss]:
-    # The outcome only groups and caps the misses here; a spread like a real run's.
-    outcomes = ("not_utf8", "bad_padding", "not_found", "invalid_email")
-    return [Miss("bench.sync", n, i, outcomes[n % 4]) for n, i in enumerate(ids, 1)]
+def _misses(ds: DataSource, ids: list[str], known: set[str]) -> list[Miss]:
+    """The misses with the outcome a dry run gives them (not timed)."""
+    codec = IdCodec(ds, KEY, IV)
+    out = []
+    for n, (raw, got) in enumerate(zip(ids, codec.incoming(ids), strict=True), 1):
+        if isinstance(got, Outcome):
+            out.append(Miss("bench.sync", n, raw, got.value))
+        elif got not in known:
+            out.append(Miss("bench.sync", n, raw, "not_found"))
+    return out
 
 
 def main() -> None:
@@ -119,7 +134,9 @@ def main() -> None:
         return [k in known for k in keys]
 
     for name, ids in (("true misses", true_misses), ("mistakes", mixed)):
-        misses = _misses(ids)
+        misses = _misses(ds, ids, known)
+        spread = Counter(m.outcome for m in misses)
+        print(f"{name}: " + ", ".join(f"{o} {c:,}" for o, c in spread.most_common()))
         runs = (
             ("cap 20k, keys", 20_000, True),
             ("no cap, keys", 10**9, True),
@@ -132,7 +149,7 @@ def main() -> None:
             start = time.perf_counter()
             causes = find_causes(ds, KEY, IV, misses, values, limit_per_outcome=limit)
             took = time.perf_counter() - start
-            tested = min(n, 4 * limit)
+            tested = sum(min(c, limit) for c in spread.values())
             found = ", ".join(f"{c.code} {c.count:,}" for c in causes) or "none"
             print(
                 f"{name:12} {label:14} {took:6.3f}s  {tested / took:>10,.0f} misses/s  "
