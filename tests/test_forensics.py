@@ -552,7 +552,8 @@ def test_any_ids_give_an_answer_and_never_a_false_cause(
     ids: list[str], transform: Transform, encoding: CipherEncoding
 ) -> None:
     ds = _ds(transform=transform, ciphertext_encoding=encoding)
-    misses = [Miss("z", n, i, "not_found") for n, i in enumerate(ids, 1)]
+    outcomes = ("bad_padding", "not_utf8", "bad_encoding", "not_found", "wrong_hash_length")
+    misses = [Miss("z", n, i, outcomes[n % 5]) for n, i in enumerate(ids, 1)]
     key = KEY if transform is Transform.AES else None
     iv = IV if transform is Transform.AES else None
     causes = find_causes(ds, key, iv, misses, ProfileValues(PROFILES, ds.channel))
