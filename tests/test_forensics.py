@@ -575,3 +575,21 @@ def test_profiles_from_a_csv_are_read_only_when_needed(tmp_path: Path) -> None:
     ids = _openssl_cbc(LONG[:3], WRONG_IV_HEX)
     found = _by_code(find_causes(ds, KEY, IV, _misses(ds, ids), values))
     assert found["wrong_iv"].count == 3 and values.reads == 1
+
+
+def test_check_is_called_and_may_cancel() -> None:
+    ds = _ds()
+    ids = _misses(ds, _openssl_cbc(LONG[:3], WRONG_IV_HEX))
+    calls: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        find_causes(ds, KEY, IV, ids, ProfileValues(PROFILES, ds.channel), check=check)
+    assert len(calls) == 3
