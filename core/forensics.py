@@ -38,6 +38,14 @@ the mistake implies, gives a profile's normalized value (or its digest):
 (core/cipher.py), so upper-case IDs reconcile; nor is ``normalization`` for AES
 or clear data sources, whose decrypted values are normalized before lookup.
 
+Wiring into a run: per routed data source, a ``MissSample`` fed with each
+unreconciled line (file, line, the raw ID as read, that data source's own
+outcome, ``not_found`` when it decoded the ID); after the batch,
+``find_causes(ds, key, iv, sample.misses, ProfileValues.from_profiles(profiles,
+ds, contains=...), totals=sample.totals)``. ``contains`` may be the run's index
+lookup for AES and clear data sources; the column is then read again only when
+a hypothesis needs the values themselves.
+
 Work is bounded: at most ``limit_per_outcome`` misses per outcome are tested,
 spread evenly over the file (``MissSample`` does the same while a run streams).
 Decryption is batched (core/cipher.py); the profile side is read only for the
