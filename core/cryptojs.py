@@ -58,12 +58,13 @@ def _gmul(a: int, b: int) -> int:
 
 
 def _sbox() -> list[int]:
+    # Inverses in GF(2^8) from powers of the generator 3: 3^k * 3^(255-k) = 1.
+    power = [1] * 256
+    for k in range(1, 256):
+        power[k] = power[k - 1] ^ _xtime(power[k - 1])  # times 3 = times 2 xor itself
     inverse = [0] * 256
-    for x in range(1, 256):
-        for y in range(1, 256):
-            if _gmul(x, y) == 1:
-                inverse[x] = y
-                break
+    for k in range(255):
+        inverse[power[k]] = power[(255 - k) % 255]
     box = []
     for x in range(256):
         b = inverse[x]

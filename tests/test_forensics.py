@@ -593,3 +593,18 @@ def test_check_is_called_and_may_cancel() -> None:
     with pytest.raises(Stop):
         find_causes(ds, KEY, IV, ids, ProfileValues(PROFILES, ds.channel), check=check)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_our_rijndael_is_aes_for_the_standard_key_sizes(size: int) -> None:
+    """The numpy Rijndael behind CryptoJS's long keys, checked where AES is defined."""
+    import numpy as np
+
+    from core.cipher import ecb_encrypt
+    from core.cryptojs import _decrypt_blocks
+
+    rng = random.Random(size)
+    key = bytes(rng.randrange(256) for _ in range(size))
+    plain = bytes(rng.randrange(256) for _ in range(16 * 5))
+    ct = np.frombuffer(ecb_encrypt(key, plain), dtype=np.uint8).reshape(-1, 16)
+    assert _decrypt_blocks(key, ct).tobytes() == plain
