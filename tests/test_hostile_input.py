@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
+from pathlib import Path
 
 from core.formats import read_chunks
 
@@ -45,3 +46,26 @@ def test_a_200_mb_line_is_one_malformed_line_in_bounded_memory() -> None:
     assert len(malformed[0][1]) <= 80  # the excerpt, not the line
     assert ids == ["59767559181262060060278870901087098252"]
     assert peak < 32 * 1024 * 1024, peak
+
+
+# ------------------------------------------------------------- the import lock (issue 17.14)
+
+
+def test_the_import_lock_holds_through_a_symlinked_store_path(tmp_path: Path) -> None:
+    import pytest
+
+    from storage.lock import ImportLock, ImportLocked, lock_path_for
+
+    real = tmp_path / "d4" / "audiencectl.db"
+    real.parent.mkdir()
+    real.write_bytes(b"")
+    alias_dir = tmp_path / "d4alt"
+    alias_dir.mkdir()
+    (alias_dir / "store.db").symlink_to(real)
+    linked_dir = tmp_path / "d4link"
+    linked_dir.symlink_to(real.parent)
+    assert lock_path_for(alias_dir / "store.db") == lock_path_for(real)
+    with ImportLock(real):
+        for other in (alias_dir / "store.db", linked_dir / "audiencectl.db"):
+            with pytest.raises(ImportLocked):
+                ImportLock(other).acquire()
