@@ -41,6 +41,7 @@ from core.model import (
 from core.normalize import normalize_email, normalize_phone
 from core.outcomes import EXPLANATIONS, FAILURES, Outcome
 from core.probe import Credentials, ProbeReport, probe
+from core.profiles import list_names
 from core.secrets import MASK
 from core.website import fetch_page, inspect_page, judge, read_page_file
 from core.workflow import RunRecord, State, WorkflowStatus, expected_latency, is_overdue
@@ -608,7 +609,7 @@ def check_reconciliation_key(run: CheckRun) -> Verdict:
             statuses.append("fail")
             parts.append(
                 f"{ds.label}: column {column!r} is not in the profiles "
-                f"(columns: {', '.join(stats.columns)})"
+                f"(columns: {list_names(stats.columns)})"
             )
             fixes.append(
                 f"set {ds.label}'s reconciliation key to a loaded column (F5), or load profiles "
