@@ -69,3 +69,44 @@ def test_the_import_lock_holds_through_a_symlinked_store_path(tmp_path: Path) ->
         for other in (alias_dir / "store.db", linked_dir / "audiencectl.db"):
             with pytest.raises(ImportLocked):
                 ImportLock(other).acquire()
+
+
+# ------------------------------------------------------------- gzip bombs (issue 17.10)
+
+
+def _gz_of(data_blocks: list[bytes]) -> bytes:
+    import gzip
+
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        for block in data_blocks:
+            gz.write(block)
+    return out.getvalue()
+
+
+def test_a_gzip_bomb_of_newlines_stops_with_a_message() -> None:
+    import pytest
+
+    from core.errors import InputError
+    from core.gzbound import GZIP_FREE_BYTES, MAX_GZIP_RATIO
+
+    bomb = _gz_of([b"\n" * (1 << 20)] * 32)  # 32 MiB of blank lines in about 32 KB
+    lines = 0
+    with pytest.raises(InputError) as caught:
+        for chunk in read_chunks(io.BytesIO(bomb), gz=True, name="ftp_1_2_iso8601_full.gz"):
+            lines = chunk.last_line
+    message = str(caught.value)
+    assert "ftp_1_2_iso8601_full.gz" in message
+    assert f"more than {MAX_GZIP_RATIO} times" in message
+    assert lines <= max(GZIP_FREE_BYTES, MAX_GZIP_RATIO * len(bomb)) + (1 << 20)
+
+
+def test_an_ordinary_gzip_file_reads_whole() -> None:
+    import random
+
+    rng = random.Random(7)
+    body = b"".join(
+        f"{rng.randrange(10**37, 10**38)} 46390\n".encode() for _ in range(300_000)
+    )
+    chunks = list(read_chunks(io.BytesIO(_gz_of([body])), gz=True))
+    assert sum(len(c.ids) for c in chunks) == 300_000
