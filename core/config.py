@@ -92,11 +92,15 @@ class Change:
     new: str | None
 
     def render(self) -> str:
-        if self.old is None:
-            return f"+ {self.key} = {self.new}"
-        if self.new is None:
-            return f"- {self.key} (was {self.old})"
-        return f"~ {self.key}: {self.old} -> {self.new}"
+        """One line (labels and values escaped: a control character never reaches it)."""
+        key = printable_name(self.key)
+        old = None if self.old is None else printable_name(str(self.old))
+        new = None if self.new is None else printable_name(str(self.new))
+        if old is None:
+            return f"+ {key} = {new}"
+        if new is None:
+            return f"- {key} (was {old})"
+        return f"~ {key}: {old} -> {new}"
 
 
 class _Locator:
