@@ -44,6 +44,7 @@ from core.formats import (
     parse_outbound_name,
     verify_part,
 )
+from core.leftovers import temp_prefix
 from core.model import Account, DataSource, Environment
 from core.outcomes import match_rate
 from core.reconcile import (
@@ -720,7 +721,7 @@ def run_pass(
                         f"{batch.destination_id} (it is fetched again once one has)"
                     )
             by_key = {b.key: b for b in routed}
-            with tempfile.TemporaryDirectory(prefix="audiencectl-import-", dir=temp_dir) as tmp:
+            with tempfile.TemporaryDirectory(prefix=temp_prefix("import"), dir=temp_dir) as tmp:
                 fetched: dict[str, list[Path]] = {}
 
                 def inputs() -> Iterator[Any]:
