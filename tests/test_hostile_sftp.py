@@ -65,3 +65,22 @@ def test_a_file_over_the_maximum_is_refused_before_download(
     monkeypatch.setattr(core.transport, "MAX_DOWNLOAD_BYTES", 40)
     with pytest.raises(ConnectionFailure, match="larger than the 40 bytes"), files.fetch(NAME):
         pass
+
+
+@pytest.mark.sshd
+def test_a_stale_part_upload_is_removed_over_sftp(sftp_files: tuple[FileTransport, Path]) -> None:
+    import os
+    import time
+
+    from core.leftovers import STALE_PART_SECONDS, clean_remote_leftovers
+
+    files, disk = sftp_files
+    stale = disk / ".ftp_dpm_14016_1700000000.sync.part-0123456789ab"
+    fresh = disk / ".ftp_dpm_14016_1700000001.sync.part-ba9876543210"
+    for path in (stale, fresh, disk / NAME):
+        path.write_bytes(BODY)
+    old = time.time() - STALE_PART_SECONDS - 60
+    os.utime(stale, (old, old))
+    assert [f.name for f in files.list()] == [NAME]
+    assert clean_remote_leftovers(files) == [stale.name]
+    assert sorted(p.name for p in disk.iterdir()) == sorted([fresh.name, NAME])
