@@ -36,6 +36,11 @@ def printable_name(raw: bytes | str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def printable_lines(raw: str) -> str:
+    """Like :func:`printable_name`, but keeps line breaks (for messages of several lines)."""
+    return "\n".join(printable_name(line) for line in raw.split("\n"))
+
+
 def is_printable(raw: str) -> bool:
     """True when :func:`printable_name` would leave ``raw`` unchanged."""
     return printable_name(raw) == raw

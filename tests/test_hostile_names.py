@@ -59,7 +59,9 @@ def test_doctor_offline_saves_and_shows_hostile_names(run_cli, hostile: DemoWork
     assert "summary:" in result.out
 
 
-def test_dry_run_report_escapes_hostile_names(run_cli, hostile: DemoWorkspace, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_report_escapes_hostile_names(
+    run_cli, hostile: DemoWorkspace, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
     report = tmp_path / "report.md"
     result = run_cli(
         "--db", str(hostile.db_path), "dry-run", "--profiles", str(hostile.profiles_csv),

@@ -28,6 +28,7 @@ from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.normalize import normalize_email, normalize_phone
 from core.secrets import Secret
 from core.text import printable_name
+from tui.text import plain
 from tui.widgets.tickbox import TickBox
 
 __all__ = [
@@ -287,9 +288,9 @@ class DataSourceForm(VerticalScroll):
         box = self.query_one("#reconciliation_key-input", Input)
         box.value = key
         if self.columns:
-            options = [(name, name) for name in self.columns]
+            options = [(plain(name), name) for name in self.columns]
             if key and key not in self.columns:
-                options.append((f"{key} (not a loaded column)", key))
+                options.append((plain(f"{key} (not a loaded column)"), key))
             select.set_options(options)
             if key:
                 select.value = key
