@@ -125,7 +125,7 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
         for name, reason in summary.skipped:
             add(f"| {_cell(name)} | {_cell(reason)} |")
         add("")
-    return "\n".join(out)
+    return "\n".join(printable_name(line) for line in out)  # names stay on one line
 
 
 def _ordered(summary: Summary) -> list[tuple[str, int]]:

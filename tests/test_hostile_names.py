@@ -88,6 +88,10 @@ def test_labels_with_escapes_are_escaped_by_config_import_and_doctor(
     assert_clean(result.out + result.err)
     assert "Email \\x1b]0;pwn" in result.out
     assert not [line for line in result.out.splitlines() if line.startswith("second line")]
-    doctor = run_cli("doctor", "--offline")
+    report = tmp_path / "doctor.md"
+    doctor = run_cli("doctor", "--offline", "--report", str(report))
     assert_clean(doctor.out + doctor.err)
     assert not [line for line in doctor.out.splitlines() if line.startswith("second line")]
+    text = report.read_text(encoding="utf-8")
+    assert_clean(text)
+    assert not [line for line in text.splitlines() if line.startswith("second line")]
