@@ -41,7 +41,9 @@ from core.model import (
 from core.normalize import normalize_email, normalize_phone
 from core.outcomes import EXPLANATIONS, FAILURES, Outcome
 from core.probe import Credentials, ProbeReport, probe
+from core.profiles import list_names
 from core.secrets import MASK
+from core.text import printable_name
 from core.website import fetch_page, inspect_page, judge, read_page_file
 from core.workflow import RunRecord, State, WorkflowStatus, expected_latency, is_overdue
 
@@ -276,6 +278,17 @@ def _run_one(spec: CheckSpec, run: CheckRun) -> CheckResult:
     )
 
 
+def printable_result(result: CheckResult) -> CheckResult:
+    """``result`` with names from files and configuration escaped (control characters,
+    bytes that are not UTF-8): safe to print, store and put in a report."""
+    return replace(
+        result,
+        title=printable_name(result.title),
+        detail=printable_name(result.detail),
+        fix=printable_name(result.fix),
+    )
+
+
 def run_checks(
     ctx: CheckContext,
     only: Iterable[str] | None = None,
@@ -302,7 +315,7 @@ def run_checks(
             continue
         if cancelled is not None and cancelled():
             break
-        result = scrub(_run_one(spec, run), secrets)
+        result = printable_result(scrub(_run_one(spec, run), secrets))
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -608,7 +621,7 @@ def check_reconciliation_key(run: CheckRun) -> Verdict:
             statuses.append("fail")
             parts.append(
                 f"{ds.label}: column {column!r} is not in the profiles "
-                f"(columns: {', '.join(stats.columns)})"
+                f"(columns: {list_names(stats.columns)})"
             )
             fixes.append(
                 f"set {ds.label}'s reconciliation key to a loaded column (F5), or load profiles "

@@ -19,6 +19,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from core.errors import ConfigError, InputError, ValidationError
+from core.ids import MAX_NUMBER_DIGITS
 from core.model import (
     Account,
     DataSource,
@@ -29,6 +30,7 @@ from core.model import (
     WorkflowSettings,
 )
 from core.secrets import STORED_MARK, Secret
+from core.text import printable_name
 
 SECRET_FIELDS = frozenset(
     {"password", "private_key", "private_key_passphrase", "aes_key", "aes_iv"}
@@ -90,11 +92,15 @@ class Change:
     new: str | None
 
     def render(self) -> str:
-        if self.old is None:
-            return f"+ {self.key} = {self.new}"
-        if self.new is None:
-            return f"- {self.key} (was {self.old})"
-        return f"~ {self.key}: {self.old} -> {self.new}"
+        """One line (labels and values escaped: a control character never reaches it)."""
+        key = printable_name(self.key)
+        old = None if self.old is None else printable_name(str(self.old))
+        new = None if self.new is None else printable_name(str(self.new))
+        if old is None:
+            return f"+ {key} = {new}"
+        if new is None:
+            return f"- {key} (was {old})"
+        return f"~ {key}: {old} -> {new}"
 
 
 class _Locator:
@@ -210,6 +216,27 @@ def _check_literal_aes(reader: _Reader, path: tuple[str | int, ...], ds: DataSou
                 raise reader.fail((*path, name), exc.reason, exc.hint) from None
 
 
+_BARE_NUMBER = re.compile(
+    r"^[ \t]*([A-Za-z0-9_.\"' -]+?)[ \t]*=[ \t]*[+-]?([0-9_]+)[ \t]*(?:#.*)?$"
+)
+
+
+def _refuse_long_numbers(text: str, source: str) -> None:
+    """A bare number longer than :data:`MAX_NUMBER_DIGITS` is refused by key and line, before
+    the TOML reader turns it into an integer too large to print."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = _BARE_NUMBER.match(line) if len(line) > MAX_NUMBER_DIGITS else None
+        if found is None:
+            continue
+        digits = found.group(2).replace("_", "")
+        if len(digits) > MAX_NUMBER_DIGITS:
+            key = printable_name(found.group(1).strip()[:40])
+            raise ConfigError(
+                f"{source}:{number}: {key}: has {len(digits)} digits",
+                f"a number of at most {MAX_NUMBER_DIGITS} digits",
+            )
+
+
 def parse_environment(
     text: str, source: str = "<config>", existing: Environment | None = None
 ) -> Environment:
@@ -218,6 +245,7 @@ def parse_environment(
     ``existing`` is the stored environment of the same name, used to resolve
     ``"<stored>"`` secrets (so an exported file imports back unchanged).
     """
+    _refuse_long_numbers(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -309,8 +337,9 @@ def load_file(
     existing = None
     if existing_lookup is not None:
         try:
+            _refuse_long_numbers(text, str(path))
             name = tomllib.loads(text).get("name")
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, ConfigError):
             name = None
         if isinstance(name, str):
             existing = existing_lookup(name)

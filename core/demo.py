@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.cipher import encrypt_batch, hash_batch, parse_iv, parse_key
+from core.errors import InputError
 from core.model import (
     Account,
     AccountType,
@@ -34,6 +35,7 @@ from core.model import (
     Transform,
 )
 from core.secrets import Secret
+from core.text import printable_name
 
 DEMO_ENV = "demo"
 ORG_ID = "5DC5123F5245B1D20A490D46@AdobeOrg"
@@ -335,11 +337,54 @@ WEBSITE = """<!doctype html>
 """
 
 
+class DemoFolderError(InputError):
+    """The folder asked for holds things the demo did not make: it is left alone."""
+
+
+#: The file that marks a folder as made by the demo: only such a folder is ever rewritten.
+DEMO_MARKER = ".audiencectl-demo"
+#: How many of a refused folder's entries the refusal names.
+LISTED_ENTRIES = 5
+
+
+def is_demo_folder(root: Path) -> bool:
+    """True if ``root`` was made by the demo (it holds the marker file)."""
+    return (root / DEMO_MARKER).is_file()
+
+
+def check_demo_folder(root: Path) -> None:
+    """Refuses a folder that exists, is not empty and was not made by the demo."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise DemoFolderError(
+            f"{printable_name(str(root))} is not a folder", "give --dir an empty or new folder"
+        )
+    if is_demo_folder(root):
+        return
+    entries = sorted(p.name for p in root.iterdir())
+    if not entries:
+        return
+    shown = ", ".join(printable_name(n) for n in entries[:LISTED_ENTRIES])
+    more = f" and {len(entries) - LISTED_ENTRIES} more" if len(entries) > LISTED_ENTRIES else ""
+    raise DemoFolderError(
+        f"{printable_name(str(root))} is not made by the demo and holds {shown}{more}",
+        "give --dir an empty or new folder; the demo never touches other files",
+    )
+
+
 def build_demo(root: Path, profiles: int = 400) -> DemoWorkspace:
-    """Writes the demo's files under ``root`` (created, or refreshed if it exists)."""
+    """Writes the demo's files under ``root``: a new or empty folder, or one the demo made
+    (then refreshed). Any other folder is refused (:class:`DemoFolderError`)."""
+    check_demo_folder(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / DEMO_MARKER).write_text(
+        "Made by `audiencectl demo`; `audiencectl demo --reset` may rewrite this folder.\n",
+        encoding="utf-8",
+    )
     rng = random.Random(2026)
     inbox, outbox, website = root / "aam-outbound", root / "aam-inbound", root / "website"
-    for folder in (root, inbox, outbox, website):
+    for folder in (inbox, outbox, website):
         folder.mkdir(parents=True, exist_ok=True)
     for old in inbox.iterdir():
         if old.is_file():

@@ -14,6 +14,7 @@ from importlib import metadata
 from core import clock
 from core.checks import CheckResult, spec_for, summarize
 from core.model import Account, AccountType, DataSource, Environment, IdType, Transform
+from core.text import printable_name
 
 __all__ = ["GLYPH", "render_report", "versions"]
 
@@ -141,4 +142,4 @@ def render_report(
     for name, version in (versions_used or versions()).items():
         lines.append(f"- {name}: {version}")
     lines.append("")
-    return "\n".join(lines)
+    return "\n".join(printable_name(line) for line in lines)  # names stay on one line

@@ -27,6 +27,7 @@ from core.cipher import IdCodec
 from core.errors import InputError, OperationCancelled
 from core.formats import write_inbound
 from core.ids import check_numeric_id
+from core.leftovers import clean_remote_leftovers, temp_prefix
 from core.model import Account, DataSource, Environment
 from core.outcomes import Outcome
 from core.reconcile import make_codec
@@ -317,11 +318,12 @@ def run_export(
         )
         report.destination = str(target)
         return report
-    with tempfile.TemporaryDirectory(prefix="audiencectl-export-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("export")) as tmp:
         report = write_export(
             members_csv, segment_id, ds, codec, profiles, Path(tmp), gz=gz, cancelled=cancelled
         )
         with open_account(env.export_account) as files:
+            clean_remote_leftovers(files)  # .part- uploads a killed run left
             taken = {remote.name for remote in files.list()}
             report.files = _free_names(Path(tmp), report.files, taken)
             sent: list[str] = []

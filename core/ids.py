@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 
 from core.errors import ValidationError
+from core.text import printable_name
 
 _IMS_ORG = re.compile(r"[A-Za-z0-9]{24}@AdobeOrg")
 _DIGITS = re.compile(r"[0-9]+")
 _INT63_MAX = 2**63 - 1
+#: The most digits a numeric field (DPID, destination ID, priority, port) may have:
+#: a signed 64-bit integer, as TOML and SQLite keep them, has at most 19.
+MAX_NUMBER_DIGITS = 19
 
 IMS_ORG_HINT = (
     "24 letters or digits followed by @AdobeOrg, e.g. 5DC5123F5245B1D20A490D46@AdobeOrg; "
@@ -52,16 +56,43 @@ def check_numeric_id(value: object, field: str, *, required: bool = True) -> int
     if isinstance(value, bool):
         raise ValidationError(field, "must be a number", "write it without quotes, e.g. 14016")
     if isinstance(value, int):
+        check_number_size(value, field)
         number = value
     elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        check_digits(value.strip(), field)
         number = int(value.strip())
     else:
         raise ValidationError(
-            field, f"{value!r} is not a number", "only digits, e.g. 14016 (not the alias text)"
+            field,
+            f"{printable_name(excerpt_text(str(value)))!r} is not a number",
+            "only digits, e.g. 14016 (not the alias text)",
         )
     if number <= 0:
         raise ValidationError(field, "must be a positive number", "e.g. 14016")
+    if number > _INT63_MAX:
+        raise ValidationError(field, "is too large", f"at most {_INT63_MAX}")
     return number
+
+
+def check_digits(digits: str, field: str) -> None:
+    """Refuses a run of digits longer than :data:`MAX_NUMBER_DIGITS` (before ``int()``)."""
+    count = len(digits.lstrip("+-"))
+    if count > MAX_NUMBER_DIGITS:
+        raise ValidationError(
+            field, f"has {count} digits", f"a number of at most {MAX_NUMBER_DIGITS} digits"
+        )
+
+
+def check_number_size(number: int, field: str) -> None:
+    """Refuses an integer outside the signed 64-bit range (before it is printed or stored)."""
+    if not -_INT63_MAX - 1 <= number <= _INT63_MAX:
+        raise ValidationError(
+            field, "is too large", f"a number of at most {MAX_NUMBER_DIGITS} digits"
+        )
+
+
+def excerpt_text(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def is_segment_list(text: str) -> bool:

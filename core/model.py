@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from core.errors import ValidationError
-from core.ids import IMS_ORG_HINT, check_numeric_id, is_ims_org_id
+from core.ids import IMS_ORG_HINT, check_number_size, check_numeric_id, is_ims_org_id
 from core.secrets import Secret
 
 
@@ -178,6 +178,7 @@ class Account:
         object.__setattr__(self, "type", _enum(AccountType, self.type, "type"))
         if isinstance(self.port, bool) or not isinstance(self.port, int):
             raise ValidationError("port", "must be a number", "e.g. 22")
+        check_number_size(self.port, "port")
         if not 1 <= self.port <= 65535:
             raise ValidationError("port", f"{self.port} is out of range", "1 to 65535, usually 22")
         if self.host and not is_host(self.host):
@@ -246,6 +247,7 @@ class DataSource:
         )
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise ValidationError("priority", "must be a whole number", "higher wins, e.g. 10")
+        check_number_size(self.priority, "priority")
         object.__setattr__(self, "id_type", _enum(IdType, self.id_type, "id_type"))
         object.__setattr__(self, "transform", _enum(Transform, self.transform, "transform"))
         object.__setattr__(

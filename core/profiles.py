@@ -18,7 +18,7 @@ whole; only the set of profile ids is kept while validating.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -29,6 +29,7 @@ import numpy as np
 from core.errors import InputError, OperationCancelled
 from core.formats import excerpt
 from core.ids import is_ecid
+from core.text import printable_name
 
 __all__ = [
     "CHUNK_ROWS",
@@ -43,6 +44,12 @@ ID_COLUMN = "id"
 VISITOR_COLUMNS = ("profile_id", "visitor_id")
 CHUNK_ROWS = 20_000
 _BOM = b"\xef\xbb\xbf"
+#: The most columns a profiles CSV may have (Campaign exports a few dozen).
+MAX_PROFILE_COLUMNS = 1_000
+#: The longest header line read (1,000 names of about 1 KiB each fit).
+MAX_HEADER_BYTES = 1 << 20
+#: How many names a message lists before "and N more".
+LISTED_NAMES = 20
 _UTF8_HINT = "save the file as UTF-8 (in Excel: CSV UTF-8)"
 _HEADER_HINT = "the first row names the columns, one of them `id`, e.g. id,email,mobile_phone"
 _VISITORS_HINT = "the visitors CSV has two columns: profile_id,visitor_id"
@@ -93,7 +100,16 @@ class _CsvFile:
 
     def _lines(self, handle: BinaryIO, first_line: int) -> Iterator[str]:
         first = first_line == 1
-        for number, raw in enumerate(handle, start=first_line):
+        lines: Iterator[bytes] = handle
+        if first:
+            head = handle.readline(MAX_HEADER_BYTES + 1)
+            if len(head) > MAX_HEADER_BYTES:
+                raise InputError(
+                    f"{self.name}: the header line is longer than {MAX_HEADER_BYTES >> 20} MiB",
+                    f"a profiles CSV has at most {MAX_PROFILE_COLUMNS:,} columns",
+                )
+            lines = chain([head], handle)
+        for number, raw in enumerate(lines, start=first_line):
             if first:
                 raw = raw.removeprefix(_BOM)
                 first = False
@@ -118,30 +134,49 @@ class _CsvFile:
         with handle:
             reader = csv.reader(self._lines(handle, first_line), strict=True)
             shift = first_line - 1
+            start = first_line  # where the record being read began
             try:
                 for row in reader:
+                    line = start
+                    start = reader.line_num + shift + 1
                     if not row or (len(row) == 1 and not row[0].strip()):
                         continue  # a blank line
-                    yield reader.line_num + shift, row
+                    yield line, row
             except csv.Error as exc:
-                raise InputError(
-                    f"{self.name}: line {reader.line_num + shift} is not valid CSV ({exc})",
-                    "check the quotes on that line",
-                ) from None
+                raise self._csv_error(exc, start, reader.line_num + shift) from None
             except OSError as exc:
                 raise _read_error(self.path, exc) from None
+
+    def _csv_error(self, exc: csv.Error, start: int, at: int) -> InputError:
+        """Names the line where the bad record began: a quote opened there and never
+        closed makes the reader fail many lines later (or at the end of the file)."""
+        if at > start or "field larger" in str(exc) or "end of data" in str(exc):
+            return InputError(
+                f"{self.name}: line {start} opens a quote that is not closed "
+                f"(the reader got to line {at}: {exc})",
+                "close the quote on that line, or double it (\"\") inside a quoted field",
+            )
+        return InputError(
+            f"{self.name}: line {start} is not valid CSV ({exc})", "check the quotes on that line"
+        )
 
     def header(self, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
         """The header row's names (trimmed); ``InputError`` for an empty file or duplicates."""
         first = next(rows, None)
         if first is None:
             raise InputError(f"{self.name} is empty", _HEADER_HINT)
+        if len(first[1]) > MAX_PROFILE_COLUMNS:
+            raise InputError(
+                f"{self.name}: the header has {len(first[1]):,} columns",
+                f"a profiles CSV has at most {MAX_PROFILE_COLUMNS:,} columns",
+            )
         names = [name.strip() for name in first[1]]
         seen: set[str] = set()
         for name in names:
             if name in seen:
                 raise InputError(
-                    f"{self.name}: column {name!r} appears twice in the header",
+                    f"{self.name}: column {printable_name(name[:80])!r} appears twice "
+                    "in the header",
                     "column names must be unique",
                 )
             seen.add(name)
@@ -149,6 +184,15 @@ class _CsvFile:
 
 
 _BLOCK_BYTES = 1 << 20
+
+
+def list_names(names: Sequence[str], *, quoted: bool = False, limit: int = LISTED_NAMES) -> str:
+    """``names`` for a message, escaped, the first ``limit`` of them then "and N more"."""
+    shown = [printable_name(n[:80]) for n in names[:limit]]
+    text = ", ".join(repr(n) if quoted else n for n in shown)
+    if len(names) > limit:
+        text += f" and {len(names) - limit} more"
+    return text
 
 
 def _names(text: str) -> list[str]:
@@ -218,7 +262,7 @@ class CsvProfiles:
     def _checked_header(self, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
         names = self.profiles_file.header(rows)
         if ID_COLUMN not in names:
-            found = ", ".join(repr(n) for n in names) or "none"
+            found = list_names(names, quoted=True) or "none"
             raise InputError(
                 f"{self.profiles_file.name}: no `id` column (columns found: {found})",
                 _HEADER_HINT,

@@ -13,19 +13,20 @@ from datetime import datetime
 from core.clock import iso
 from core.outcomes import EXPLANATIONS, Outcome
 from core.reconcile import Summary
+from core.text import printable_name
 
 __all__ = ["render_markdown"]
 
 
 def _cell(text: object) -> str:
     """Text safe inside a Markdown table cell (one line, pipes and backticks escaped)."""
-    value = str(text).replace("\r", " ").replace("\n", " ")
+    value = printable_name(str(text))
     return value.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
 
 
 def _code(text: str) -> str:
     """Inline code that survives backticks inside ``text``."""
-    body = text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    body = printable_name(text).replace("|", "\\|")
     fence = "``" if "`" in body else "`"
     pad = " " if "`" in body else ""
     return fence + pad + body + pad + fence
@@ -124,7 +125,7 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
         for name, reason in summary.skipped:
             add(f"| {_cell(name)} | {_cell(reason)} |")
         add("")
-    return "\n".join(out)
+    return "\n".join(printable_name(line) for line in out)  # names stay on one line
 
 
 def _ordered(summary: Summary) -> list[tuple[str, int]]:

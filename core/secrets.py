@@ -9,6 +9,7 @@ tokens sealed with a key file (mode 0600) that lives beside the store.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import stat
 from dataclasses import dataclass, field
@@ -79,6 +80,12 @@ class Secret:
 
     def __str__(self) -> str:
         return self.display()
+
+
+#: The largest ``file:`` secret read (a password, key or private key fits many times).
+MAX_SECRET_FILE_BYTES = 64 * 1024
+_log = logging.getLogger("audiencectl.secrets")
+_WARNED: set[tuple[Path, int]] = set()
 
 
 def mask(value: str, keep: int = 0) -> str:
@@ -160,18 +167,7 @@ class SecretBox:
                 )
             return value
         if secret.kind == "file":
-            path = Path(secret.ref).expanduser()
-            try:
-                return path.read_text(encoding="utf-8").rstrip("\r\n")
-            except FileNotFoundError:
-                raise SecretError(
-                    f"{field}: secret file {path} does not exist", "check the file: reference"
-                ) from None
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SecretError(
-                    f"{field}: secret file {path} cannot be read ({type(exc).__name__})",
-                    "check its permissions and that it holds text",
-                ) from None
+            return read_secret_file(Path(secret.ref).expanduser(), field)
         key = self._load_key(create=False)
         if not secret.ref.startswith(_TOKEN_PREFIX):
             raise SecretError(f"{field}: stored secret is damaged", "re-enter it")
@@ -184,3 +180,56 @@ class SecretBox:
                 "the key file was replaced; restore it or re-enter the secret",
             ) from None
         return clear.decode()
+
+
+def read_secret_file(path: Path, field: str) -> str:
+    """The text of a ``file:`` secret: a regular file of at most
+    :data:`MAX_SECRET_FILE_BYTES`; a FIFO, device or directory is refused without
+    waiting on it. A file readable by group or others is read, with a warning."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SecretError(
+            f"{field}: secret file {path} does not exist", "check the file: reference"
+        ) from None
+    except OSError as exc:
+        raise SecretError(
+            f"{field}: secret file {path} cannot be read ({exc.strerror or type(exc).__name__})",
+            "check its permissions",
+        ) from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretError(
+                f"{field}: secret file {path} is not a regular file",
+                "point file: at a plain file holding the secret",
+            )
+        try:
+            raw = fh.read(MAX_SECRET_FILE_BYTES + 1)
+        except OSError as exc:
+            raise SecretError(
+                f"{field}: secret file {path} cannot be read ({exc.strerror})",
+                "check the file",
+            ) from None
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise SecretError(
+            f"{field}: secret file {path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB",
+            "the file should hold only the secret",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(
+            f"{field}: secret file {path} is not UTF-8 text", "save the secret as text"
+        ) from None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 and (path, mode) not in _WARNED:
+        _WARNED.add((path, mode))
+        _log.warning(
+            "audiencectl: warning: secret file %s is readable by group or others (mode %o); "
+            "run: chmod 600 %s",
+            path,
+            mode,
+            path,
+        )
+    return text.rstrip("\r\n")

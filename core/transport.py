@@ -207,28 +207,48 @@ def open_transport(
 # ----------------------------------------------------------------------------- SFTP
 
 
-class _GuardedStream(io.RawIOBase):
-    """Raw stream over an SFTP file whose errors become ConnectionFailure."""
+#: The largest file downloaded over SFTP (docs/reference.md §8); AAM parts are far smaller.
+MAX_DOWNLOAD_BYTES = 16 * 1024**3
 
-    def __init__(self, handle: paramiko.SFTPFile, label: str) -> None:
+
+class _GuardedStream(io.RawIOBase):
+    """Raw stream over an SFTP file whose errors become ConnectionFailure; it ends at
+    ``limit`` (the size the server gave when the file was opened) and refuses more."""
+
+    def __init__(self, handle: paramiko.SFTPFile, label: str, limit: int) -> None:
         super().__init__()
         self._handle = handle
         self._label = label
+        self._limit = limit
+        self._read = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        left = self._limit - self._read
+        if left <= 0:
+            if self._read_raw(1):
+                raise ConnectionFailure(
+                    f"{self._label}: the server sent more than the {self._limit:,} bytes it "
+                    "listed (the file grew while read, or the server is broken)",
+                    "download it again once the file stops changing",
+                )
+            return 0
+        data = self._read_raw(min(len(buffer), left))
+        size = len(data)
+        memoryview(buffer).cast("B")[:size] = data
+        self._read += size
+        return size
+
+    def _read_raw(self, size: int) -> bytes:
         try:
-            data = self._handle.read(len(buffer))
+            return self._handle.read(size)
         except TimeoutError:
             raise ConnectionFailure(f"reading {self._label} stalled: no data within the "
                                     "timeout", H_DROPPED) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionFailure(f"reading {self._label} failed: {exc}", H_DROPPED) from None
-        size = len(data)
-        memoryview(buffer).cast("B")[:size] = data
-        return size
 
     def close(self) -> None:
         if not self.closed:
@@ -321,8 +341,16 @@ class SftpTransport(FileTransport):
         check_remote_name(name)
         with self._errors("read", name):
             handle = self.sftp.open(self._path(name), "rb")
-            handle.prefetch()
-        stream = io.BufferedReader(_GuardedStream(handle, name), buffer_size=CHUNK)
+            size = handle.stat().st_size or 0
+            if size > MAX_DOWNLOAD_BYTES:
+                handle.close()
+                raise ConnectionFailure(
+                    f"{name}: {size:,} bytes is larger than the {MAX_DOWNLOAD_BYTES:,} bytes "
+                    "a download may have",
+                    "an AAM file is never this large; check the folder",
+                )
+            handle.prefetch(size)
+        stream = io.BufferedReader(_GuardedStream(handle, name, size), buffer_size=CHUNK)
         try:
             yield stream  # type: ignore[misc]
         finally:

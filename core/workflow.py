@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from core import clock
 from core.errors import AudienceError, ExitCode
 from core.formats import Batch, Manifest
+from core.leftovers import temp_prefix
 from core.model import Account, DataSource, Environment
 from core.outcomes import match_rate
 from core.reconcile import (
@@ -597,7 +598,7 @@ def _import_batches(
     raises ``_Cancel`` when it is stopped or the caller cancels.
     """
     routed = found.selection.routed
-    with tempfile.TemporaryDirectory(prefix="audiencectl-import-", dir=temp_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("import"), dir=temp_dir) as tmp:
         for number, (batch, sources) in enumerate(routed, start=1):
             blocked = gate.stop_between_batches()
             if blocked is State.PAUSED:

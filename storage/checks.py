@@ -24,6 +24,7 @@ from core.hostkeys import HostKeyStore
 from core.model import Account, DataSource, Environment, RequestStatus
 from core.probe import ProbeReport
 from core.secrets import SecretBox
+from core.text import printable_name
 from core.workflow import RunRecord, WorkflowStatus
 from storage import probes
 from storage.audiences import SqliteWorkflowStore
@@ -126,9 +127,9 @@ def save_results(
             env,
             r.id,
             r.status,
-            r.title,
-            r.detail,
-            r.fix,
+            printable_name(r.title),
+            printable_name(r.detail),
+            printable_name(r.fix),
             clock.iso(r.at or clock.now()),
         )
         for r in results

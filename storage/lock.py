@@ -29,8 +29,10 @@ class ImportLocked(InputError):
 
 
 def lock_path_for(db_path: Path) -> Path:
-    """``<store>.import.lock`` beside the store."""
-    return db_path.with_name(db_path.name + ".import.lock")
+    """``<store>.import.lock`` beside the real store file: symlinks (to the store or to a
+    folder on its path) are resolved, so every path to one store takes the same lock."""
+    real = Path(os.path.realpath(db_path))
+    return real.with_name(real.name + ".import.lock")
 
 
 class ImportLock:

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from core import clock
 from core.model import Role
 from core.probe import ProbeReport
+from core.text import printable_name
+
+
+def _printable(value: Any) -> Any:
+    """The report's JSON with every string escaped (file names from the folder may hold
+    control characters or bytes that are not UTF-8)."""
+    if isinstance(value, str):
+        return printable_name(value)
+    if isinstance(value, dict):
+        return {printable_name(str(k)): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def save(conn: sqlite3.Connection, env: str, report: ProbeReport) -> int:
@@ -22,7 +36,7 @@ def save(conn: sqlite3.Connection, env: str, report: ProbeReport) -> int:
             report.role.value,
             clock.iso(report.started_at),
             1 if report.ok else 0,
-            json.dumps(report.to_json(), ensure_ascii=False),
+            json.dumps(_printable(report.to_json()), ensure_ascii=False),
         ),
     )
     return int(cur.lastrowid or 0)

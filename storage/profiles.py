@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.errors import InputError
-from core.profiles import CHUNK_ROWS, ID_COLUMN, CsvProfiles
+from core.profiles import CHUNK_ROWS, ID_COLUMN, CsvProfiles, list_names
 from storage.db import Store
 
 __all__ = [
@@ -104,7 +104,7 @@ def _columns(store: Store, env_name: str) -> list[str]:
 def _position(store: Store, env_name: str, column: str) -> int:
     columns = _columns(store, env_name)
     if column not in columns:
-        found = ", ".join(columns) or "none: no profiles loaded"
+        found = list_names(columns) or "none: no profiles loaded"
         raise InputError(
             f"the profiles of {env_name!r} have no column {column!r} (columns: {found})",
             "load profiles with that column (`audiencectl profiles load`), "

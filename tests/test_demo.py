@@ -13,11 +13,13 @@ import pytest
 from core.checks import run_checks
 from core.cipher import parse_key
 from core.demo import (
+    DEMO_MARKER,
     DEMO_SMS_IV_HEX,
     DEMO_SMS_KEY_HEX,
     PHONE_STYLES,
     SLIP_FIXED_PRIORITY,
     SLIP_LABEL,
+    DemoFolderError,
     DemoWorkspace,
     build_demo,
     deliver_next,
@@ -238,7 +240,7 @@ def test_applying_each_fix_leaves_only_pass_and_skip(demo) -> None:  # type: ign
 # --------------------------------------------------------------------- re-running
 
 
-def test_running_the_demo_again_starts_it_over_without_duplicates(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_reopens_and_reset_starts_it_over_without_duplicates(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "demo"
     db = str(folder / "audiencectl.db")
 
@@ -258,7 +260,13 @@ def test_running_the_demo_again_starts_it_over_without_duplicates(run_cli, tmp_p
     run_cli("--db", db, "import", "resume")
     run_cli("--db", db, "import", "run", "--once", "--quiet")
     assert snapshot() != first
-    again = run_cli("demo", "--dir", str(folder), "--no-tui")
+    played = snapshot()
+    reopened = run_cli("demo", "--dir", str(folder), "--no-tui")
+    assert reopened.code == 0, reopened.err
+    assert f"reopening the demo workspace at {folder}" in reopened.out
+    assert "demo --reset" in reopened.out
+    assert snapshot() == played  # the user's edits are kept
+    again = run_cli("demo", "--dir", str(folder), "--no-tui", "--reset")
     assert again.code == 0, again.err
     assert snapshot() == first
     services = Services(db_path=Path(db), env_name="demo")
@@ -280,3 +288,45 @@ def test_next_batch_is_all_known_but_one(tmp_path: Path) -> None:
     assert next(ds for ds in workspace.env.datasources if ds.destination_id == 46391).transform is (
         Transform.AES
     )
+
+
+# ----------------------------------------------------------- folders it does not own
+
+
+def test_demo_refuses_a_folder_holding_other_files(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "mine"
+    (folder / "aam-outbound").mkdir(parents=True)
+    (folder / "profiles.csv").write_text("id,email\n1,a@example.com\n", encoding="utf-8")
+    (folder / "aam-outbound" / "notes.txt").write_text("keep me", encoding="utf-8")
+    (folder / "aam-outbound" / "ftp_1_2_iso8601_full.sync").write_text("x\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for extra in ((), ("--reset",)):
+        result = run_cli("demo", "--dir", str(folder), "--no-tui", *extra)
+        assert result.code == 2, result.err
+        assert "not made by the demo" in result.err
+        assert "aam-outbound" in result.err and "profiles.csv" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+        assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_demo_refuses_a_folder_holding_a_real_store(
+    run_cli, tmp_path: Path, sample_toml: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "real"
+    folder.mkdir()
+    db = folder / "audiencectl.db"
+    assert run_cli("--db", str(db), "config", "import", str(sample_toml)).code == 0
+    names = run_cli("--db", str(db), "config", "export").out
+    result = run_cli("demo", "--dir", str(folder), "--no-tui", "--reset")
+    assert result.code == 2 and "audiencectl.db" in result.err
+    assert run_cli("--db", str(db), "config", "export").out == names
+    assert not (folder / DEMO_MARKER).exists()
+
+
+def test_demo_builds_in_an_empty_folder_and_marks_it(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    assert run_cli("demo", "--dir", str(folder), "--no-tui").code == 0
+    assert (folder / DEMO_MARKER).is_file()
+    with pytest.raises(DemoFolderError, match="not made by the demo"):
+        build_demo(tmp_path)  # tmp_path holds "empty" and other test files

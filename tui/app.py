@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import AudienceError
 from core.model import Environment
+from core.text import printable_lines
 from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
 from tui.palette import ScreenCommands
@@ -84,6 +85,25 @@ class AudienceApp(App[int]):
         self.animation_level = "none"
         self.requested_theme = theme
         self._startup_notes = self._choose_environment()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is plain text: messages carry labels, file names and hosts,
+        which must never be read as markup (``markup`` is ignored on purpose)."""
+        super().notify(
+            printable_lines(message),
+            title=printable_lines(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_mount(self) -> None:
         if self.requested_theme in self.available_themes:

@@ -14,6 +14,7 @@ from typing import IO, BinaryIO
 import numpy as np
 
 from core.errors import InputError
+from core.gzbound import BoundedGzip
 from core.ids import is_segment_list
 
 #: A line longer than this (in bytes, without its newline) is malformed and skipped.
@@ -499,7 +500,7 @@ def read_chunks(
     """
     if chunk_lines < 1:
         raise ValueError("chunk_lines must be at least 1")
-    source: IO[bytes] = gzip.GzipFile(fileobj=stream, mode="rb") if gz else stream
+    source: IO[bytes] = BoundedGzip(stream, name) if gz else stream  # type: ignore[assignment]
     parser = _LineParser(start_line, chunk_lines)
     try:
         for data, overlong in _raw_blocks(source):
@@ -547,7 +548,7 @@ def count_lines(path: Path, *, gz: bool | None = None) -> int:
     count = 0
     last = b"\n"
     with path.open("rb") as handle:
-        source: IO[bytes] = gzip.GzipFile(fileobj=handle, mode="rb") if gz else handle
+        source: IO[bytes] = BoundedGzip(handle, path.name) if gz else handle  # type: ignore[assignment]
         try:
             while block := source.read(_BLOCK_BYTES):
                 count += block.count(b"\n")

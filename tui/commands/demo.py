@@ -10,7 +10,7 @@ import click
 import platformdirs
 
 from core.checks import CheckResult, run_checks
-from core.demo import DemoWorkspace, build_demo, deliver_next
+from core.demo import DemoWorkspace, build_demo, deliver_next, is_demo_folder, workspace_at
 from core.errors import ExitCode
 from core.model import RequestStatus
 from core.profiles import CsvProfiles
@@ -82,10 +82,24 @@ def next_steps(workspace: DemoWorkspace) -> list[str]:
     ]
 
 
+def demo_root(folder: Path | None) -> Path:
+    return (folder or default_demo_dir()).expanduser().resolve()
+
+
+def existing_demo(folder: Path | None) -> DemoWorkspace | None:
+    """The demo workspace already built in ``folder`` (marked and with its store), if any."""
+    root = demo_root(folder)
+    workspace = workspace_at(root)
+    if is_demo_folder(root) and workspace.db_path.is_file():
+        return workspace
+    return None
+
+
 def prepare_demo(folder: Path | None) -> tuple[DemoWorkspace, DemoInstall]:
     """Builds the demo's files in ``folder`` (default: the user data dir's) and installs
-    it in its own store; `demo` and `serve --demo` both start here."""
-    workspace = build_demo((folder or default_demo_dir()).expanduser().resolve())
+    it in its own store; `demo` and `serve --demo` both start here. A folder the demo
+    did not make is refused before anything is written (:class:`DemoFolderError`)."""
+    workspace = build_demo(demo_root(folder))
     services = Services(db_path=workspace.db_path, env_name=workspace.env.name)
     try:
         return workspace, install_demo(services, workspace)
@@ -103,19 +117,32 @@ def prepare_demo(folder: Path | None) -> tuple[DemoWorkspace, DemoInstall]:
 @click.option(
     "--no-tui", is_flag=True, help="Build the workspace, print where, do not open the console."
 )
+@click.option("--reset", is_flag=True, help="Start the demo over (only in a folder the demo made).")
 @click.option("--no-mouse", is_flag=True, help="Do not capture the mouse.")
 @click.option("--theme", default="textual-dark", show_default=True)
 @pass_state
 def demo_command(
-    state: CliState, folder: Path | None, no_tui: bool, no_mouse: bool, theme: str
+    state: CliState,
+    folder: Path | None,
+    no_tui: bool,
+    reset: bool,
+    no_mouse: bool,
+    theme: str,
 ) -> int:
     """Build a demo workspace (store, profiles, AAM files, data sources) and open the console.
 
     Works offline. The demo's store is its own (DIR/audiencectl.db); --db is ignored.
-    Running it again starts the demo over (its files and its environment).
+    Running it again reopens the workspace as you left it; --reset starts it over.
+    DIR must be new, empty, or a folder the demo made: nothing else is ever touched.
     """
     if not no_tui:
         check_theme(theme)
+    existing = None if reset else existing_demo(folder)
+    if existing is not None:
+        click.echo(f"reopening the demo workspace at {existing.root}")
+        click.echo(f"  store:    {existing.db_path}")
+        click.echo("  (as you left it; `audiencectl demo --reset` starts it over)")
+        return _open(existing, no_tui, no_mouse, theme)
     workspace, done = prepare_demo(folder)
     run = done.first_pass
     # The workspace's paths are this command's output: stdout, so they can be kept.
@@ -131,6 +158,11 @@ def demo_command(
     click.echo(f"  checklist: {len(done.findings)} finding(s) to fix")
     for finding in done.findings:
         click.echo(f"    {finding.status}: {finding.title}")
+    return _open(workspace, no_tui, no_mouse, theme)
+
+
+def _open(workspace: DemoWorkspace, no_tui: bool, no_mouse: bool, theme: str) -> int:
+    """Prints the next steps (``--no-tui``) or opens the console on the demo's store."""
     if no_tui:
         for line in next_steps(workspace):
             click.echo(line)

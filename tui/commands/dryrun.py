@@ -21,6 +21,7 @@ from core.reconcile import (
     summarize,
 )
 from core.report import render_markdown
+from core.text import printable_name
 from tui.cli import CliState, pass_state
 
 _CSV = click.Path(path_type=Path, dir_okay=False)
@@ -128,7 +129,7 @@ def _print_human(summary: Summary, env_name: str, batch_count: int) -> None:
         "reconciled (offline; nothing stored)"
     )
     if summary.datasources:
-        echo("data sources: " + ", ".join(summary.datasources))
+        echo("data sources: " + ", ".join(printable_name(d) for d in summary.datasources))
     echo(f"  records      {summary.records:>9}")
     echo(f"  reconciled   {summary.reconciled:>9}   match rate {summary.match_rate * 100:.1f} %")
     echo(f"  duplicates   {summary.duplicates:>9}")
@@ -149,6 +150,6 @@ def _print_human(summary: Summary, env_name: str, batch_count: int) -> None:
     if samples:
         echo(f"samples ({len(samples)} of {len(summary.unreconciled_samples)}; --json for all):")
         for s in samples:
-            echo(f"  {s.file}:{s.line}  {s.outcome}  {s.id}")
+            echo(f"  {printable_name(s.file)}:{s.line}  {s.outcome}  {printable_name(s.id)}")
     for name, reason in summary.skipped:
-        echo(f"skipped {name}: {reason}")
+        echo(f"skipped {printable_name(name)}: {printable_name(reason)}")

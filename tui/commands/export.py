@@ -8,6 +8,7 @@ import click
 
 from core.errors import ExitCode, InputError
 from core.export import REASONS, ExportReport, run_export
+from core.leftovers import clean_local_leftovers
 from storage.audiences import SqliteExportProfiles
 from tui.cli import CliState, pass_state
 from tui.commands.importwf import account_opener, secret_resolver
@@ -74,6 +75,7 @@ def export_command(
         raise InputError("--out and --upload exclude each other", "choose one")
     services = state.services
     env = services.env()
+    clean_local_leftovers()  # what a killed run left in the temporary folder
     report = run_export(
         env,
         members,

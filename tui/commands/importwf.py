@@ -17,6 +17,7 @@ from core import clock
 from core.errors import ExitCode
 from core.formats import classify_names
 from core.hostkeys import HostKeyCheck
+from core.leftovers import clean_local_leftovers
 from core.model import Account, AccountType, DataSource, Environment
 from core.probe import Credentials
 from core.transport import FileTransport, open_transport
@@ -93,6 +94,7 @@ def run_import_pass(
     env = services.env()
     workflow = SqliteWorkflowStore(services.store)
     with ImportLock(services.db_path):
+        clean_local_leftovers()  # what a killed run left in the temporary folder
         check_can_run(workflow, env.name)
         return run_pass(
             env,

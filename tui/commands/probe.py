@@ -17,6 +17,7 @@ from core.errors import ExitCode, InputError
 from core.hostkeys import HostKeyChanged, HostKeyCheck, HostKeyUnknown, host_label
 from core.model import Account, AccountType, Environment, Role
 from core.probe import Credentials, ProbeReport, StageResult, probe
+from core.text import printable_name
 from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
 from tui.cli import CliState, pass_state
@@ -56,9 +57,10 @@ def not_configured_message(env: Environment, roles: list[Role]) -> str | None:
 
 def stage_line(stage: StageResult) -> str:
     """``✓ dns        3 ms  detail  → hint``: one line per stage."""
-    line = f"  {GLYPHS.get(stage.status, '?')} {stage.name:<8}{stage.ms:>6} ms  {stage.detail}"
+    detail = printable_name(stage.detail)
+    line = f"  {GLYPHS.get(stage.status, '?')} {stage.name:<8}{stage.ms:>6} ms  {detail}"
     if stage.hint:
-        line += f"  → {stage.hint}"
+        line += f"  → {printable_name(stage.hint)}"
     return line
 
 
@@ -76,7 +78,8 @@ def summary_line(report: ProbeReport) -> str:
 def _print_human(report: ProbeReport) -> None:
     role = report.role
     click.echo(
-        f"{role.value} · {role.campaign_name} ({role.direction}) · {report.endpoint} · "
+        f"{role.value} · {role.campaign_name} ({role.direction}) · "
+        f"{printable_name(report.endpoint)} · "
         f"{clock.iso(report.started_at)}"
     )
     if report.host_key is not None:

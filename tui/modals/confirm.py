@@ -25,7 +25,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Static(self.body, id="dialog-body", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(self.yes, variant="warning", id="yes")

@@ -37,7 +37,7 @@ class HostKeyModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         where = host_label(self.host, self.port)
         with Vertical(id="dialog", classes="hostkey-dialog"):
-            yield Label(f"! Unknown host key for {where}", id="dialog-title")
+            yield Label(f"! Unknown host key for {where}", id="dialog-title", markup=False)
             yield Static(
                 (f"Account: {self.account}\n" if self.account else "") + f"Host:        {where}\n"
                 f"Key type:    {self.key.key_type}\n"

@@ -21,7 +21,7 @@ class PromptModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
             with Horizontal(id="dialog-buttons"):
                 yield Button("OK", variant="primary", id="ok")

@@ -73,6 +73,7 @@ from tui.runs import (
 )
 from tui.screens.base import ConsoleScreen
 from tui.services import Services
+from tui.text import plain
 from tui.widgets.export_panel import ExportPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.outcome_chart import OutcomeChart
@@ -301,7 +302,9 @@ class AudiencesScreen(ConsoleScreen):
         select = self.query_one("#dr-datasource", Select)
         chosen = select.value
         labels = [ds.label for ds in env.by_priority()]
-        select.set_options([("by destination ID in the name", ROUTE), *[(x, x) for x in labels]])
+        select.set_options(
+            [("by destination ID in the name", ROUTE), *[(plain(x), x) for x in labels]]
+        )
         select.value = chosen if chosen in labels else ROUTE
         self.refresh_workflow()
 

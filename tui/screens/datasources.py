@@ -19,6 +19,7 @@ from tui.modals.confirm import ConfirmModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
 from tui.services import Services
+from tui.text import plain
 from tui.widgets.datasource_form import (
     DataSourceForm,
     FormResult,
@@ -144,7 +145,7 @@ class DataSourcesScreen(ConsoleScreen):
         table.clear()
         sources = env.by_priority() if env else []
         for ds in sources:
-            table.add_row(*table_row(ds), key=ds.label)
+            table.add_row(*(plain(cell) for cell in table_row(ds)), key=ds.label)
         table.display = bool(sources)
         labels = [ds.label for ds in sources]
         if env is None:

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 from storage.overview import SetupStep, overview
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
+from tui.text import plain
 from tui.widgets.first_run import FirstRunKeys, FirstRunTips
 from tui.widgets.glyphs import badge
 from tui.widgets.nav_bar import NavBar
@@ -77,8 +78,8 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
         for number, step in enumerate(self.steps, start=1):
             table.add_row(
                 badge(step.state, {"done": "ok", "todo": "todo"}.get(step.state)),
-                f"{number}. {step.title}",
-                step.summary,
+                plain(f"{number}. {step.title}"),
+                plain(step.summary),
                 key=f"{number}",
             )
         self.show_next_step()

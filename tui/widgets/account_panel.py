@@ -289,7 +289,7 @@ class AccountPanel(Vertical):
         }
         port_text = self.field_input("port").value.strip() or "22"
         port = 22
-        if not port_text.isdigit():
+        if not port_text.isdigit() or len(port_text) > 5:
             errors["port"] = "✗ must be a number. 1 to 65535, usually 22"
         else:
             port = int(port_text)

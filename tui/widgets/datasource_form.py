@@ -23,10 +23,12 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from core.cipher import parse_iv, parse_key
 from core.errors import AudienceError, ValidationError
-from core.ids import check_numeric_id
+from core.ids import MAX_NUMBER_DIGITS, check_numeric_id
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.normalize import normalize_email, normalize_phone
 from core.secrets import Secret
+from core.text import printable_name
+from tui.text import plain
 from tui.widgets.tickbox import TickBox
 
 __all__ = [
@@ -286,9 +288,9 @@ class DataSourceForm(VerticalScroll):
         box = self.query_one("#reconciliation_key-input", Input)
         box.value = key
         if self.columns:
-            options = [(name, name) for name in self.columns]
+            options = [(plain(name), name) for name in self.columns]
             if key and key not in self.columns:
-                options.append((f"{key} (not a loaded column)", key))
+                options.append((plain(f"{key} (not a loaded column)"), key))
             select.set_options(options)
             if key:
                 select.value = key
@@ -368,9 +370,14 @@ class DataSourceForm(VerticalScroll):
         priority = 0
         text = str(raw["priority"]).strip() or "0"
         try:
+            if len(text) > MAX_NUMBER_DIGITS:
+                raise ValueError(text)
             priority = int(text)
         except ValueError:
-            errors["priority"] = f"✗ Priority {text!r} is not a whole number (higher wins, e.g. 10)"
+            errors["priority"] = (
+                f"✗ Priority {printable_name(text[:24])!r} is not a whole number "
+                f"of at most {MAX_NUMBER_DIGITS} digits (higher wins, e.g. 10)"
+            )
         id_type = IdType(str(raw["id_type"]) or "visitor")
         visitor = id_type is IdType.VISITOR
         transform = Transform.NONE if visitor else Transform(str(raw["transform"]) or "none")

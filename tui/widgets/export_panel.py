@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.export import ExportReport
 from tui.runs import ExportPreview, ExportRequest, display_path, resolve_path, skipped_lines
+from tui.text import plain
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.tickbox import TickBox
 
@@ -87,7 +88,7 @@ class ExportPanel(Vertical):
         members = self.query_one("#ex-members", Select)
         current = members.value
         options = [
-            (f"segment {seg} ({count:,} members)", f"{_SEGMENT}{seg}")
+            (plain(f"segment {seg} ({count:,} members)"), f"{_SEGMENT}{seg}")
             for seg, count in segments.items()
         ]
         options.append(("a members CSV file…", CSV_CHOICE))
@@ -102,7 +103,7 @@ class ExportPanel(Vertical):
             members.value = CSV_CHOICE
         sources = self.query_one("#ex-datasource", Select)
         chosen = sources.value
-        sources.set_options([(label, label) for label in datasources])
+        sources.set_options([(plain(label), label) for label in datasources])
         if chosen in datasources:
             sources.value = chosen
         elif datasources:

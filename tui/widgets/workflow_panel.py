@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Label, Static
 from core import clock
 from core.workflow import RunRecord
 from tui.runs import WorkflowView
+from tui.text import plain
 from tui.widgets.run_progress import RunProgress
 
 __all__ = ["STATES", "WorkflowPanel", "run_row", "state_words"]
@@ -128,13 +129,13 @@ class WorkflowPanel(Vertical):
         runs = self.query_one("#wf-runs", DataTable)
         runs.clear()
         for run in view.runs:
-            runs.add_row(*run_row(run), key=str(run.id))
+            runs.add_row(*(plain(cell) for cell in run_row(run)), key=str(run.id))
         if not view.runs:
             runs.add_row("never run", "", "", "", "", "")
         segments = self.query_one("#wf-segments", DataTable)
         segments.clear()
         for seg, members in view.segments.items():
-            segments.add_row(seg, f"{members:,}", key=seg)
+            segments.add_row(plain(seg), f"{members:,}", key=seg)
         if not view.segments:
             segments.add_row("none yet", "")
         self.set_running(self.running)
