@@ -256,8 +256,8 @@ def test_two_uploads_in_the_same_second_both_survive(
 
 def _export_args(ws: DemoWorkspace, db_path: Path, tmp_path: Path) -> dict:  # type: ignore[type-arg]
     from storage.audiences import SqliteExportProfiles
-    from tui.commands.importwf import secret_resolver
-    from tui.services import Services
+    from usecases.access import secret_resolver
+    from usecases.services import Services
 
     services = Services(db_path=db_path, env_name=ws.env.name)
     env = services.env()

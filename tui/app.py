@@ -24,20 +24,11 @@ from tui.screens.base import ConsoleScreen
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
 from tui.screens.home import HomeScreen
+from tui.screens.registry import SCREENS
 from tui.screens.request import RequestScreen
-from tui.services import Services
+from usecases.services import Services
 
 STYLES = Path(__file__).parent / "styles"
-
-#: (mode, title, key): the screens, in the order of Adobe's setup page. F1 is help, F8-F10 actions.
-SCREENS: list[tuple[str, str, str]] = [
-    ("home", "Home", "f2"),
-    ("request", "Request", "f3"),
-    ("accounts", "Accounts", "f4"),
-    ("datasources", "Sources", "f5"),
-    ("audiences", "Audiences", "f6"),
-    ("checklist", "Checklist", "f7"),
-]
 
 
 class QuitConfirm(ConfirmModal):

@@ -53,32 +53,19 @@ from storage.profiles import ProfileStats, profile_stats
 from tui.modals.confirm import ConfirmModal
 from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
-from tui.runs import (
-    DryRunRequest,
-    DryRunResult,
-    ExportPreview,
-    ExportRequest,
-    Step,
-    WorkflowView,
-    default_audience_path,
-    display_path,
-    export_request,
-    full_path,
-    preview_export,
-    resolve_path,
-    run_dry_run,
-    run_pass_now,
-    worker_services,
-    workflow_view,
-)
 from tui.screens.base import ConsoleScreen
-from tui.services import Services
 from tui.widgets.export_panel import ExportPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.outcome_chart import OutcomeChart
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.screen_header import ScreenIntro
 from tui.widgets.workflow_panel import WorkflowPanel
+from usecases.dryrun import DryRunRequest, DryRunResult, run_dry_run
+from usecases.export import ExportPreview, ExportRequest, export_request, preview_export
+from usecases.importwf import WorkflowView, run_pass_now, workflow_view
+from usecases.paths import default_audience_path, display_path, full_path, resolve_path
+from usecases.progress import Step
+from usecases.services import Services, worker_services
 
 NO_ENV = "No environment yet: start one with the provisioning request (F3), then come back."
 #: The dry run's data source select: route each file by the destination ID in its name.
@@ -274,11 +261,11 @@ class AudiencesScreen(ConsoleScreen):
 
     @property
     def env(self) -> Environment | None:
-        return self.app.current_env()  # type: ignore[attr-defined, no-any-return]
+        return self.console.current_env()
 
     @property
     def services(self) -> Any:
-        return self.app.services  # type: ignore[attr-defined]
+        return self.console.services
 
     @property
     def active_tab(self) -> str:

@@ -16,9 +16,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.export import ExportReport
-from tui.runs import ExportPreview, ExportRequest, display_path, resolve_path, skipped_lines
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.tickbox import TickBox
+from usecases.export import ExportPreview, ExportRequest, skipped_lines
+from usecases.paths import display_path, resolve_path
 
 __all__ = ["CSV_CHOICE", "ExportPanel", "preview_line"]
 

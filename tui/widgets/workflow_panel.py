@@ -14,8 +14,8 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from core import clock
 from core.workflow import RunRecord
-from tui.runs import WorkflowView
 from tui.widgets.run_progress import RunProgress
+from usecases.importwf import WorkflowView
 
 __all__ = ["STATES", "WorkflowPanel", "run_row", "state_words"]
 

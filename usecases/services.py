@@ -6,6 +6,8 @@ Shared by the command line and the console; it imports no Textual.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,3 +73,13 @@ class Services:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+@contextmanager
+def worker_services(services: Services) -> Iterator[Services]:
+    """A ``Services`` with its own store connection, for one worker thread; closed after."""
+    own = Services(db_path=services.db_path, env_name=services.env_name)
+    try:
+        yield own
+    finally:
+        own.close()
