@@ -15,6 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import AudienceError
 from core.model import Environment
+from tui.console import ConsoleApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
 from tui.palette import ScreenCommands
@@ -221,3 +222,8 @@ def run_console(services: Services, *, mouse: bool = True, theme: str = "textual
     app = AudienceApp(services, theme=theme)
     with HangupGuard(app.exit):
         app.run(mouse=mouse)
+
+
+def _is_a_console(app: AudienceApp) -> ConsoleApp:
+    """A type check only: the App is what screens and widgets see as the console."""
+    return app

@@ -2,7 +2,7 @@
 
 The panel collects the choice (a segment of the store or a members CSV, the
 segment or trait ID AAM should get, the data source, a folder) and shows the
-preview and the result; the screen runs the work (``tui.runs``) in a worker.
+preview and the result; the Export tab runs the work (``usecases.export``) in a worker.
 """
 
 from __future__ import annotations
