@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from core.errors import InputError
 from core.hostkeys import HostKeyChanged, HostKeyUnknown
-from core.model import Environment, Role
-from core.probe import ProbeReport, probe
+from core.model import Account, Environment, Role
+from core.probe import Credentials, ProbeReport, StageResult, probe
 from storage import probes
 from usecases.access import credentials_for, host_key_check
 from usecases.services import Services
@@ -47,6 +47,30 @@ class ProbeOutcome:
         return any(r.first_failure is not None for r in self.reports)
 
 
+def probe_account(
+    services: Services,
+    env: Environment,
+    account: Account,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    trust_new_host_key: bool = False,
+    credentials: Credentials | None = None,
+    on_stage: Callable[[StageResult], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ProbeReport:
+    """Probes one account of ``env`` (its secrets resolved here unless ``credentials``
+    are given), against the store's pinned host keys; the report is not saved."""
+    creds = credentials if credentials is not None else credentials_for(services, env, account)
+    return probe(
+        account,
+        creds,
+        host_key_check(services, account, trust_new_host_key),
+        timeout=timeout,
+        on_stage=on_stage,
+        cancelled=cancelled,
+    )
+
+
 def probe_accounts(
     services: Services,
     roles: list[Role],
@@ -70,12 +94,13 @@ def probe_accounts(
     credentials = {role: credentials_for(services, env, env.account(role)) for role in roles}
     reports: list[ProbeReport] = []
     for role in roles:
-        account = env.account(role)
-        report = probe(
-            account,
-            credentials[role],
-            host_key_check(services, account, trust_new_host_key),
+        report = probe_account(
+            services,
+            env,
+            env.account(role),
             timeout=timeout,
+            trust_new_host_key=trust_new_host_key,
+            credentials=credentials[role],
         )
         probes.save(services.store.conn, env.name, report)
         reports.append(report)

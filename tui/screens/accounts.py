@@ -24,9 +24,9 @@ from textual.worker import get_current_worker
 
 from core.direction import Finding, direction_findings
 from core.errors import AudienceError
-from core.hostkeys import HostKey, HostKeyCheck, HostKeyUnknown, host_label
+from core.hostkeys import HostKey, HostKeyUnknown, host_label
 from core.model import Account, AccountType, Environment, Role
-from core.probe import ProbeReport, StageResult, probe
+from core.probe import ProbeReport, StageResult
 from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
 from tui.modals.hostkey import HostKeyModal
@@ -35,6 +35,7 @@ from tui.screens.base import ConsoleScreen
 from tui.widgets.account_panel import AccountPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
+from usecases.probe import probe_account
 from usecases.services import Services, worker_services
 
 PROBE_KEYS = {Role.IMPORT: "F8", Role.EXPORT: "F9"}
@@ -322,19 +323,10 @@ class AccountsScreen(ConsoleScreen):
         self, env: Environment, run: _Run, services: Services, cancelled: Callable[[], bool]
     ) -> None:
         """The worker's body, with the worker's own store connection."""
-        from usecases.access import credentials_for
-
         try:
             for role in run.roles:
                 if cancelled():
                     break
-                account = env.account(role)
-                creds = credentials_for(services, env, account)  # secrets: here only
-                check = HostKeyCheck(
-                    SqliteHostKeyStore(services.store.conn),
-                    trust_new=False,
-                    pinned_from_config=account.host_key,
-                )
                 seen: list[StageResult] = []
 
                 def on_stage(
@@ -343,10 +335,10 @@ class AccountsScreen(ConsoleScreen):
                     seen.append(stage)
                     self.post_message(ProbeProgress(run.run_id, role, tuple(seen)))
 
-                report = probe(
-                    account,
-                    creds,
-                    check,
+                report = probe_account(  # the secrets are resolved here only
+                    services,
+                    env,
+                    env.account(role),
                     timeout=self.probe_timeout,
                     on_stage=on_stage,
                     cancelled=cancelled,
