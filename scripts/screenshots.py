@@ -25,7 +25,7 @@ from core import clock, probe
 from core.demo import build_demo
 from tui.app import AudienceApp
 from tui.commands.demo import install_demo
-from tui.services import Services
+from usecases.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 FROZEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)

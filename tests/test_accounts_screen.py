@@ -19,9 +19,9 @@ from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld
 from tui.app import AudienceApp
 from tui.modals.hostkey import HostKeyModal
 from tui.screens.accounts import AccountsScreen
-from tui.services import Services
 from tui.widgets.account_panel import PASTED_KEY, AccountPanel, KeyInput
 from tui.widgets.probe_view import StageRow
+from usecases.services import Services
 
 ENV = "screen-test"
 

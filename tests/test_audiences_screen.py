@@ -19,13 +19,13 @@ from storage.profiles import load_profiles
 from tui.app import AudienceApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.prompt import PromptModal
-from tui.runs import run_pass_now
 from tui.screens.audiences import AudiencesScreen
-from tui.services import Services, pause_hooks
 from tui.widgets.export_panel import ExportPanel
 from tui.widgets.outcome_chart import OutcomeChart, bar, chart_rows
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.workflow_panel import WorkflowPanel
+from usecases.importwf import run_pass_now
+from usecases.services import Services, pause_hooks
 
 SIZE = (120, 40)
 
@@ -564,7 +564,8 @@ def test_dry_run_progress_names_the_profile_index_being_built(demo) -> None:  # 
     """Indexing a large profile dimension takes seconds: the progress line says so
     before the audience files are read, for store and CSV profiles alike, and the
     bar never moves back."""
-    from tui.runs import DryRunRequest, Step, run_dry_run
+    from usecases.dryrun import DryRunRequest, run_dry_run
+    from usecases.progress import Step
 
     services, workspace = demo
     for request in (
@@ -590,7 +591,7 @@ def test_console_dry_run_checks_a_profiles_csv_no_batch_needed(demo, tmp_path: P
     routed (so the run never read the profiles)."""
     from core.errors import InputError
     from tests.test_reconcile import late_duplicate_and_unrouted
-    from tui.runs import DryRunRequest, run_dry_run
+    from usecases.dryrun import DryRunRequest, run_dry_run
 
     services, workspace = demo
     dup, unrouted = late_duplicate_and_unrouted(workspace.profiles_csv, tmp_path)

@@ -1,7 +1,7 @@
 """kill -9 at the worst moments: the store stays whole and a rerun finishes the job.
 
 Real processes run `audiencectl`; ``AUDIENCECTL_TEST_HOOKS`` makes them announce
-and pause at named points (the hooks of tui.services.pause_hooks) so the kill lands there.
+and pause at named points (the hooks of usecases.services.pause_hooks) so the kill lands there.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from tests.conftest import SAMPLE_TOML
 from tests.external import needs_openssl, openssl_cbc_hex
 from tests.tui_helpers import app_for, services_with_sample
 from tui.app import AudienceApp
-from tui.services import Services
+from usecases.services import Services
 
 KEY = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"
 IV = "000102030405060708090a0b0c0d0e0f"

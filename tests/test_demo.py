@@ -34,8 +34,8 @@ from storage.checks import context_for, last_results
 from storage.settings import first_run_tips_wanted
 from tests.external import needs_openssl, openssl
 from tui.commands.demo import install_demo
-from tui.commands.importwf import run_import_pass
-from tui.services import Services
+from usecases.importwf import run_import_pass
+from usecases.services import Services
 
 FINDINGS = {"datasource.priority": "fail", "workflow.import": "fail"}
 

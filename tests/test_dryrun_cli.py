@@ -151,7 +151,13 @@ def test_datasource_option_accepts_unnamed_files(run_cli, tmp_path: Path) -> Non
     phones = tmp_path / "phones.txt"
     phones.write_text("+33.6.12.34.56.78 77\n0033600000002 77\n", encoding="utf-8")
     result = dry_run(
-        run_cli, db, "--profiles", str(data.profiles_csv), "--datasource", "Mobile", "--json",
+        run_cli,
+        db,
+        "--profiles",
+        str(data.profiles_csv),
+        "--datasource",
+        "Mobile",
+        "--json",
         str(phones),
     )
     assert result.code == 0, result.err
@@ -207,3 +213,41 @@ def test_corrupt_part_exits_2_naming_the_file(run_cli, tmp_path: Path) -> None: 
     part.write_bytes(part.read_bytes()[:-5])
     result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(data.inbox))
     assert result.code == 2 and part.name in result.err
+
+
+def test_without_profiles_the_store_profiles_and_visitor_map_are_used(run_cli, demo) -> None:  # type: ignore[no-untyped-def]
+    """The demo loaded its profiles and visitor map into the store: a dry run without
+    --profiles reads those, and gives the answer of the same CSVs."""
+    before = store_digest(demo.db_path)
+    from_csv = dry_run(
+        run_cli,
+        demo.db_path,
+        "--profiles",
+        str(demo.profiles_csv),
+        "--visitors",
+        str(demo.visitors_csv),
+        "--json",
+        str(demo.inbox),
+    )
+    from_store = dry_run(run_cli, demo.db_path, "--json", str(demo.inbox))
+    assert from_store.code == 0, from_store.err
+    assert json.loads(from_store.out) == json.loads(from_csv.out)
+    no_map = dry_run(
+        run_cli, demo.db_path, "--profiles", str(demo.profiles_csv), "--json", str(demo.inbox)
+    )
+    # the visitor map of the store reconciles visitor lines a profiles CSV alone cannot
+    assert json.loads(from_store.out)["reconciled"] > json.loads(no_map.out)["reconciled"]
+    human = dry_run(run_cli, demo.db_path, str(demo.inbox))
+    assert human.code == 0, human.err
+    assert "profiles: the store (" in human.out
+    assert store_digest(demo.db_path) == before
+
+
+def test_without_profiles_an_empty_store_says_how_to_load_them(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    result = dry_run(run_cli, db, str(data.inbox))
+    assert result.code == 2
+    assert "no profiles in the store" in result.err and "profiles load" in result.err
+    result = dry_run(run_cli, db, "--visitors", str(data.visitors_csv), str(data.inbox))
+    assert result.code == 2 and "--visitors goes with --profiles" in result.err
+    assert "Traceback" not in result.err

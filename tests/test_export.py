@@ -13,8 +13,11 @@ import pytest
 
 from core.demo import DEMO_IV_HEX, DEMO_KEY_HEX, DemoWorkspace
 from core.errors import OperationCancelled
+from storage.audiences import SqliteWorkflowStore
 from tests.external import openssl
 from tests.test_import_cli import demo_store
+from usecases.importwf import run_import_pass
+from usecases.services import Services
 
 AES_DS = "Recipient - Email (AES)"
 CRM_DS = "Recipient - CRM ID (SHA-256)"
@@ -256,8 +259,8 @@ def test_two_uploads_in_the_same_second_both_survive(
 
 def _export_args(ws: DemoWorkspace, db_path: Path, tmp_path: Path) -> dict:  # type: ignore[type-arg]
     from storage.audiences import SqliteExportProfiles
-    from tui.commands.importwf import secret_resolver
-    from tui.services import Services
+    from usecases.access import secret_resolver
+    from usecases.services import Services
 
     services = Services(db_path=db_path, env_name=ws.env.name)
     env = services.env()
@@ -270,7 +273,13 @@ def _export_args(ws: DemoWorkspace, db_path: Path, tmp_path: Path) -> dict:  # t
         import core.export as export
 
         return export.run_export(
-            env, members, "9", profiles, resolve, datasource=AES_DS, **options  # type: ignore[arg-type]
+            env,
+            members,
+            "9",
+            profiles,
+            resolve,
+            datasource=AES_DS,
+            **options,  # type: ignore[arg-type]
         )
 
     return {"services": services, "run": run}
@@ -330,3 +339,71 @@ def test_an_upload_cancelled_midway_leaves_no_file_on_the_account(
         assert list(ws.outbox.iterdir()) == [], "neither the final nor a temporary file"
     finally:
         args["services"].close()
+
+
+def test_without_members_the_stored_audience_is_exported(
+    run_cli, db_path: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """--segment-id alone exports the audience the import workflow stored, as a members
+    CSV of the same IDs would; the file goes beside the store, never the working folder."""
+    ws = demo_store(tmp_path / "demo", db_path)
+    services = Services(db_path=db_path)
+    try:
+        run_import_pass(services)
+        stored = SqliteWorkflowStore(services.store).segment_members(ws.env.name, "201")
+    finally:
+        services.close()
+    assert stored
+    result = run_cli("export", "--segment-id", "201", "--datasource", AES_DS, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    exports = db_path.parent / "exports"
+    assert report["members"] == len(stored)
+    assert sorted(p.name for p in exports.iterdir()) == [report["file"]]
+    assert not list(Path.cwd().glob("ftp_dpm_*"))
+    out = tmp_path / "from-csv"
+    out.mkdir()
+    from_csv = run_cli(
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "stored.csv", sorted(stored))),
+        "--segment-id",
+        "201",
+        "--datasource",
+        AES_DS,
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert from_csv.code == 0, from_csv.err
+    csv_report = json.loads(from_csv.out)
+    assert sorted(read_lines(exports / report["file"])) == sorted(
+        read_lines(out / csv_report["file"])
+    )
+
+
+def test_default_folder_is_said_in_full(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    demo_store(tmp_path / "demo", db_path)
+    members = members_csv(tmp_path / "m.csv", [f"P{n:05d}" for n in range(1, 11)])
+    result = run_cli(
+        "export", "--members", str(members), "--segment-id", "5", "--datasource", AES_DS
+    )
+    assert result.code == 0, result.err
+    exports = db_path.parent / "exports"
+    written = [p.name for p in exports.iterdir()]
+    assert len(written) == 1 and NAME.fullmatch(written[0])
+    assert f"to {exports.absolute()}" in result.out or "to ~/" in result.out
+    assert str(exports.name) in result.out
+
+
+def test_without_members_an_empty_segment_is_an_input_error(
+    run_cli, db_path: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    demo_store(tmp_path / "demo", db_path)
+    result = run_cli("export", "--segment-id", "201", "--datasource", AES_DS)
+    assert result.code == 2 and "segment 201 has no member in the store" in result.err
+    result = run_cli("export", "--segment-id", "abc", "--datasource", AES_DS)
+    assert result.code == 2 and "segment_id" in result.err
+    assert not (db_path.parent / "exports").exists() or not list(
+        (db_path.parent / "exports").iterdir()
+    )

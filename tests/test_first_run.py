@@ -21,8 +21,8 @@ from storage.settings import (
 from tests.tui_helpers import app_for, services_with_sample
 from tui.commands.demo import install_demo
 from tui.screens.home import HomeScreen
-from tui.services import Services
 from tui.widgets.first_run import FirstRunTips
+from usecases.services import Services
 
 SIZE = (100, 30)
 

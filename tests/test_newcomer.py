@@ -18,8 +18,8 @@ from tui.modals.help import HelpModal
 from tui.screens.audiences import AudiencesScreen
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
-from tui.services import Services
 from tui.widgets.first_run import FirstRunTips
+from usecases.services import Services
 
 
 @pytest.fixture

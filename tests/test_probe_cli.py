@@ -19,7 +19,7 @@ from storage.hostkeys import SqliteHostKeyStore
 from tests.conftest import CliResult
 from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld
 from tui.commands.probe import parse_host_port
-from tui.services import Services
+from usecases.services import Services
 
 sshd_test = pytest.mark.sshd
 ENV = "probe-test"

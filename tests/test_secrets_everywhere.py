@@ -15,7 +15,7 @@ import pytest
 from core.cipher import encrypt_batch
 from tests.conftest import store_bytes
 from tui.app import AudienceApp
-from tui.services import Services
+from usecases.services import Services
 
 PASSWORD = "S3cr3t-Import-PW-4711"
 PASSPHRASE = "Pass-Phrase-0815-xyz"

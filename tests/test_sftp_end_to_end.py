@@ -10,7 +10,7 @@ import pytest
 from core.model import Account, DataSource, Environment, Role
 from core.secrets import Secret
 from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld
-from tui.services import Services
+from usecases.services import Services
 
 ECID = "59767559181262060060278870901087098252"  # the ID in the fixture's sample file
 

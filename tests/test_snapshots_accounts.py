@@ -17,7 +17,7 @@ from core.probe import Credentials, ProbeReport, probe
 from storage import probes
 from tests.sshd import SAMPLE_NAME
 from tui.app import AudienceApp
-from tui.services import Services
+from usecases.services import Services
 
 SIZES = [(80, 24), (120, 36)]
 IMPORT_DIR = "/data/aam/outbound"

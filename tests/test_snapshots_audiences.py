@@ -14,7 +14,7 @@ from textual.widgets import TabbedContent
 
 from tests.test_audiences_screen import demo_services
 from tui.app import AudienceApp
-from tui.runs import run_pass_now
+from usecases.importwf import run_pass_now
 
 SIZES = [(80, 24), (120, 36)]
 

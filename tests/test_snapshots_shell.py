@@ -36,7 +36,7 @@ def test_home_of_the_demo_with_first_run_tips(  # type: ignore[no-untyped-def]
     from core.demo import build_demo
     from tui.app import AudienceApp
     from tui.commands.demo import install_demo
-    from tui.services import Services
+    from usecases.services import Services
 
     monkeypatch.delenv("AUDIENCECTL_ENV", raising=False)
     workspace = build_demo(tmp_path / "demo")

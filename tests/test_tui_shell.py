@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from core.model import Environment, RequestStatus
 from tests.tui_helpers import app_for, services_with_sample
 from tui.app import AudienceApp
-from tui.services import Services
+from usecases.services import Services
 
 
 async def test_function_keys_switch_screens(db_path: Path) -> None:

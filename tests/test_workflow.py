@@ -320,8 +320,8 @@ def test_unrouted_batch_is_left_alone(run_cli, db_path: Path, wf: Environment) -
 
 
 def _run_pass_api(db_path: Path, progress, cancelled):  # type: ignore[no-untyped-def]
-    from tui.commands.importwf import run_import_pass
-    from tui.services import Services
+    from usecases.importwf import run_import_pass
+    from usecases.services import Services
 
     services = Services(db_path=db_path)
     try:

@@ -8,7 +8,7 @@ from core.config import parse_environment
 from core.model import Environment
 from tests.conftest import SAMPLE_TOML
 from tui.app import AudienceApp
-from tui.services import Services
+from usecases.services import Services
 
 
 def services_with_sample(db_path: Path, toml: str = SAMPLE_TOML) -> tuple[Services, Environment]:

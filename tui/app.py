@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState
 from core.errors import AudienceError
 from core.model import Environment
 from core.text import printable_lines
+from tui.console import ConsoleApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
 from tui.palette import ScreenCommands
@@ -25,20 +26,11 @@ from tui.screens.base import ConsoleScreen
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
 from tui.screens.home import HomeScreen
+from tui.screens.registry import SCREENS
 from tui.screens.request import RequestScreen
-from tui.services import Services
+from usecases.services import Services
 
 STYLES = Path(__file__).parent / "styles"
-
-#: (mode, title, key): the screens, in the order of Adobe's setup page. F1 is help, F8-F10 actions.
-SCREENS: list[tuple[str, str, str]] = [
-    ("home", "Home", "f2"),
-    ("request", "Request", "f3"),
-    ("accounts", "Accounts", "f4"),
-    ("datasources", "Sources", "f5"),
-    ("audiences", "Audiences", "f6"),
-    ("checklist", "Checklist", "f7"),
-]
 
 
 class QuitConfirm(ConfirmModal):
@@ -250,3 +242,8 @@ def run_console(services: Services, *, mouse: bool = True, theme: str = "textual
     app = AudienceApp(services, theme=theme)
     with HangupGuard(app.exit):
         app.run(mouse=mouse)
+
+
+def _is_a_console(app: AudienceApp) -> ConsoleApp:
+    """A type check only: the App is what screens and widgets see as the console."""
+    return app

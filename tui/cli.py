@@ -6,34 +6,19 @@ hint and an exit code from ``core.errors.ExitCode``; never a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from core.errors import AudienceError, ExitCode, InputError
-from tui.services import Services
+from core.errors import AudienceError, ExitCode
+from tui.commands._common import CliState, check_theme, pass_state
+from usecases.services import Services
 
 DEBUG_VAR = "AUDIENCECTL_DEBUG"
-
-
-class CliState:
-    """What every command receives: the services and output helpers."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    @staticmethod
-    def emit_json(data: Any) -> None:
-        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,15 +63,6 @@ def tui_command(state: CliState, no_mouse: bool, theme: str) -> None:
     from tui.app import run_console  # Textual is imported only here
 
     run_console(state.services, mouse=not no_mouse, theme=theme)
-
-
-def check_theme(name: str) -> None:
-    """Fails with one line listing the valid names when the theme is unknown."""
-    from textual.theme import BUILTIN_THEMES  # only the console's commands get here
-
-    if name not in BUILTIN_THEMES:
-        valid = ", ".join(sorted(BUILTIN_THEMES))
-        raise InputError(f"unknown theme {name!r}", f"valid themes: {valid}")
 
 
 def _register() -> None:

@@ -12,6 +12,9 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.console import console_of
+from tui.screens.registry import SCREENS
+
 
 @dataclass(frozen=True)
 class PaletteCommand:
@@ -22,8 +25,6 @@ class PaletteCommand:
 
 class ScreenCommands(Provider):
     def _commands(self) -> Iterable[PaletteCommand]:
-        from tui.app import SCREENS
-
         screen = self.screen
         provider = getattr(screen, "palette_commands", None)
         if provider is not None:
@@ -31,7 +32,7 @@ class ScreenCommands(Provider):
         yield PaletteCommand(
             "help: this screen",
             "What each field means and where to find it (F1)",
-            self.app.action_help,  # type: ignore[attr-defined]
+            console_of(self.app).action_help,
         )
         for mode, title, key in SCREENS:
             yield PaletteCommand(
@@ -45,7 +46,7 @@ class ScreenCommands(Provider):
                 yield PaletteCommand(
                     f"env: switch to {name}",
                     "Show this environment of the store",
-                    partial(self.app.switch_environment, name),  # type: ignore[attr-defined]
+                    partial(console_of(self.app).switch_environment, name),
                 )
 
     async def discover(self) -> Hits:

@@ -9,7 +9,7 @@ import click
 from core.config import diff, dump_environment, load_file
 from core.errors import ConfigError, ExitCode
 from core.files import write_atomic
-from tui.cli import CliState, pass_state
+from tui.commands._common import CliState, pass_state
 
 
 @click.group("config")

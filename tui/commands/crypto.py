@@ -19,8 +19,8 @@ from core.model import DataSource, Environment, IdType, Transform
 from core.normalize import normalize_batch
 from core.outcomes import Outcome
 from storage.samples import save_sample
-from tui.cli import CliState, pass_state
-from tui.services import Services
+from tui.commands._common import CliState, pass_state
+from usecases.services import Services
 
 HASHES = [Transform.MD5.value, Transform.SHA1.value, Transform.SHA256.value]
 

@@ -20,8 +20,8 @@ from storage.checks import context_for, save_results
 from storage.profiles import load_profiles
 from storage.reset import forget_environment
 from storage.settings import arm_first_run_tips
-from tui.cli import CliState, check_theme, pass_state
-from tui.services import Services
+from tui.commands._common import CliState, check_theme, pass_state
+from usecases.services import Services
 
 
 def default_demo_dir() -> Path:
@@ -49,7 +49,7 @@ def install_demo(services: Services, workspace: DemoWorkspace) -> DemoInstall:
     workflow is paused, so it waits. Runs the offline checklist and keeps its
     verdicts for the home and checklist screens, and arms the first-run tips.
     """
-    from tui.commands.importwf import run_import_pass
+    from usecases.importwf import run_import_pass
 
     name = workspace.env.name
     forget_environment(services.store, name)  # only the demo's environment

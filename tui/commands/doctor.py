@@ -10,37 +10,11 @@ from pathlib import Path
 
 import click
 
-from core.checks import CheckResult, run_checks, summarize
-from core.dnscheck import DnsSettings
-from core.doctor_report import GLYPH, render_report
-from core.errors import ExitCode, InputError
-from core.files import write_atomic
-from storage.checks import context_for, save_results
-from tui.cli import CliState, pass_state
-
-
-def parse_nameserver(text: str) -> DnsSettings:
-    """``IP`` or ``IP:PORT`` (``[v6]:PORT`` for IPv6) into resolver settings."""
-    value = text.strip()
-    port = 53
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        if rest.startswith(":"):
-            port = _port(rest[1:], text)
-    elif value.count(":") == 1:
-        host, _, raw = value.partition(":")
-        port = _port(raw, text)
-    else:
-        host = value
-    if not host:
-        raise InputError(f"--nameserver {text!r} names no server", "e.g. 127.0.0.1 or 10.0.0.2:53")
-    return DnsSettings(nameservers=(host,), port=port)
-
-
-def _port(raw: str, text: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise InputError(f"--nameserver {text!r} has a bad port", "e.g. 127.0.0.1:5353")
-    return int(raw)
+from core.checks import CheckResult, summarize
+from core.doctor_report import GLYPH
+from core.errors import ExitCode
+from tui.commands._common import CliState, pass_state
+from usecases.doctor import run_doctor
 
 
 def human_lines(results: list[CheckResult]) -> list[str]:
@@ -86,37 +60,14 @@ def doctor_command(
     nameserver: str,
 ) -> int:
     """Run the troubleshooting checklist (exit 1 when a check fails)."""
-    services = state.services
-    env = services.env()
-    if timeout <= 0:
-        raise InputError("--timeout must be positive", "e.g. --timeout 10")
-    dns = parse_nameserver(nameserver) if nameserver else DnsSettings(timeout=min(timeout, 5.0))
-    ctx = context_for(
-        services.store, env, box=services.box, offline=offline, probe_timeout=timeout, dns=dns
+    result = run_doctor(
+        state.services, offline=offline, timeout=timeout, nameserver=nameserver, report=report
     )
-    results = run_checks(ctx)
-    save_results(services.store, env.name, results)
-    counts = summarize(results)
-    if report is not None:
-        text = render_report(
-            env,
-            results,
-            request_status=services.repo.request_status(env.name).value,
-            offline=offline,
-        )
-        write_atomic(report, text, what="report")
-        if not as_json:
-            click.echo(f"wrote {report}", err=True)
+    if report is not None and not as_json:
+        click.echo(f"wrote {report}", err=True)
     if as_json:
-        state.emit_json(
-            {
-                "environment": env.name,
-                "offline": offline,
-                "checks": [r.to_json() for r in results],
-                "summary": counts,
-            }
-        )
+        state.emit_json(result.to_json())
     else:
-        for line in human_lines(results):
+        for line in human_lines(result.results):
             click.echo(line)
-    return ExitCode.FINDINGS if counts["fail"] else ExitCode.OK
+    return ExitCode.FINDINGS if result.failed else ExitCode.OK

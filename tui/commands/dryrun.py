@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,25 +10,25 @@ from core.clock import now
 from core.errors import ExitCode, InputError
 from core.files import write_atomic
 from core.outcomes import EXPLANATIONS, Outcome
-from core.profiles import CsvProfiles
-from core.reconcile import (
-    Sample,
-    Summary,
-    batches_from_paths,
-    build_codecs,
-    reconcile_batches,
-    summarize,
-)
+from core.reconcile import Sample, Summary
 from core.report import render_markdown
 from core.text import printable_name
-from tui.cli import CliState, pass_state
+from tui.commands._common import CliState, pass_state
+from usecases.dryrun import MAX_SAMPLES, DryRunRequest, DryRunResult, run_dry_run
 
 _CSV = click.Path(path_type=Path, dir_okay=False)
 
 
 @click.command("dry-run")
-@click.option("--profiles", "profiles_csv", type=_CSV, required=True, help="The profiles CSV.")
-@click.option("--visitors", type=_CSV, help="The visitor-ID map CSV: profile_id,visitor_id.")
+@click.option(
+    "--profiles",
+    "profiles_csv",
+    type=_CSV,
+    help="The profiles CSV (default: the profiles and visitor map in the store).",
+)
+@click.option(
+    "--visitors", type=_CSV, help="The visitor-ID map CSV: profile_id,visitor_id (with --profiles)."
+)
 @click.option(
     "--datasource",
     help="Reconcile every file with this data source only (also files without a destination "
@@ -39,12 +38,14 @@ _CSV = click.Path(path_type=Path, dir_okay=False)
 @click.option(
     "--report", type=click.Path(path_type=Path, dir_okay=False), help="Write a Markdown report."
 )
-@click.option("--max-samples", default=100, show_default=True, help="Unreconciled samples kept.")
+@click.option(
+    "--max-samples", default=MAX_SAMPLES, show_default=True, help="Unreconciled samples kept."
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_state
 def dry_run_command(
     state: CliState,
-    profiles_csv: Path,
+    profiles_csv: Path | None,
     visitors: Path | None,
     datasource: str | None,
     as_json: bool,
@@ -52,55 +53,36 @@ def dry_run_command(
     max_samples: int,
     files: tuple[Path, ...],
 ) -> int:
-    """Reconcile AUDIENCE_FILE... (files or folders) with profiles from CSV, offline.
+    """Reconcile AUDIENCE_FILE... (files or folders) with the profiles, offline.
 
-    Data sources, keys and IVs come from the environment in the store; the
-    store is only read, never written. Files route to data sources by the
-    destination ID in their name, in priority order; split parts are grouped
-    and checked against their .info manifest. Exit 0 whenever the dry run ran,
-    whatever the match rate (findings are in the output); 2 for bad input.
+    Profiles come from --profiles (and --visitors), or else from the store
+    (`audiencectl profiles load`). Data sources, keys and IVs come from the
+    environment in the store; the store is only read, never written. Files
+    route to data sources by the destination ID in their name, in priority
+    order; split parts are grouped and checked against their .info manifest.
+    Exit 0 whenever the dry run ran, whatever the match rate (findings are in
+    the output); 2 for bad input.
     """
-    services = state.services
-    if not services.db_path.exists():
+    if visitors is not None and profiles_csv is None:
         raise InputError(
-            f"no store at {services.db_path}",
-            "import a configuration first (`audiencectl config import FILE.toml`)",
+            "--visitors goes with --profiles",
+            "give --profiles too, or neither to use the profiles and visitor map in the store",
         )
-    env = services.env()
-    routed_env = env
-    force: int | None = None
-    if datasource is not None:
-        ds = env.datasource(datasource)
-        routed_env = replace(env, datasources=(ds,))
-        force = ds.destination_id
-    codecs = build_codecs(routed_env, lambda ds, field: services.secret(env, ds, field))
-    profiles = CsvProfiles(profiles_csv, visitors)
-    profiles.columns()  # a bad header is the first error, as it always was
-    if visitors is not None:
-        profiles.validate()  # every visitor's profile_id against every profile id, first
-    batches, skipped = batches_from_paths(
-        list(files), force_destination=force, accept_unnamed=datasource is not None
-    )
-    skipped = list(skipped)
-    results = reconcile_batches(
-        batches,
-        routed_env,
-        codecs,
-        profiles,
+    request = DryRunRequest(
+        audience_paths=files,
+        profiles_csv=profiles_csv,
+        visitors_csv=visitors,
         datasource=datasource,
         max_samples=max_samples,
-        skipped=skipped,
     )
-    summary = summarize(list(results), skipped, max_samples=max_samples)
-    # Whole and valid, even when no batch needed the profiles (known without reading
-    # them again when the run read them all).
-    profiles.validate()
+    result = run_dry_run(state.services, request)
+    summary = result.summary
     if report is not None:
-        write_atomic(report, render_markdown(summary, env.name, now()), what="report")
+        write_atomic(report, render_markdown(summary, result.env_name, now()), what="report")
     if as_json:
         state.emit_json(summary.to_json())
     else:
-        _print_human(summary, env.name, len(batches))
+        _print_human(result)
         if report is not None:
             click.echo(f"report written to {report}")
     return ExitCode.OK
@@ -121,13 +103,15 @@ def _varied(summary: Summary, limit: int) -> list[Sample]:
     return picked
 
 
-def _print_human(summary: Summary, env_name: str, batch_count: int) -> None:
+def _print_human(result: DryRunResult) -> None:
     echo = click.echo
+    summary = result.summary
     reconciled_batches = len(summary.batches)
     echo(
-        f"dry run on environment {env_name!r}: {reconciled_batches} of {batch_count} batch(es) "
-        "reconciled (offline; nothing stored)"
+        f"dry run on environment {result.env_name!r}: {reconciled_batches} of "
+        f"{result.batch_count} batch(es) reconciled (offline; nothing stored)"
     )
+    echo(f"profiles: {result.profiles_label}")
     if summary.datasources:
         echo("data sources: " + ", ".join(printable_name(d) for d in summary.datasources))
     echo(f"  records      {summary.records:>9}")

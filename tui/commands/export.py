@@ -7,19 +7,19 @@ from pathlib import Path
 import click
 
 from core.errors import ExitCode, InputError
-from core.export import REASONS, ExportReport, run_export
-from core.leftovers import clean_local_leftovers
-from storage.audiences import SqliteExportProfiles
-from tui.cli import CliState, pass_state
-from tui.commands.importwf import account_opener, secret_resolver
+from core.export import REASONS, ExportReport
+from tui.commands._common import CliState, pass_state
+from usecases.export import ExportRequest, export_folder, export_request
+from usecases.paths import full_path
 
 
 def _human(report: ExportReport) -> None:
     where = "uploaded" if report.uploaded else "wrote"
+    destination = report.destination if report.uploaded else full_path(report.destination)
     for name in report.files:
         click.echo(
             f"{where} {name} ({report.lines} line(s), segment {report.segment_id}, "
-            f"data source {report.datasource!r}) to {report.destination}"
+            f"data source {report.datasource!r}) to {destination}"
         )
     skipped = sum(report.skipped.values())
     click.echo(
@@ -40,9 +40,9 @@ def _human(report: ExportReport) -> None:
 @click.option(
     "--members",
     "members",
-    required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="CSV with a header and an id column (profile IDs).",
+    help="CSV with a header and an id column (profile IDs); default: the segment's "
+    "audience as the import workflow stored it.",
 )
 @click.option("--segment-id", required=True, help="The AAM segment (or trait) ID, digits.")
 @click.option("--datasource", default=None, help="Data source label (default: the only one).")
@@ -50,7 +50,7 @@ def _human(report: ExportReport) -> None:
     "--out",
     "out_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Write the file into this folder (default: the current folder).",
+    help="Write the file into this folder (default: exports/ beside the store).",
 )
 @click.option("--upload", is_flag=True, help="Upload through the export account instead.")
 @click.option("--gzip", "gz", is_flag=True, help="Compress (.sync.gz).")
@@ -58,7 +58,7 @@ def _human(report: ExportReport) -> None:
 @pass_state
 def export_command(
     state: CliState,
-    members: Path,
+    members: Path | None,
     segment_id: str,
     datasource: str | None,
     out_dir: Path | None,
@@ -68,26 +68,24 @@ def export_command(
 ) -> int:
     """Build the AAM inbound file (ftp_dpm_<DPID>_<seconds>.sync) for a segment.
 
+    Members come from --members, or else from the segment's audience in the store
+    (imported by the workflow). The file goes into --out, or exports/ beside the
+    store, or through the export account (--upload); the output says where.
     Members whose profile has no usable ID are counted per reason and listed.
     Exit 0 written, 2 input or configuration error, 3 connection error.
     """
     if upload and out_dir is not None:
         raise InputError("--out and --upload exclude each other", "choose one")
     services = state.services
-    env = services.env()
-    clean_local_leftovers()  # what a killed run left in the temporary folder
-    report = run_export(
-        env,
-        members,
-        segment_id,
-        SqliteExportProfiles(services.store, env.name),
-        secret_resolver(services, env),
+    request = ExportRequest(
+        segment_id=segment_id,
         datasource=datasource,
-        out_dir=out_dir,
-        open_account=account_opener(services, env) if upload else None,
+        store_segment=segment_id if members is None else None,
+        members_csv=members,
         gz=gz,
-        hooks=services.hooks,
     )
+    folder = None if upload else export_folder(services, out_dir)
+    report = export_request(services, request, out_dir=folder, upload=upload)
     if as_json:
         state.emit_json(report.to_json())
     else:

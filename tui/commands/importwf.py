@@ -1,165 +1,17 @@
 """`audiencectl import run|status|pause|resume|stop`: the Import shared audience workflow.
 
-Also the wiring the console reuses from a thread worker: :func:`run_import_pass`
-(lock + state check + one pass) and :func:`import_status` (the status object).
+The work is done by ``usecases.importwf``; these commands parse and print.
 """
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import click
 
 from core import clock
 from core.errors import ExitCode
-from core.formats import classify_names
-from core.hostkeys import HostKeyCheck
-from core.leftovers import clean_local_leftovers
-from core.model import Account, AccountType, DataSource, Environment
-from core.probe import Credentials
-from core.transport import FileTransport, open_transport
-from core.workflow import (
-    CancelledFn,
-    PassEvent,
-    PassReport,
-    ProgressFn,
-    State,
-    check_can_run,
-    expected_latency,
-    is_overdue,
-    iter_sleep,
-    pause,
-    resume,
-    run_pass,
-    stop,
-)
-from storage.audiences import SqliteWorkflowStore
-from storage.hostkeys import SqliteHostKeyStore
-from storage.lock import ImportLock
-from storage.profiles import StoreProfiles
-from tui.cli import CliState, pass_state
-from tui.services import Services
-
-TRANSFER_TIMEOUT = 30.0
-
-
-def account_opener(
-    services: Services, env: Environment, timeout: float = TRANSFER_TIMEOUT
-) -> Callable[[Account], FileTransport]:
-    """Opens an account of ``env`` with its resolved secrets, checking host keys against
-    the store's pins (never trusting a new key: probe first)."""
-
-    def open_account(account: Account) -> FileTransport:
-        creds = Credentials(
-            password=services.secret(env, account, "password"),
-            private_key=services.secret(env, account, "private_key"),
-            passphrase=services.secret(env, account, "private_key_passphrase"),
-        )
-        check = HostKeyCheck(
-            SqliteHostKeyStore(services.store.conn),
-            trust_new=False,
-            pinned_from_config=account.host_key,
-        )
-        return open_transport(account, creds, check, timeout)
-
-    return open_account
-
-
-def secret_resolver(services: Services, env: Environment) -> Callable[[DataSource, str], str]:
-    """``resolve(ds, field)`` for data source secrets (AES key and IV)."""
-
-    def resolve(ds: DataSource, field: str) -> str:
-        return services.secret(env, ds, field)
-
-    return resolve
-
-
-def run_import_pass(
-    services: Services,
-    *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
-) -> PassReport:
-    """One pass of the import workflow, as `import run --once` does it.
-
-    Takes the store's import lock (``ImportLocked``, exit 2, when another run holds
-    it), refuses a paused, stopped or failed workflow (``WorkflowRefused``, exit 1),
-    makes an idle one running, then runs :func:`core.workflow.run_pass`. Safe to
-    call from a thread worker (the store connection allows it; do not share it
-    with concurrent writers).
-    """
-    env = services.env()
-    workflow = SqliteWorkflowStore(services.store)
-    with ImportLock(services.db_path):
-        clean_local_leftovers()  # what a killed run left in the temporary folder
-        check_can_run(workflow, env.name)
-        return run_pass(
-            env,
-            workflow,
-            StoreProfiles(services.store, env.name),
-            account_opener(services, env),
-            secret_resolver(services, env),
-            progress=progress,
-            cancelled=cancelled,
-            hooks=services.hooks,
-        )
-
-
-def waiting_files(env: Environment, processed: set[str]) -> int | None:
-    """AAM files in a local import folder not imported yet; None for an SFTP account
-    (status never connects) or a folder that cannot be listed."""
-    account = env.import_account
-    if account.type is not AccountType.LOCAL or not account.path:
-        return None
-    try:
-        names = [p.name for p in Path(account.path).iterdir() if p.is_file()]
-    except OSError:
-        return None
-    batches, _ = classify_names(names)
-    files = {n for b in batches for n in (*b.part_names, b.manifest_name) if n}
-    return len(files - processed)
-
-
-def import_status(services: Services) -> dict[str, Any]:
-    """The ``import status --json`` object: state, last run, ledger, audiences, timing."""
-    env = services.env()
-    workflow = SqliteWorkflowStore(services.store)
-    status = workflow.status(env.name)
-    last = workflow.last_run(env.name)
-    interval = env.workflow.interval_minutes
-    overdue = is_overdue(status, last, interval)
-    notes: list[str] = []
-    if overdue:
-        since = clock.iso(last.started_at) if last else "never"
-        notes.append(
-            f"no run within 2 x {interval} min while running (last run: {since}): "
-            "is `audiencectl import run` (or its scheduler) still going?"
-        )
-    waiting = waiting_files(env, workflow.processed_names(env.name))
-    if status.state in (State.PAUSED, State.STOPPED):
-        held = f", {waiting} file(s) waiting" if waiting else ""
-        notes.append(
-            f"the workflow is {status.state.value}{held}: audiences are not imported "
-            "(`audiencectl import resume`)"
-        )
-    return {
-        "env": env.name,
-        "state": status.state.value,
-        "changed_at": clock.iso(status.changed_at),
-        "last_error": status.last_error,
-        "last_run": last.to_json() if last else None,
-        "processed_files": workflow.processed_count(env.name),
-        "waiting_files": waiting,
-        "segments": {seg: {"members": n} for seg, n in workflow.segment_counts(env.name).items()},
-        "interval_minutes": interval,
-        "overdue": overdue,
-        "expected_latency": expected_latency(interval).to_json(),
-        "notes": notes,
-    }
-
+from core.workflow import PassEvent, PassReport, ProgressFn
+from tui.commands._common import CliState, pass_state
+from usecases.importwf import ImportStatus, change_state, import_status, run_import_loop
 
 # ----------------------------------------------------------------------- commands
 
@@ -220,41 +72,21 @@ def import_run(state: CliState, once: bool, as_json: bool, quiet: bool) -> int:
     The loop ends (exit 0) when the workflow is paused or stopped elsewhere.
     Errors mark the workflow failed: exit 3 (connection) or 2 (input).
     """
-    services = state.services
-    env = services.env()
-    workflow = SqliteWorkflowStore(services.store)
-    show = _printer(quiet)
-    with ImportLock(services.db_path):
-        while True:
-            check_can_run(workflow, env.name)
-            report = run_pass(
-                env,
-                workflow,
-                StoreProfiles(services.store, env.name),
-                account_opener(services, env),
-                secret_resolver(services, env),
-                progress=show,
-                hooks=services.hooks,
-            )
-            _emit_report(state, report, as_json)
-            if once:
-                return ExitCode.OK
-            interval = env.workflow.interval_minutes
-            if not quiet:
-                click.echo(f"next pass in {interval} min (Ctrl+C to quit)", err=True)
-            last_check = 0.0
-            for _ in iter_sleep(interval * 60):
-                if time.monotonic() - last_check < 2:
-                    continue
-                last_check = time.monotonic()
-                current = workflow.status(env.name).state
-                if current is not State.RUNNING:
-                    click.echo(f"the workflow is now {current.value}: exiting", err=True)
-                    return ExitCode.OK
-            current = workflow.status(env.name).state
-            if current is not State.RUNNING:
-                click.echo(f"the workflow is now {current.value}: exiting", err=True)
-                return ExitCode.OK
+
+    def waiting(minutes: int) -> None:
+        if not quiet:
+            click.echo(f"next pass in {minutes} min (Ctrl+C to quit)", err=True)
+
+    ended = run_import_loop(
+        state.services,
+        once=once,
+        progress=_printer(quiet),
+        on_report=lambda report: _emit_report(state, report, as_json),
+        on_wait=waiting,
+    )
+    if ended is not None:
+        click.echo(f"the workflow is now {ended.value}: exiting", err=True)
+    return ExitCode.OK
 
 
 @import_group.command("status")
@@ -262,46 +94,48 @@ def import_run(state: CliState, once: bool, as_json: bool, quiet: bool) -> int:
 @pass_state
 def import_status_command(state: CliState, as_json: bool) -> int:
     """Show the workflow's state, its last run, the audiences in the store and the timing."""
-    data = import_status(state.services)
+    status = import_status(state.services)
     if as_json:
-        state.emit_json(data)
+        state.emit_json(status.to_json())
         return ExitCode.OK
-    line = f"import workflow ({data['env']}): {data['state']} since {data['changed_at']}"
-    click.echo(line)
-    if data["last_error"]:
-        click.echo(f"  last error: {data['last_error']}")
-    run = data["last_run"]
-    if run is None:
-        click.echo("last run: never")
-    else:
-        click.echo(
-            f"last run: {run['status']} at {run['started_at']}: {run['files']} file(s), "
-            f"{run['records']} record(s), {run['reconciled']} reconciled "
-            f"({run['match_rate']:.1%}), {run['duplicates']} duplicate(s)"
-        )
-        if run["error"]:
-            click.echo(f"  error: {run['error']}")
-    click.echo(f"processed files: {data['processed_files']}")
-    if data["waiting_files"]:
-        click.echo(f"waiting files: {data['waiting_files']} (not imported yet)")
-    segments = data["segments"]
-    if segments:
-        shown = ", ".join(f"{seg}: {v['members']}" for seg, v in segments.items())
-        click.echo(f"segments (members): {shown}")
-    else:
-        click.echo("segments: none imported yet")
-    interval = data["interval_minutes"]
-    for text in expected_latency(interval).lines():
-        click.echo(text)
-    for note in data["notes"]:
-        click.echo(f"! {note}")
+    for line in status_lines(status):
+        click.echo(line)
     return ExitCode.OK
 
 
-def _transition(state: CliState, action: Callable[..., Any]) -> int:
-    env = state.services.env()
-    _, message = action(SqliteWorkflowStore(state.services.store), env.name)
-    click.echo(message)
+def status_lines(status: ImportStatus) -> list[str]:
+    """``import status`` for a person: state, last run, ledger, audiences, timing, notes."""
+    lines = [
+        f"import workflow ({status.env}): {status.state.value} since {clock.iso(status.changed_at)}"
+    ]
+    if status.last_error:
+        lines.append(f"  last error: {status.last_error}")
+    run = status.last_run
+    if run is None:
+        lines.append("last run: never")
+    else:
+        lines.append(
+            f"last run: {run.status} at {clock.iso(run.started_at)}: {run.files} file(s), "
+            f"{run.records} record(s), {run.reconciled} reconciled "
+            f"({run.match_rate:.1%}), {run.duplicates} duplicate(s)"
+        )
+        if run.error:
+            lines.append(f"  error: {run.error}")
+    lines.append(f"processed files: {status.processed_files}")
+    if status.waiting_files:
+        lines.append(f"waiting files: {status.waiting_files} (not imported yet)")
+    if status.segments:
+        shown = ", ".join(f"{seg}: {n}" for seg, n in status.segments.items())
+        lines.append(f"segments (members): {shown}")
+    else:
+        lines.append("segments: none imported yet")
+    lines.extend(status.expected_latency.lines())
+    lines.extend(f"! {note}" for note in status.notes)
+    return lines
+
+
+def _transition(state: CliState, action: str) -> int:
+    click.echo(change_state(state.services, action))
     return ExitCode.OK
 
 
@@ -309,18 +143,18 @@ def _transition(state: CliState, action: Callable[..., Any]) -> int:
 @pass_state
 def import_pause(state: CliState) -> int:
     """Pause: a pass in progress finishes its batch; no new pass starts."""
-    return _transition(state, pause)
+    return _transition(state, "pause")
 
 
 @import_group.command("resume")
 @pass_state
 def import_resume(state: CliState) -> int:
     """Make the workflow running again (from paused, stopped, failed or idle)."""
-    return _transition(state, resume)
+    return _transition(state, "resume")
 
 
 @import_group.command("stop")
 @pass_state
 def import_stop(state: CliState) -> int:
     """Stop: a pass in progress is cancelled; nothing runs until resumed."""
-    return _transition(state, stop)
+    return _transition(state, "stop")

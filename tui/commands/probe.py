@@ -4,8 +4,7 @@ Exit codes of ``probe`` (docs/reference.md §1 and §5): 0 when no stage failed,
 1 when a stage failed, 2 when an account is not configured (the missing fields
 are named), 3 when a host key is unknown (without ``--trust-new-host-key``) or
 changed. Every report is saved in the store, so the console and the checklist
-show the last probe. The helpers :func:`credentials_for` and
-:func:`host_key_check` are shared with the console.
+show the last probe. The work is done by ``usecases.probe``.
 """
 
 from __future__ import annotations
@@ -14,45 +13,15 @@ import click
 
 from core import clock
 from core.errors import ExitCode, InputError
-from core.hostkeys import HostKeyChanged, HostKeyCheck, HostKeyUnknown, host_label
-from core.model import Account, AccountType, Environment, Role
-from core.probe import Credentials, ProbeReport, StageResult, probe
+from core.hostkeys import HostKeyChanged, HostKeyUnknown, host_label
+from core.model import Role
+from core.probe import ProbeReport, StageResult
 from core.text import printable_name
-from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
-from tui.cli import CliState, pass_state
-from tui.services import Services
+from tui.commands._common import CliState, pass_state
+from usecases.probe import DEFAULT_TIMEOUT, probe_accounts
 
 GLYPHS = {"pass": "✓", "fail": "✗", "warn": "!", "skip": "-"}
-DEFAULT_TIMEOUT = 10.0
-
-
-def credentials_for(services: Services, env: Environment, account: Account) -> Credentials:
-    """The account's secrets, resolved now (``SecretError`` names a field that cannot be)."""
-    if account.type is AccountType.LOCAL:
-        return Credentials()
-    return Credentials(
-        password=services.secret(env, account, "password"),
-        private_key=services.secret(env, account, "private_key"),
-        passphrase=services.secret(env, account, "private_key_passphrase"),
-    )
-
-
-def host_key_check(services: Services, account: Account, trust_new: bool) -> HostKeyCheck:
-    """The host key policy for ``account``: the store's pins, or the configured fingerprint."""
-    return HostKeyCheck(
-        SqliteHostKeyStore(services.store.conn), trust_new, pinned_from_config=account.host_key
-    )
-
-
-def not_configured_message(env: Environment, roles: list[Role]) -> str | None:
-    """One line naming the missing fields of every account in ``roles``, or None."""
-    gaps = []
-    for role in roles:
-        missing = env.account(role).missing()
-        if missing:
-            gaps.append(f"{role.value} account ({role.campaign_name}) misses {', '.join(missing)}")
-    return "; ".join(gaps) if gaps else None
 
 
 def stage_line(stage: StageResult) -> str:
@@ -134,41 +103,22 @@ def probe_command(
     Exit 0: every stage passed; 1: a stage failed; 2: an account is not configured;
     3: a host key is unknown (without --trust-new-host-key) or changed.
     """
-    services = state.services
-    env = services.env()
     roles = list(Role) if which == "all" else [Role(which)]
-    gaps = not_configured_message(env, roles)
-    if gaps:
-        raise InputError(
-            f"cannot probe: the {gaps}",
-            "fill them in the console (F4) or in [accounts.*] of the TOML file",
-        )
-    credentials = {role: credentials_for(services, env, env.account(role)) for role in roles}
-    reports: list[ProbeReport] = []
-    for role in roles:
-        account = env.account(role)
-        report = probe(
-            account,
-            credentials[role],
-            host_key_check(services, account, trust_new_host_key),
-            timeout=timeout,
-        )
-        probes.save(services.store.conn, env.name, report)
-        reports.append(report)
-        if not as_json:
-            _print_human(report)
+    outcome = probe_accounts(
+        state.services,
+        roles,
+        timeout=timeout,
+        trust_new_host_key=trust_new_host_key,
+        on_report=None if as_json else _print_human,
+    )
     if as_json:
-        state.emit_json([r.to_json() for r in reports])
-    key_errors = [
-        (r.role, r.host_key_error)
-        for r in reports
-        if isinstance(r.host_key_error, HostKeyUnknown | HostKeyChanged)
-    ]
+        state.emit_json([r.to_json() for r in outcome.reports])
+    key_errors = outcome.host_key_errors
     for role, error in key_errors:
         click.echo(_host_key_message(role, error), err=True)
     if key_errors:
         return ExitCode.CONNECTION
-    if any(r.first_failure is not None for r in reports):
+    if outcome.failed:
         return ExitCode.FINDINGS
     return ExitCode.OK
 

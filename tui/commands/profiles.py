@@ -9,7 +9,7 @@ import click
 from core.errors import ExitCode
 from core.profiles import CsvProfiles
 from storage.profiles import load_profiles, profile_stats
-from tui.cli import CliState, pass_state
+from tui.commands._common import CliState, pass_state
 
 _CSV = click.Path(path_type=Path, dir_okay=False)
 

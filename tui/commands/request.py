@@ -13,7 +13,7 @@ from core.errors import ExitCode
 from core.files import write_atomic
 from core.model import RequestStatus
 from core.request import render_eml, render_json, render_text
-from tui.cli import CliState, pass_state
+from tui.commands._common import CliState, pass_state
 
 
 @click.group("request")

@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from core.errors import ExitCode, InputError
-from tui.cli import CliState, check_theme, pass_state
+from tui.commands._common import CliState, check_theme, pass_state
 
 #: The only address `serve` listens on.
 LOOPBACK = "127.0.0.1"

@@ -24,19 +24,19 @@ from textual.worker import get_current_worker
 
 from core.direction import Finding, direction_findings
 from core.errors import AudienceError
-from core.hostkeys import HostKey, HostKeyCheck, HostKeyUnknown, host_label
+from core.hostkeys import HostKey, HostKeyUnknown, host_label
 from core.model import Account, AccountType, Environment, Role
-from core.probe import ProbeReport, StageResult, probe
+from core.probe import ProbeReport, StageResult
 from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
 from tui.modals.hostkey import HostKeyModal
 from tui.palette import PaletteCommand
-from tui.runs import worker_services
 from tui.screens.base import ConsoleScreen
-from tui.services import Services
 from tui.widgets.account_panel import AccountPanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
+from usecases.probe import probe_account
+from usecases.services import Services, worker_services
 
 PROBE_KEYS = {Role.IMPORT: "F8", Role.EXPORT: "F9"}
 NO_ENV = "No environment yet: start one with the provisioning request (F3), then come back."
@@ -167,13 +167,13 @@ class AccountsScreen(ConsoleScreen):
 
     @property
     def env(self) -> Environment | None:
-        return self.app.current_env()  # type: ignore[attr-defined, no-any-return]
+        return self.console.current_env()
 
     def panel(self, role: Role) -> AccountPanel:
         return self.query_one(f"#{role.value}-panel", AccountPanel)
 
     def _pins(self) -> SqliteHostKeyStore:
-        return SqliteHostKeyStore(self.app.services.store.conn)  # type: ignore[attr-defined]
+        return SqliteHostKeyStore(self.console.services.store.conn)
 
     def load(self) -> None:
         """Shows the stored accounts, their pinned keys, the last probes and the banner."""
@@ -183,7 +183,7 @@ class AccountsScreen(ConsoleScreen):
         no_env.update(NO_ENV if env is None else "")
         no_env.display = env is None
         pins = self._pins()
-        conn = self.app.services.store.conn  # type: ignore[attr-defined]
+        conn = self.console.services.store.conn
         for role in Role:
             panel = self.panel(role)
             account = env.account(role) if env else Account(role)
@@ -226,11 +226,11 @@ class AccountsScreen(ConsoleScreen):
             export_account=results[Role.EXPORT].account,
         )
         try:
-            saved = self.app.services.repo.save(new_env)  # type: ignore[attr-defined]
+            saved = self.console.services.repo.save(new_env)
         except AudienceError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return None
-        self.app.environment_saved(saved)  # type: ignore[attr-defined]
+        self.console.environment_saved(saved)
         self._loaded = saved
         pins = self._pins()
         for role in Role:
@@ -316,26 +316,17 @@ class AccountsScreen(ConsoleScreen):
         def cancelled() -> bool:
             return run.cancel.is_set() or worker.is_cancelled
 
-        with worker_services(self.app.services) as services:  # type: ignore[attr-defined]
+        with worker_services(self.console.services) as services:
             self._probe_accounts(env, run, services, cancelled)
 
     def _probe_accounts(
         self, env: Environment, run: _Run, services: Services, cancelled: Callable[[], bool]
     ) -> None:
         """The worker's body, with the worker's own store connection."""
-        from tui.commands.probe import credentials_for
-
         try:
             for role in run.roles:
                 if cancelled():
                     break
-                account = env.account(role)
-                creds = credentials_for(services, env, account)  # secrets: here only
-                check = HostKeyCheck(
-                    SqliteHostKeyStore(services.store.conn),
-                    trust_new=False,
-                    pinned_from_config=account.host_key,
-                )
                 seen: list[StageResult] = []
 
                 def on_stage(
@@ -344,10 +335,10 @@ class AccountsScreen(ConsoleScreen):
                     seen.append(stage)
                     self.post_message(ProbeProgress(run.run_id, role, tuple(seen)))
 
-                report = probe(
-                    account,
-                    creds,
-                    check,
+                report = probe_account(  # the secrets are resolved here only
+                    services,
+                    env,
+                    env.account(role),
                     timeout=self.probe_timeout,
                     on_stage=on_stage,
                     cancelled=cancelled,
@@ -377,7 +368,7 @@ class AccountsScreen(ConsoleScreen):
         run.finished.add(report.role)
         panel = self.panel(report.role)
         panel.set_running(False)
-        conn = self.app.services.store.conn  # type: ignore[attr-defined]
+        conn = self.console.services.store.conn
         try:
             probes.save(conn, event.env_name, report)
         except Exception as exc:  # the store is gone or busy: still show the result

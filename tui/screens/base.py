@@ -7,6 +7,8 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Select, TextArea
 from textual.worker import Worker, WorkerState
 
+from tui.console import ConsoleApp, console_of
+
 
 class ConsoleScreen(Screen[None]):
     """The base of the console's screens.
@@ -17,6 +19,11 @@ class ConsoleScreen(Screen[None]):
     """
 
     _form_snapshot: dict[str, object] | None = None
+
+    @property
+    def console(self) -> ConsoleApp:
+        """The App as the console: its services and environment, typed."""
+        return console_of(self.app)
 
     def _form_values(self) -> dict[str, object]:
         values: dict[str, object] = {}
@@ -44,4 +51,4 @@ class ConsoleScreen(Screen[None]):
     @on(Worker.StateChanged)
     def forward_worker_failure(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            self.app.report_worker_failure(event.worker)  # type: ignore[attr-defined]
+            self.console.report_worker_failure(event.worker)

@@ -20,13 +20,12 @@ from core.checks import CHECK_IDS, CHECKS, SECTIONS, CheckResult, run_checks, su
 from core.model import Environment
 from storage.checks import context_for, last_results, save_results
 from tui.palette import PaletteCommand
-from tui.runs import worker_services
 from tui.screens.base import ConsoleScreen
-from tui.services import Services
 from tui.widgets.check_item import CheckItem
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 from tui.widgets.tickbox import TickBox
+from usecases.services import Services, worker_services
 
 NO_ENV = "No environment yet: start one with the provisioning request (F3)."
 INTRO = "When audiences are not shared: the checklist, in Adobe's troubleshooting order"
@@ -97,11 +96,11 @@ class ChecklistScreen(ConsoleScreen):
 
     @property
     def services(self) -> Services:
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.console.services
 
     @property
     def env(self) -> Environment | None:
-        return self.app.current_env()  # type: ignore[attr-defined, no-any-return]
+        return self.console.current_env()
 
     def items(self) -> list[CheckItem]:
         return list(self.query(CheckItem))

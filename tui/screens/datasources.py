@@ -18,7 +18,6 @@ from storage.samples import forget_sample, rename_sample
 from tui.modals.confirm import ConfirmModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
-from tui.services import Services
 from tui.text import plain
 from tui.widgets.datasource_form import (
     DataSourceForm,
@@ -29,6 +28,7 @@ from tui.widgets.datasource_form import (
 from tui.widgets.diagnose_panel import DiagnosePanel
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
+from usecases.services import Services
 
 COLUMNS = [
     ("Label", "label"),
@@ -116,11 +116,11 @@ class DataSourcesScreen(ConsoleScreen):
 
     @property
     def services(self) -> Services:
-        return self.app.services  # type: ignore[attr-defined, no-any-return]
+        return self.console.services
 
     @property
     def env(self) -> Environment | None:
-        return self.app.current_env()  # type: ignore[attr-defined, no-any-return]
+        return self.console.current_env()
 
     @property
     def form(self) -> DataSourceForm:
@@ -288,7 +288,7 @@ class DataSourcesScreen(ConsoleScreen):
         except AudienceError as exc:
             self.notify(str(exc), title="Not saved", severity="error", timeout=10)
             return None
-        self.app.environment_saved(saved)  # type: ignore[attr-defined]
+        self.console.environment_saved(saved)
         self.notify(f"data source {ds.label!r} saved")
         self.reload(ds.label)
         return saved
@@ -367,7 +367,7 @@ class DataSourcesScreen(ConsoleScreen):
         except AudienceError as exc:
             self.notify(str(exc), title="Not deleted", severity="error", timeout=10)
             return
-        self.app.environment_saved(saved)  # type: ignore[attr-defined]
+        self.console.environment_saved(saved)
         self.notify(f"data source {label!r} deleted")
         self.reload()
 

@@ -66,14 +66,14 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
     def refresh_steps(self) -> None:
         table = self.query_one("#steps", DataTable)
         table.clear()
-        env = self.app.current_env()  # type: ignore[attr-defined]
+        env = self.console.current_env()
         if env is None:
             self.steps = []
             table.display = False
             self.query_one("#next-step", Static).update(EMPTY)
             return
         table.display = True
-        services = self.app.services  # type: ignore[attr-defined]
+        services = self.console.services
         self.steps = overview(services.store, services.repo, env)
         for number, step in enumerate(self.steps, start=1):
             table.add_row(

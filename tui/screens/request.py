@@ -111,7 +111,7 @@ class RequestScreen(ConsoleScreen):
 
     @property
     def env(self) -> Environment | None:
-        return self.app.current_env()  # type: ignore[attr-defined, no-any-return]
+        return self.console.current_env()
 
     def load(self) -> None:
         env = self.env
@@ -182,7 +182,7 @@ class RequestScreen(ConsoleScreen):
         if env is None:
             line.update("Status: not saved yet")
             return
-        history = {st.status: st.at for st in self.app.services.repo.request_history(env.name)}  # type: ignore[attr-defined]
+        history = {st.status: st.at for st in self.console.services.repo.request_history(env.name)}
         parts = []
         for step in RequestStatus:
             at = history.get(step)
@@ -210,11 +210,11 @@ class RequestScreen(ConsoleScreen):
         else:
             env = replace(env, request=request)
         try:
-            saved = self.app.services.repo.save(env)  # type: ignore[attr-defined]
+            saved = self.console.services.repo.save(env)
         except AudienceError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return None
-        self.app.environment_saved(saved)  # type: ignore[attr-defined]
+        self.console.environment_saved(saved)
         self.query_one("#env-name-row").display = False
         self.show_status()
         self.notify(f"request saved in environment {saved.name!r}")
@@ -266,7 +266,7 @@ class RequestScreen(ConsoleScreen):
         env = self._complete_env()
         if env is None:
             return
-        repo = self.app.services.repo  # type: ignore[attr-defined]
+        repo = self.console.services.repo
         current = repo.request_status(env.name)
         order = list(RequestStatus)
         if current is order[-1]:

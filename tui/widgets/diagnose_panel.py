@@ -20,8 +20,8 @@ from core.clock import iso
 from core.diagnose import Diagnosis, diagnose
 from core.model import DataSource, Environment, IdType, Transform
 from storage.samples import StoredSample, last_sample, save_sample
-from tui.runs import worker_services
-from tui.services import Services
+from tui.console import console_of
+from usecases.services import Services, worker_services
 
 __all__ = ["DiagnosePanel", "run_check"]
 
@@ -138,7 +138,7 @@ class DiagnosePanel(VerticalScroll):
             self.query_one("#diag-clear" if not clear.strip() else "#diag-sample").focus()
             return
         self._show_text("… checking", "")
-        services: Services = self.app.services  # type: ignore[attr-defined]
+        services: Services = console_of(self.app).services
         self.check(services, self.env, self.datasource, clear, sample)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose")
@@ -165,4 +165,4 @@ class DiagnosePanel(VerticalScroll):
         hint = getattr(error, "hint", "")
         self._show_text(f"✗ the check could not run: {message}", hint, "fail")
         # Worker.StateChanged does not bubble: hand it to the App's one error handler.
-        self.app.report_worker_failure(event.worker)  # type: ignore[attr-defined]
+        console_of(self.app).report_worker_failure(event.worker)

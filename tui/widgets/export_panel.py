@@ -2,7 +2,7 @@
 
 The panel collects the choice (a segment of the store or a members CSV, the
 segment or trait ID AAM should get, the data source, a folder) and shows the
-preview and the result; the screen runs the work (``tui.runs``) in a worker.
+preview and the result; the Export tab runs the work (``usecases.export``) in a worker.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.export import ExportReport
-from tui.runs import ExportPreview, ExportRequest, display_path, resolve_path, skipped_lines
 from tui.text import plain
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.tickbox import TickBox
+from usecases.export import ExportPreview, ExportRequest, skipped_lines
+from usecases.paths import display_path, resolve_path
 
 __all__ = ["CSV_CHOICE", "ExportPanel", "preview_line"]
 

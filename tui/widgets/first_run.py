@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from core.errors import AudienceError
 from storage.settings import dismiss_first_run_tips, first_run_tips_wanted
+from tui.console import console_of
 from tui.screens.base import ConsoleScreen
 
 TIPS = (
@@ -45,7 +46,7 @@ class FirstRunTips(Static):
 
     def _env_name(self) -> str | None:
         try:
-            env = self.app.services.maybe_env()  # type: ignore[attr-defined]
+            env = console_of(self.app).services.maybe_env()
         except AudienceError:
             return None
         return env.name if env is not None else None
@@ -53,7 +54,7 @@ class FirstRunTips(Static):
     def reload(self) -> None:
         """Shows the tips when the current environment wants them."""
         name = self._env_name()
-        store = self.app.services.store  # type: ignore[attr-defined]
+        store = console_of(self.app).services.store
         self.display = name is not None and first_run_tips_wanted(store, name)
 
     def dismiss(self) -> bool:
@@ -62,7 +63,7 @@ class FirstRunTips(Static):
         if not self.display or name is None:
             return False
         try:
-            dismiss_first_run_tips(self.app.services.store, name)  # type: ignore[attr-defined]
+            dismiss_first_run_tips(console_of(self.app).services.store, name)
         except AudienceError as exc:
             self.notify(str(exc), title="Tips not hidden", severity="error")
             return False

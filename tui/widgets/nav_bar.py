@@ -9,6 +9,9 @@ from __future__ import annotations
 from textual.markup import escape
 from textual.widgets import Static
 
+from tui.console import console_of
+from tui.screens.registry import SCREENS
+
 MAX_ENV = 10  # the F-keys need 67 columns: 80 leaves room for this much
 
 
@@ -24,9 +27,7 @@ class NavBar(Static):
         self.refresh_bar()
 
     def refresh_bar(self) -> None:
-        from tui.app import SCREENS
-
-        env = self.app.env_label()  # type: ignore[attr-defined]
+        env = console_of(self.app).env_label()
         if len(env) > MAX_ENV:
             env = env[: MAX_ENV - 1] + "…"
         parts = [f"[reverse bold] {escape(env) or 'no env'} [/]"]

@@ -1,7 +1,7 @@
 """The Import shared audience workflow at a glance: state, timing, runs, audiences.
 
 The panel only shows what it is given (:meth:`WorkflowPanel.show` with a
-``tui.runs.WorkflowView``); its buttons post ``Button.Pressed`` for the screen
+``usecases.importwf.WorkflowView``); its buttons post ``Button.Pressed`` for the tab
 to act on. The expected latency is always on screen, so a slow delivery is
 not read as a broken one.
 """
@@ -14,9 +14,9 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from core import clock
 from core.workflow import RunRecord
-from tui.runs import WorkflowView
 from tui.text import plain
 from tui.widgets.run_progress import RunProgress
+from usecases.importwf import WorkflowView
 
 __all__ = ["STATES", "WorkflowPanel", "run_row", "state_words"]
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,3 +104,13 @@ class Services:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+@contextmanager
+def worker_services(services: Services) -> Iterator[Services]:
+    """A ``Services`` with its own store connection, for one worker thread; closed after."""
+    own = Services(db_path=services.db_path, env_name=services.env_name, hooks=services.hooks)
+    try:
+        yield own
+    finally:
+        own.close()
