@@ -274,7 +274,7 @@ def scrub(result: CheckResult, secrets: Sequence[str]) -> CheckResult:
 
 def summarize(results: Iterable[CheckResult]) -> dict[str, int]:
     """Counts per status, every status present (``{"pass": n, "warn": n, ...}``)."""
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for result in results:
         counts[result.status] += 1
     return counts
