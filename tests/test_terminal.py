@@ -146,7 +146,7 @@ def test_hangup_asks_the_app_to_exit_and_ends_with_130(tmp_path: Path, app: str)
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
     )
     took = time.monotonic() - started
     assert done.returncode == 130
@@ -155,7 +155,8 @@ def test_hangup_asks_the_app_to_exit_and_ends_with_130(tmp_path: Path, app: str)
     if app == "hangs":  # the watchdog ended it
         from tui.hangup import GRACE_SECONDS
 
-        assert GRACE_SECONDS <= took < GRACE_SECONDS + 10
+        # time is the behaviour: the watchdog's grace, with room for a loaded machine
+        assert GRACE_SECONDS <= took < GRACE_SECONDS + 20
 
 
 def test_terminal_errors_become_a_quiet_130_and_others_pass_through() -> None:
