@@ -27,7 +27,7 @@ class HostKey:
     fingerprint: str
 
     def to_json(self) -> dict[str, str]:
-        """The contract's ``{"type", "fingerprint"}`` object."""
+        """The ``{"type", "fingerprint"}`` object of docs/reference.md §5."""
         return {"type": self.key_type, "fingerprint": self.fingerprint}
 
     @classmethod

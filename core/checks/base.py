@@ -54,7 +54,7 @@ class CheckResult:
     at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's ``{"id","status","title","detail","fix"}`` plus ``screen`` and ``at``."""
+        """``{"id","status","title","detail","fix","screen","at"}`` (docs/reference.md §6)."""
         return {
             "id": self.id,
             "status": self.status,
