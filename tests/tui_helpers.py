@@ -37,3 +37,19 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still not the case after {timeout:.0f} s")
         await pilot.pause(0.02)
+
+
+def settled_press(*keys: str) -> Callable[[Any], Any]:
+    """A ``run_before`` for ``snap_compare``: presses each key, then lets the work it
+    started in thread workers finish, so the snapshot shows the settled screen however
+    busy the machine is (``press=`` alone takes it after a fixed number of frames)."""
+
+    async def run_before(pilot: Any) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+
+    return run_before
