@@ -104,7 +104,8 @@ def test_disabled_buttons_keep_their_label_in_ansi_themes(console_factory, demo_
 
 def test_terminal_going_away_ends_the_console_quietly(console_factory, demo_db: Path) -> None:  # type: ignore[no-untyped-def]
     console = console_factory(check.console_argv(demo_db, "ansi-dark"), 80, 24, "xterm-256color")
-    check.hang_up(console, demo_db, grace=8.0)  # raises unless 130 within 8 s, store intact
+    # raises unless 130 within 25 s (the watchdog's 5 s, with room for a loaded machine)
+    check.hang_up(console, demo_db, grace=25.0)  # and the store is intact
 
 
 # --- the hangup guard itself (in a subprocess: it points fds 1 and 2 at /dev/null) ---
@@ -210,6 +211,6 @@ def test_a_dead_terminal_ends_the_console_even_when_no_hangup_signal_comes(
     )
     console.start()
     try:
-        check.hang_up(console, demo_db, grace=8.0)  # raises unless 130 within 8 s
+        check.hang_up(console, demo_db, grace=25.0)  # 130 within 25 s (5 s watchdog + load)
     finally:
         console.close()
