@@ -203,6 +203,11 @@ class _Reader:
             raise self.fail((*where, exc.field), exc.reason, exc.hint) from None
 
 
+def _current(owner: object) -> Callable[[str], Any]:
+    """The stored value of a field of ``owner`` (None when there is no owner or no value)."""
+    return lambda key: getattr(owner, key, None)
+
+
 def _check_literal_aes(reader: _Reader, path: tuple[str | int, ...], ds: DataSource) -> None:
     """Literal AES keys and IVs are checked now; references are checked when resolved."""
     from core.cipher import parse_iv, parse_key
@@ -277,7 +282,7 @@ def parse_environment(
         path: tuple[str | int, ...] = ("accounts", role.value)
         values = reader.table(accounts_raw.get(role.value, {}), path, _ACCOUNT_KEYS)
         old = existing.account(role) if existing else None
-        reader.secrets(values, path, lambda k, old=old: getattr(old, k, None))
+        reader.secrets(values, path, _current(old))
         built[role] = reader.build(path, Account, role=role, **values)
     tracking = reader.build(
         ("tracking",),
@@ -303,10 +308,10 @@ def parse_environment(
         old_ds = None
         if existing:
             old_ds = next((d for d in existing.datasources if d.label == values["label"]), None)
-        reader.secrets(values, path, lambda k, old=old_ds: getattr(old, k, None))
-        source = reader.build(path, DataSource, **values)
-        _check_literal_aes(reader, path, source)
-        sources.append(source)
+        reader.secrets(values, path, _current(old_ds))
+        datasource = reader.build(path, DataSource, **values)
+        _check_literal_aes(reader, path, datasource)
+        sources.append(datasource)
     return reader.build(
         (),
         Environment,

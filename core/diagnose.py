@@ -483,13 +483,13 @@ def _analyse_bytes(
     if len(ct) in (16, 20, 32):
         hashed = _hash_match(cl, ct.hex())
         if hashed:
-            algo, kind = hashed
-            how = "the value as typed" if kind == "unnormalized" else "the normalized value"
+            algo, hash_kind = hashed
+            how = "the value as typed" if hash_kind == "unnormalized" else "the normalized value"
             return _verdict(
                 "hashed_not_encrypted",
                 f"The website sends the {_HASH_NAMES[algo]} hash ({algo.value}) of {how} instead "
                 "of encrypting it: either encrypt it with AES-CBC on the website, or set the data "
-                f"source's transform to {algo.value}." + _also_unnormalized(kind, cl),
+                f"source's transform to {algo.value}." + _also_unnormalized(hash_kind, cl),
             )
 
     if not ct or len(ct) % BLOCK:

@@ -27,7 +27,7 @@ class HostKey:
     fingerprint: str
 
     def to_json(self) -> dict[str, str]:
-        """The contract's ``{"type", "fingerprint"}`` object."""
+        """The ``{"type", "fingerprint"}`` object of docs/reference.md §5."""
         return {"type": self.key_type, "fingerprint": self.fingerprint}
 
     @classmethod
@@ -152,8 +152,8 @@ class HostKeyCheck:
         """Accepts ``key`` for host:port or raises; returns a note for display."""
         if self.pinned_from_config:
             if key.fingerprint != self.pinned_from_config:
-                pinned = HostKey("as configured", self.pinned_from_config)
-                raise HostKeyChanged(host, port, pinned, key, source="config")
+                configured = HostKey("as configured", self.pinned_from_config)
+                raise HostKeyChanged(host, port, configured, key, source="config")
             if self.store.get(host, port) is None:
                 self.store.pin(host, port, key)
             return "matches the host_key in the configuration"

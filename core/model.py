@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from core.errors import ValidationError
 from core.ids import IMS_ORG_HINT, check_number_size, check_numeric_id, is_ims_org_id
@@ -104,7 +104,7 @@ E = TypeVar("E", bound=StrEnum)
 
 def _enum(cls: type[E], value: object, field_name: str) -> E:
     try:
-        return cls(value)
+        return cls(cast(str, value))
     except ValueError:
         allowed = ", ".join(m.value for m in cls)
         raise ValidationError(

@@ -9,7 +9,7 @@ import stat
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import platformdirs
 import sqlite_utils
@@ -79,7 +79,7 @@ class Store:
         version = (self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes)
         hit = self._memo.get(key)
         if hit is not None and hit[0] == version:
-            return hit[1]  # type: ignore[no-any-return]
+            return cast(T, hit[1])
         value = compute()
         self._memo[key] = (version, value)
         return value

@@ -90,9 +90,9 @@ def datasources_step(env: Environment) -> SetupStep:
             "warn",
             f"{' and '.join(labels)} share alias {alias!r} and priority {priority}",
         )
-    labels = ", ".join(ds.label for ds in env.by_priority())
+    listed = ", ".join(ds.label for ds in env.by_priority())
     count = len(env.datasources)
-    return SetupStep("datasources", "Shared data sources", "done", f"{count}: {labels}")
+    return SetupStep("datasources", "Shared data sources", "done", f"{count}: {listed}")
 
 
 def _check_step(
@@ -153,7 +153,7 @@ def checklist_step(store: Store, env: Environment) -> SetupStep:
 def _worst(states: list[StepState]) -> StepState:
     for candidate in ("fail", "todo", "warn"):
         if candidate in states:
-            return candidate  # type: ignore[return-value]
+            return candidate
     return "done"
 
 

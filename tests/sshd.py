@@ -19,12 +19,14 @@ Fixtures (see each docstring):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +68,33 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def join_paramiko_threads(timeout: float = 30) -> None:
+    """Waits until the paramiko transport threads have ended (a closed connection ends its
+    thread), so that whatever they would log has been logged; ``timeout`` per thread is
+    only a safety net."""
+    import paramiko
+
+    for thread in threading.enumerate():
+        if isinstance(thread, paramiko.Transport):
+            thread.join(timeout)
+
+
+#: Tests run in parallel (pytest-xdist): each worker makes its own users, but useradd,
+#: chpasswd, usermod and userdel lock /etc/passwd and fail at once when another holds it.
+_ACCOUNTS_LOCK = Path(tempfile.gettempdir()) / "audiencectl-tests-accounts.lock"
+
+
+@contextlib.contextmanager
+def _accounts_lock() -> Iterator[None]:
+    """Serializes the user-account commands between the processes of one test run."""
+    with open(_ACCOUNTS_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _run(*args: str, stdin: str | None = None) -> str:
@@ -148,6 +177,7 @@ class Sshd:
         self.proc: subprocess.Popen[str] | None = None
         self.log: list[str] = []
         self.host_key_fingerprint = ""
+        self.started_once = False
         self._new_host_key()
 
     def _new_host_key(self) -> None:
@@ -187,7 +217,19 @@ class Sshd:
         )
 
     def start(self) -> Sshd:
-        """Starts sshd and waits until it listens (10 s at most)."""
+        """Starts sshd and waits until it listens; on a first start, a port that another
+        process took meanwhile (tests run in parallel) is replaced by a fresh one."""
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except RuntimeError:
+                if self.started_once or attempt == 2:
+                    raise
+                self.port = free_port()
+        raise AssertionError("not reached")
+
+    def _start_once(self) -> Sshd:
+        """Starts sshd and waits until it listens (60 s at most: a safety net)."""
         self._write_config()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         self.log = []
@@ -208,11 +250,12 @@ class Sshd:
                     ready.set()
 
         threading.Thread(target=drain, name=f"sshd-{self.name}-log", daemon=True).start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not ready.wait(0.05):
             if proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"sshd {self.name} did not start:\n" + "\n".join(self.log))
+        self.started_once = True
         return self
 
     def stop(self) -> None:
@@ -249,7 +292,6 @@ def sshd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdWorld]:
     (``ed25519``, ``rsa`` OpenSSH, ``rsa_pem`` PEM, ``stranger`` not authorized)
     and the chroot; removes users and chroot at the end."""
     require_sshd()
-    import tempfile
 
     base = Path(tempfile.mkdtemp(prefix="audiencectl-sshd-"))
     base.chmod(0o755)  # the users must read their authorized_keys
@@ -260,11 +302,12 @@ def sshd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdWorld]:
         password="pw-" + secrets.token_urlsafe(12), key_user=_user_name("key"),
     )
     try:
-        for user in (world.password_user, world.key_user):
-            _run("useradd", "-M", "-s", "/usr/sbin/nologin", "-d", "/", user)
-            world.users.append(user)
-        _run("chpasswd", stdin=f"{world.password_user}:{world.password}\n")
-        _run("usermod", "-p", "*", world.key_user)  # '!' would make sshd refuse keys too
+        with _accounts_lock():
+            for user in (world.password_user, world.key_user):
+                _run("useradd", "-M", "-s", "/usr/sbin/nologin", "-d", "/", user)
+                world.users.append(user)
+            _run("chpasswd", stdin=f"{world.password_user}:{world.password}\n")
+            _run("usermod", "-p", "*", world.key_user)  # '!' would make sshd refuse keys too
 
         keys = base / "keys"
         keys.mkdir(mode=0o700)
@@ -294,8 +337,9 @@ def sshd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdWorld]:
         (readonly / "readme.sync").write_bytes(b"1 2\n")
         yield world
     finally:
-        for user in world.users:
-            subprocess.run(["userdel", user], capture_output=True, check=False)
+        with _accounts_lock():
+            for user in world.users:
+                subprocess.run(["userdel", user], capture_output=True, check=False)
         shutil.rmtree(chroot, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
 

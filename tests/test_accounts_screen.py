@@ -45,7 +45,8 @@ def local_accounts(tmp_path: Path) -> tuple[Account, Account]:
     )
 
 
-async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 10) -> None:
+async def wait_for(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 60) -> None:
+    """Pauses until ``predicate()`` holds; the deadline only stops a hang."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -174,8 +175,7 @@ async def test_unknown_host_key_refused_pins_nothing(
         await wait_for(pilot, lambda: isinstance(app.screen, HostKeyModal))
         await pilot.press("enter")  # the focused button is No
         await wait_for(pilot, lambda: not isinstance(app.screen, HostKeyModal))
-        await pilot.pause(0.3)
-        assert "host key not trusted" in status_text(screen, Role.IMPORT)
+        await wait_for(pilot, lambda: "host key not trusted" in status_text(screen, Role.IMPORT))
         assert row(screen, Role.IMPORT, "hostkey").has_class("-fail")
         assert screen._run is None
     assert SqliteHostKeyStore(services.store.conn).all() == []
@@ -197,7 +197,8 @@ async def test_changed_host_key_is_shown_loudly(
         screen = await open_accounts(pilot)
         await pilot.press("f8")
         await wait_for(pilot, lambda: screen._run is None)
-        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert not isinstance(app.screen, HostKeyModal)  # never offered
         alarm = screen.query_one("#import-probe-view .hostkey-alarm", Static)
         text = str(alarm.render())
@@ -219,21 +220,27 @@ async def test_cancel_a_probe_of_a_silent_port(db_path: Path, silent_port: int) 
     app = AudienceApp(services)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_accounts(pilot)
-        screen.probe_timeout = 4.0
+        # Long enough that only the cancel, never the probe's own timeout, can end the
+        # wait below, even on a loaded machine; short enough to await the thread after.
+        screen.probe_timeout = 8.0
         await pilot.press("f8")
         await wait_for(pilot, lambda: row(screen, Role.IMPORT, "tcp").has_class("-pass"))
         assert row(screen, Role.IMPORT, "banner").has_class("-running")
         assert screen.query_one("#import-cancel", Button).disabled is False
-        started = time.monotonic()
+        (worker,) = [w for w in app.workers if w.group == "probe"]
         await pilot.press("escape")
-        await wait_for(pilot, lambda: "cancelled" in status_text(screen, Role.IMPORT), 1.0)
-        assert time.monotonic() - started < 1.0
+        await pilot.pause()
+        # Answered while the probe's thread is still blocked on the silent port.
+        assert "cancelled" in status_text(screen, Role.IMPORT)
+        assert worker.is_running, "the cancel waited for the probe to end"
         assert screen._run is None
         assert row(screen, Role.IMPORT, "banner").has_class("-skip")
         assert row(screen, Role.IMPORT, "tcp").has_class("-pass")  # what finished stays
         assert screen.query_one("#import-probe", Button).disabled is False
-        await pilot.pause(4.5)  # the abandoned thread ends; its report must not appear
-        assert "cancelled" in status_text(screen, Role.IMPORT)
+        await app.workers.wait_for_complete()  # the abandoned thread ends at its timeout
+        await pilot.pause()
+        assert not worker.is_running
+        assert "cancelled" in status_text(screen, Role.IMPORT)  # its report did not appear
     assert probes.last(services.store.conn, ENV, Role.IMPORT) is None
 
 

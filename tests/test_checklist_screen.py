@@ -8,16 +8,15 @@ from textual.widgets import Checkbox, ProgressBar, Static
 
 from core.checks import CHECK_IDS
 from storage.checks import last_results
-from tests.tui_helpers import app_for, services_with_sample
+from tests.tui_helpers import app_for, services_with_sample, wait_until
 from tui.widgets.check_item import CheckItem
 
 
 async def _wait_idle(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        await pilot.pause(0.02)
-        if app.screen.running is None:
-            return
-    raise AssertionError("the checks did not finish")
+    await pilot.pause()
+    await wait_until(pilot, lambda: app.screen.running is None, "the checks finished")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 async def test_run_all_offline_shows_progress_and_stores_results(db_path: Path) -> None:

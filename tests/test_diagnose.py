@@ -375,8 +375,8 @@ def test_never_raises(clear: str, sample: str, channel: Channel, enc: CipherEnco
 
 
 def test_every_code_exercised() -> None:
-    """Every contract code is produced by at least one scenario (self-contained: it reruns
-    one scenario per code, so it does not depend on test order or selection)."""
+    """Every code of docs/reference.md §7 comes out of at least one scenario (self-contained: it
+    reruns one scenario per code, so it does not depend on test order or selection)."""
     SEEN.clear()
     test_ok()
     test_wrong_iv_multi_block()

@@ -1,4 +1,4 @@
-"""`audiencectl dry-run`: offline, store untouched, JSON per contract, Markdown report."""
+"""`audiencectl dry-run`: offline, store untouched, JSON per docs/reference.md §4, a report."""
 
 from __future__ import annotations
 

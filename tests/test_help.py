@@ -14,7 +14,7 @@ from textual.widgets import Checkbox, Input, MarkdownViewer, TextArea
 
 from core.checks import CHECK_IDS
 from core.outcomes import Outcome
-from tests.tui_helpers import app_for, services_with_sample
+from tests.tui_helpers import app_for, services_with_sample, wait_until
 from tui.app import SCREENS, AudienceApp
 from tui.modals.help import HelpModal, help_topic, key_label
 from tui.screens.accounts import AccountsScreen
@@ -203,7 +203,16 @@ async def test_help_from_the_command_palette(db_path: Path) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"help: this screen")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        def offered() -> bool:
+            options = app.screen.query_one(CommandList)
+            return any(
+                "help: this screen" in str(options.get_option_at_index(i).prompt)
+                for i in range(options.option_count)
+            )
+
+        await wait_until(pilot, offered, "the palette offers help")  # it searches in the background
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, HelpModal)

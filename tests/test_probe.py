@@ -21,7 +21,7 @@ from core.probe import EXPORT_STAGES, IMPORT_STAGES, Credentials, ProbeReport, S
 from storage import probes
 from storage.db import Store
 from storage.hostkeys import SqliteHostKeyStore
-from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld
+from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld, join_paramiko_threads
 
 sshd_test = pytest.mark.sshd
 
@@ -189,7 +189,9 @@ def test_port_that_never_speaks_ends_within_the_timeout(
     started = time.monotonic()
     report = run(sftp_account(silent_port, "u"), Credentials(password="x"), pins, timeout=1.5)
     elapsed = time.monotonic() - started
-    assert elapsed < 1.5 + 2, elapsed
+    # time is the behaviour: the timeout given ends it, well before the default 10 s
+    # (the margin holds on a loaded machine)
+    assert elapsed < 1.5 + 6, elapsed
     assert_fails_at(report, "banner", "never speaks SSH")
 
 
@@ -207,7 +209,7 @@ def test_port_that_closes_at_once(eof_port: int, pins: SqliteHostKeyStore) -> No
 def test_server_stuck_after_its_banner(banner_only_port: int, pins: SqliteHostKeyStore) -> None:
     started = time.monotonic()
     report = run(sftp_account(banner_only_port, "u"), Credentials(password="x"), pins, timeout=1)
-    assert time.monotonic() - started < 1 + 2
+    assert time.monotonic() - started < 1 + 6  # the timeout given, not the default 10 s
     failed = assert_fails_at(report, "hostkey", "stopped answering after its banner")
     assert "did not finish within 1 s" in failed.detail
 
@@ -459,7 +461,7 @@ def test_no_paramiko_output_on_stderr(
     run(sftp_account(silent_port, "u"), Credentials(password="x"), pins, timeout=1)
     run(sftp_account(sshd.port, sshd_world.password_user), Credentials(password="bad"), pins)
     run(sftp_account(sshd.port, sshd_world.password_user, "/locked"), pw(sshd_world), pins)
-    time.sleep(0.3)  # let paramiko's threads finish logging, if they were to
+    join_paramiko_threads()  # they would have logged by the time they end
     out, err = capfd.readouterr()
     assert err == ""
     assert out == ""

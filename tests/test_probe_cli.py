@@ -17,7 +17,7 @@ from storage import probes
 from storage.db import Store
 from storage.hostkeys import SqliteHostKeyStore
 from tests.conftest import CliResult
-from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld
+from tests.sshd import HOST, SAMPLE_NAME, Sshd, SshdWorld, join_paramiko_threads
 from tui.commands.probe import parse_host_port
 from usecases.services import Services
 
@@ -202,7 +202,9 @@ def test_silent_port_ends_within_the_timeout(run_cli, db_path: Path, silent_port
     started = time.monotonic()
     result = run_cli("probe", "import", "--timeout", "1.5", "--json")
     elapsed = time.monotonic() - started
-    assert elapsed < 1.5 + 2, elapsed
+    # time is the behaviour: the --timeout given ends it, well before the default 10 s
+    # (the margin holds on a loaded machine)
+    assert elapsed < 1.5 + 6, elapsed
     assert result.code == 1
     assert statuses(reports(result)[0])["banner"] == "fail"
 
@@ -215,7 +217,7 @@ def test_paramiko_never_writes_to_stderr(
     save_env(db_path, sftp(Role.IMPORT, http_port, "u", "/inbox", password="x"))
     capfd.readouterr()
     code = main(["probe", "import"])
-    time.sleep(0.3)  # paramiko's threads would log by now
+    join_paramiko_threads()  # they would have logged by the time they end
     out, err = capfd.readouterr()
     assert code == 1
     assert "✗ banner" in out

@@ -182,7 +182,9 @@ async def test_no_secret_on_any_screen(
     async with app.run_test(size=(160, 60)) as pilot:
         for key in ("f2", "f3", "f4", "f5", "f6", "f7"):
             await pilot.press(key)
-            await pilot.pause(0.2)
+            await pilot.pause()
+            await app.workers.wait_for_complete()  # what the screen reads in threads is shown
+            await pilot.pause()
             svg = app.export_screenshot().encode()
             for secret in secrets_:
                 assert secret not in svg, f"a secret is visible on {key}"

@@ -16,6 +16,7 @@ from core.model import Account, AccountType, Environment, Role
 from core.probe import Credentials, ProbeReport, probe
 from storage import probes
 from tests.sshd import SAMPLE_NAME
+from tests.tui_helpers import settled_press
 from tui.app import AudienceApp
 from usecases.services import Services
 
@@ -58,7 +59,7 @@ def test_accounts(  # type: ignore[no-untyped-def]
     snap_compare, db_path: Path, tmp_path: Path, frozen_clock, size: tuple[int, int]
 ) -> None:
     app = AudienceApp(prepared(db_path, tmp_path))
-    assert snap_compare(app, press=["f4"], terminal_size=size)
+    assert snap_compare(app, run_before=settled_press("f4"), terminal_size=size)
 
 
 def test_accounts_scrolled_to_the_probe(  # type: ignore[no-untyped-def]

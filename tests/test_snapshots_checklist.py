@@ -9,7 +9,7 @@ import pytest
 from core.checks import CheckResult, spec_for
 from storage.checks import save_results
 from tests.conftest import FROZEN
-from tests.tui_helpers import app_for, services_with_sample
+from tests.tui_helpers import app_for, services_with_sample, settled_press
 
 SIZES = [(80, 24), (120, 36)]
 
@@ -59,4 +59,5 @@ def _prepare(db_path: Path):  # type: ignore[no-untyped-def]
 def test_checklist_mixed(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     app = app_for(_prepare(db_path))
     # F7, then down to the failing import reachability check and expand it
-    assert snap_compare(app, press=["f7", "down", "down", "space"], terminal_size=size)
+    keys = settled_press("f7", "down", "down", "space")
+    assert snap_compare(app, run_before=keys, terminal_size=size)

@@ -9,7 +9,7 @@ import pytest
 from core.diagnose import Diagnosis
 from storage.samples import save_sample
 from tests.conftest import SAMPLE_TOML
-from tests.tui_helpers import app_for, services_with_sample
+from tests.tui_helpers import app_for, services_with_sample, settled_press
 
 SIZES = [(80, 24), (120, 36)]
 
@@ -30,7 +30,7 @@ channel = "sms"
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
 def test_datasources(snap_compare, db_path: Path, frozen_clock, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     services, _ = services_with_sample(db_path, SAMPLE_TOML + SECOND_SOURCE)
-    assert snap_compare(app_for(services), press=["f5"], terminal_size=size)
+    assert snap_compare(app_for(services), run_before=settled_press("f5"), terminal_size=size)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x36"])
@@ -45,4 +45,6 @@ def test_website_check(snap_compare, db_path: Path, frozen_clock, size: tuple[in
     )
     sample = "5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f00" * 2
     save_sample(services.store, env, "Recipient - Email", "alice@example.com", sample, verdict)
-    assert snap_compare(app_for(services), press=["f5", "ctrl+t"], terminal_size=size)
+    assert snap_compare(
+        app_for(services), run_before=settled_press("f5", "ctrl+t"), terminal_size=size
+    )

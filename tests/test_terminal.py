@@ -104,7 +104,8 @@ def test_disabled_buttons_keep_their_label_in_ansi_themes(console_factory, demo_
 
 def test_terminal_going_away_ends_the_console_quietly(console_factory, demo_db: Path) -> None:  # type: ignore[no-untyped-def]
     console = console_factory(check.console_argv(demo_db, "ansi-dark"), 80, 24, "xterm-256color")
-    check.hang_up(console, demo_db, grace=8.0)  # raises unless 130 within 8 s, store intact
+    # raises unless 130 within 25 s (the watchdog's 5 s, with room for a loaded machine)
+    check.hang_up(console, demo_db, grace=25.0)  # and the store is intact
 
 
 # --- the hangup guard itself (in a subprocess: it points fds 1 and 2 at /dev/null) ---
@@ -146,7 +147,7 @@ def test_hangup_asks_the_app_to_exit_and_ends_with_130(tmp_path: Path, app: str)
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
     )
     took = time.monotonic() - started
     assert done.returncode == 130
@@ -155,7 +156,8 @@ def test_hangup_asks_the_app_to_exit_and_ends_with_130(tmp_path: Path, app: str)
     if app == "hangs":  # the watchdog ended it
         from tui.hangup import GRACE_SECONDS
 
-        assert GRACE_SECONDS <= took < GRACE_SECONDS + 10
+        # time is the behaviour: the watchdog's grace, with room for a loaded machine
+        assert GRACE_SECONDS <= took < GRACE_SECONDS + 20
 
 
 def test_terminal_errors_become_a_quiet_130_and_others_pass_through() -> None:
@@ -209,6 +211,6 @@ def test_a_dead_terminal_ends_the_console_even_when_no_hangup_signal_comes(
     )
     console.start()
     try:
-        check.hang_up(console, demo_db, grace=8.0)  # raises unless 130 within 8 s
+        check.hang_up(console, demo_db, grace=25.0)  # 130 within 25 s (5 s watchdog + load)
     finally:
         console.close()

@@ -275,7 +275,8 @@ def test_stalled_download_ends_within_the_timeout(
             with pytest.raises(ConnectionFailure, match=r"stalled|no answer|failed"):
                 while stream.read(1024 * 1024):
                     pass
-            assert time.monotonic() - started < 1.5 + 3
+            # the 1.5 s stall timeout ends the read (margin for a loaded machine)
+            assert time.monotonic() - started < 1.5 + 6
     finally:
         for pid in stopped:
             with contextlib.suppress(ProcessLookupError):

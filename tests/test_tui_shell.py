@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Select, Static
 
 from core.model import Environment, RequestStatus
-from tests.tui_helpers import app_for, services_with_sample
+from tests.tui_helpers import app_for, services_with_sample, wait_until
 from tui.app import AudienceApp
 from usecases.services import Services
 
@@ -116,12 +116,16 @@ async def test_palette_lists_our_commands(db_path: Path) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"request: copy")
-        await pilot.pause(0.3)
         from textual.command import CommandList
 
-        options = app.screen.query_one(CommandList)
-        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert any("request: copy email" in p for p in prompts)
+        def prompts() -> list[str]:
+            options = app.screen.query_one(CommandList)
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        # the palette searches in the background: wait for its answer, not for a delay
+        await wait_until(
+            pilot, lambda: any("request: copy email" in p for p in prompts()), "palette answer"
+        )
 
 
 async def test_theme_option_for_ssh_terminals(db_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.config import parse_environment
 from core.model import Environment
@@ -19,3 +22,34 @@ def services_with_sample(db_path: Path, toml: str = SAMPLE_TOML) -> tuple[Servic
 
 def app_for(services: Services) -> AudienceApp:
     return AudienceApp(services)
+
+
+async def wait_until(
+    pilot: Any, condition: Callable[[], bool], what: str, timeout: float = 60.0
+) -> None:
+    """Lets the app run until ``condition()`` holds.
+
+    The deadline is only a safety net against a hang, generous enough for a loaded
+    machine; the behaviour under test is the condition, never how fast it came.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still not the case after {timeout:.0f} s")
+        await pilot.pause(0.02)
+
+
+def settled_press(*keys: str) -> Callable[[Any], Any]:
+    """A ``run_before`` for ``snap_compare``: presses each key, then lets the work it
+    started in thread workers finish, so the snapshot shows the settled screen however
+    busy the machine is (``press=`` alone takes it after a fixed number of frames)."""
+
+    async def run_before(pilot: Any) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+
+    return run_before

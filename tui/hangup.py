@@ -23,7 +23,7 @@ from typing import Any
 
 from core.errors import ExitCode
 
-#: The exit status after a hangup: the console was interrupted (contract: 130).
+#: The exit status after a hangup: the console was interrupted (docs/reference.md §1: 130).
 HANGUP_EXIT = int(ExitCode.INTERRUPTED)
 #: How long the console may take to wind down after a hangup.
 GRACE_SECONDS = 5.0

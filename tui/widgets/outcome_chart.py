@@ -40,8 +40,8 @@ def bar(count: int, scale: int, width: int) -> str:
 
 
 def chart_rows(outcomes: Mapping[str, int]) -> list[tuple[str, int]]:
-    """The rows to draw, in contract order (reconciled, duplicate, then failures);
-    outcomes with a zero count are left out, unknown names come last."""
+    """The rows to draw, in the order of docs/reference.md §4 (reconciled, duplicate,
+    then failures); outcomes with a zero count are left out, unknown names come last."""
     order = [o.value for o in Outcome]
     present = [(name, count) for name, count in outcomes.items() if count > 0]
     return sorted(
