@@ -133,7 +133,7 @@ def _decrypt_blocks(key: bytes, blocks: np.ndarray) -> np.ndarray:
         mixed[:, :, 2] = m13[a0] ^ m9[a1] ^ m14[a2] ^ m11[a3]
         mixed[:, :, 3] = m11[a0] ^ m13[a1] ^ m9[a2] ^ m14[a3]
         state = mixed.reshape(-1, BLOCK)
-    return inv[state[:, _INV_SHIFT]] ^ keys[0]  # type: ignore[no-any-return]
+    return inv[state[:, _INV_SHIFT]] ^ keys[0]
 
 
 def rijndael_cbc_decrypt(key: bytes, iv: bytes, records: Sequence[bytes]) -> list[bytes]:

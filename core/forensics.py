@@ -372,7 +372,7 @@ class _Digests:
         query = np.frombuffer(b"".join(d[:8] for d in digests), dtype=">u8").astype(np.uint64)
         at = np.searchsorted(self.prefixes, query)
         at[at >= self.prefixes.size] = 0
-        return (self.prefixes[at] == query).tolist()  # type: ignore[no-any-return]
+        return (self.prefixes[at] == query).tolist()
 
 
 # ------------------------------------------------------------------ bookkeeping

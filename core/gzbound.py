@@ -50,7 +50,7 @@ class BoundedGzip(io.RawIOBase):
 
     def __init__(self, raw: IO[bytes], name: str = "<stream>") -> None:
         self._counted = _Counted(raw)
-        self._gzip = gzip.GzipFile(fileobj=self._counted, mode="rb")  # type: ignore[arg-type]
+        self._gzip = gzip.GzipFile(fileobj=self._counted, mode="rb")
         self.name = name
         self.produced = 0
 

@@ -352,7 +352,7 @@ class SftpTransport(FileTransport):
             handle.prefetch(size)
         stream = io.BufferedReader(_GuardedStream(handle, name, size), buffer_size=CHUNK)
         try:
-            yield stream  # type: ignore[misc]
+            yield stream
         finally:
             with suppress(Exception):
                 stream.close()

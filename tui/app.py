@@ -19,6 +19,7 @@ from core.text import printable_lines
 from tui.console import ConsoleApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
+from tui.navigation import SCREENS
 from tui.palette import ScreenCommands
 from tui.screens.accounts import AccountsScreen
 from tui.screens.audiences import AudiencesScreen
@@ -26,7 +27,6 @@ from tui.screens.base import ConsoleScreen
 from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
 from tui.screens.home import HomeScreen
-from tui.screens.registry import SCREENS
 from tui.screens.request import RequestScreen
 from usecases.services import Services
 

@@ -13,7 +13,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.console import console_of
-from tui.screens.registry import SCREENS
+from tui.navigation import SCREENS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from core.errors import InputError
 from core.formats.lines import excerpt
@@ -48,7 +48,7 @@ class _PartWriter:
         fd, name = tempfile.mkstemp(dir=out_dir, prefix=f".inbound-{index}-", suffix=".tmp")
         self.path = Path(name)
         self.raw = os.fdopen(fd, "wb")
-        self.out: IO[bytes] = (
+        self.out: gzip.GzipFile | BinaryIO = (
             gzip.GzipFile(filename="", fileobj=self.raw, mode="wb", mtime=0) if gz else self.raw
         )
         self.size = 0

@@ -85,7 +85,7 @@ class _Prepared:
         """The IDs (IDs are never empty: an empty text is no ID)."""
         if isinstance(self.ids, str):
             self.ids = self.ids.split("\n") if self.ids else []
-        return self.ids  # type: ignore[no-any-return]
+        return self.ids
 
     def keys_of(self, step: int) -> list[str | Outcome]:
         """The lookup keys (or outcomes) of the step's codec."""
@@ -96,7 +96,7 @@ class _Prepared:
             for j, value in outcomes.items():
                 keys[j] = Outcome(value)
             self.keys[step] = keys
-        return keys  # type: ignore[no-any-return]
+        return keys
 
 
 def _prepare(

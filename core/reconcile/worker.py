@@ -161,7 +161,7 @@ class _Worker:
         try:
             fd = stream.fileno()
             with contextlib.suppress(OSError, AttributeError):  # Linux only
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)  # type: ignore[attr-defined,union-attr]
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
             while True:
                 data = os.read(fd, _PIPE_BYTES)
                 if not data:

@@ -11,8 +11,9 @@ from textual.widgets import DataTable, Footer, Static
 from storage.overview import SetupStep, overview
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
+from tui.screens.first_run_keys import FirstRunKeys
 from tui.text import plain
-from tui.widgets.first_run import FirstRunKeys, FirstRunTips
+from tui.widgets.first_run import FirstRunTips
 from tui.widgets.glyphs import badge
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro

@@ -7,13 +7,11 @@ remembered in the store (``storage.settings``).
 
 from __future__ import annotations
 
-from textual.binding import Binding
 from textual.widgets import Static
 
 from core.errors import AudienceError
 from storage.settings import dismiss_first_run_tips, first_run_tips_wanted
 from tui.console import console_of
-from tui.screens.base import ConsoleScreen
 
 TIPS = (
     "1. F6 Audiences, then F8: the dry run; read the outcome chart and report\n"
@@ -70,24 +68,3 @@ class FirstRunTips(Static):
         self.display = False
         self.notify("Tips hidden. F1 shows the help of any screen.")
         return True
-
-
-class FirstRunKeys(ConsoleScreen):
-    """A screen that carries the tips' key: ``x`` hides them, only while they show."""
-
-    BINDINGS = [Binding("x", "hide_tips", "Hide tips", id="home.hide_tips")]
-
-    def _tips(self) -> FirstRunTips | None:
-        found = self.query(FirstRunTips)
-        return found.first() if found else None
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "hide_tips":
-            tips = self._tips()
-            return tips is not None and tips.display
-        return super().check_action(action, parameters)
-
-    def action_hide_tips(self) -> None:
-        tips = self._tips()
-        if tips is not None and tips.dismiss():
-            self.refresh_bindings()

@@ -10,7 +10,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from tui.console import console_of
-from tui.screens.registry import SCREENS
+from tui.navigation import SCREENS
 
 MAX_ENV = 10  # the F-keys need 67 columns: 80 leaves room for this much
 
