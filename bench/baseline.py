@@ -87,9 +87,7 @@ def _fields(raw: bytes) -> list[str] | None:
     return fields
 
 
-def reconcile(
-    audience: Path, index: dict[str, list[str]], key: bytes, iv: bytes
-) -> dict[str, Any]:
+def reconcile(audience: Path, index: dict[str, list[str]], key: bytes, iv: bytes) -> dict[str, Any]:
     """Counts and segment member sets for one audience file, one record at a time."""
     seen: set[str] = set()
     outcomes: Counter[str] = Counter()

@@ -63,9 +63,7 @@ def main() -> None:
     key, iv = os.urandom(32), os.urandom(16)
     names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
     domains = ["example.com", "mail.example.org", "corp.example.net"]
-    emails = [
-        f"{rng.choice(names)}.{rng.randrange(10**6)}@{rng.choice(domains)}" for _ in range(n)
-    ]
+    emails = [f"{rng.choice(names)}.{rng.randrange(10**6)}@{rng.choice(domains)}" for _ in range(n)]
     plain = [e.encode() for e in emails]
     cts = encrypt_batch(key, iv, plain)
     mean_len = sum(map(len, plain)) / n
@@ -85,8 +83,12 @@ def main() -> None:
     print(f"encrypt  speed-up: {ebase / ebatch:.1f}x")
 
     ds = DataSource(
-        label="bench", id_type=IdType.DECLARED, reconciliation_key="email",
-        transform=Transform.AES, aes_key=Secret("env", "K"), aes_iv=Secret("env", "I"),
+        label="bench",
+        id_type=IdType.DECLARED,
+        reconciliation_key="email",
+        transform=Transform.AES,
+        aes_key=Secret("env", "K"),
+        aes_iv=Secret("env", "I"),
         channel=Channel.EMAIL,
     )
     codec = IdCodec(ds, key, iv)

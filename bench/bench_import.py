@@ -61,10 +61,17 @@ def environment(folder: Path) -> Any:
         export_account=Account(Role.EXPORT, AccountType.LOCAL, path=str(outbox)),
         datasources=(
             DataSource(
-                label="Email AES", alias="A", dpid=14016, destination_id=DESTINATION,
-                priority=10, id_type="declared", reconciliation_key="email",
-                transform=Transform.AES, aes_key=Secret("literal", KEY_HEX),
-                aes_iv=Secret("literal", IV_HEX), channel="email",
+                label="Email AES",
+                alias="A",
+                dpid=14016,
+                destination_id=DESTINATION,
+                priority=10,
+                id_type="declared",
+                reconciliation_key="email",
+                transform=Transform.AES,
+                aes_key=Secret("literal", KEY_HEX),
+                aes_iv=Secret("literal", IV_HEX),
+                channel="email",
             ),
         ),
     )
@@ -117,7 +124,9 @@ def run_import(db: Path, inbox: Path) -> dict[str, Any]:
             conn.execute("DELETE FROM segment_members WHERE env = ?", (ENV,))
         start = time.perf_counter()
         report = run_pass(
-            env, SqliteWorkflowStore(store), StoreProfiles(store, ENV),
+            env,
+            SqliteWorkflowStore(store),
+            StoreProfiles(store, ENV),
             lambda account: LocalTransport(Path(account.path)),
             lambda ds, field: getattr(ds, field).ref,
             progress=progress,
@@ -141,7 +150,10 @@ def run_import(db: Path, inbox: Path) -> dict[str, Any]:
 def spawn_import(db: Path, inbox: Path) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", "--db", str(db), "--inbox", str(inbox)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     if proc.returncode != 0:
         raise SystemExit(f"import child failed:\n{proc.stderr}")
@@ -171,25 +183,37 @@ def main(argv: list[str] | None = None) -> int:
     for round_no in range(1, args.rounds + 1):
         got = spawn("ours", profiles_csv, audience)
         dry.append(got)
-        print(f"round {round_no} dry run: total {got['total']:7.3f}s  "
-              f"peak RSS {got['peak_rss_mb']:7.1f} MB", flush=True)
+        print(
+            f"round {round_no} dry run: total {got['total']:7.3f}s  "
+            f"peak RSS {got['peak_rss_mb']:7.1f} MB",
+            flush=True,
+        )
         got = spawn_import(db, inbox)
         imp.append(got)
-        print(f"round {round_no} import : total {got['total']:7.3f}s  (write "
-              f"{got['write']:6.3f}s, {got['memberships']:,} memberships)  "
-              f"peak RSS {got['peak_rss_mb']:7.1f} MB", flush=True)
+        print(
+            f"round {round_no} import : total {got['total']:7.3f}s  (write "
+            f"{got['write']:6.3f}s, {got['memberships']:,} memberships)  "
+            f"peak RSS {got['peak_rss_mb']:7.1f} MB",
+            flush=True,
+        )
     members = sum(s["members"] for s in dry[0]["answer"]["segments"].values())
-    if any(i["memberships"] != members or i["reconciled"] != dry[0]["answer"]["reconciled"]
-           for i in imp):
-        print(f"FAIL: the import wrote {imp[0]['memberships']:,} memberships, "
-              f"the dry run counts {members:,}")
+    if any(
+        i["memberships"] != members or i["reconciled"] != dry[0]["answer"]["reconciled"]
+        for i in imp
+    ):
+        print(
+            f"FAIL: the import wrote {imp[0]['memberships']:,} memberships, "
+            f"the dry run counts {members:,}"
+        )
         return 1
     best_dry = min(r["total"] for r in dry)
     best_imp = min(r["total"] for r in imp)
     print(f"same memberships: {members:,} ({dry[0]['answer']['reconciled']:,} reconciled lines)")
-    print(f"best dry run {best_dry:.3f}s, best import {best_imp:.3f}s "
-          f"(write {min(r['write'] for r in imp):.3f}s): import / dry run = "
-          f"{best_imp / best_dry:.2f}x (target: at most 2x)")
+    print(
+        f"best dry run {best_dry:.3f}s, best import {best_imp:.3f}s "
+        f"(write {min(r['write'] for r in imp):.3f}s): import / dry run = "
+        f"{best_imp / best_dry:.2f}x (target: at most 2x)"
+    )
     return 0
 
 

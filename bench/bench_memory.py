@@ -35,16 +35,21 @@ def main(argv: list[str] | None = None) -> int:
         got = spawn("ours", profiles_csv, audience)
         records = got["answer"]["records"]
         rows.append((lines, got["peak_rss_mb"] + got["child_rss_mb"], got["total"], records))
-        print(f"{lines:>11,} lines x {args.profiles:,} profiles: peak RSS "
-              f"{got['peak_rss_mb']:7.1f} MB (+ decoder {got['child_rss_mb']:6.1f} MB), "
-              f"{got['total']:6.2f}s "
-              f"({lines / got['total']:,.0f} lines/s), reconciled "
-              f"{got['answer']['reconciled']:,}, not_found "
-              f"{got['answer']['outcomes'].get('not_found', 0):,}", flush=True)
+        print(
+            f"{lines:>11,} lines x {args.profiles:,} profiles: peak RSS "
+            f"{got['peak_rss_mb']:7.1f} MB (+ decoder {got['child_rss_mb']:6.1f} MB), "
+            f"{got['total']:6.2f}s "
+            f"({lines / got['total']:,.0f} lines/s), reconciled "
+            f"{got['answer']['reconciled']:,}, not_found "
+            f"{got['answer']['outcomes'].get('not_found', 0):,}",
+            flush=True,
+        )
     if len(rows) > 1:
         (l0, m0, _, _), (l1, m1, _, _) = rows[0], rows[-1]
-        print(f"{l1 / l0:.0f}x the lines -> {m1 / m0:.2f}x the peak memory (both processes) "
-              f"(+{(m1 - m0) / ((l1 - l0) / 1e6):.0f} MB per extra million lines)")
+        print(
+            f"{l1 / l0:.0f}x the lines -> {m1 / m0:.2f}x the peak memory (both processes) "
+            f"(+{(m1 - m0) / ((l1 - l0) / 1e6):.0f} MB per extra million lines)"
+        )
     return 0
 
 

@@ -191,8 +191,13 @@ def _digest(pids: set[str]) -> str:
     return hashlib.sha256("\n".join(sorted(pids)).encode()).hexdigest()[:16]
 
 
-def _answer(records: int, reconciled: int, duplicates: int, outcomes: dict[str, int],
-            segments: dict[str, tuple[set[str], set[str]]]) -> dict[str, Any]:
+def _answer(
+    records: int,
+    reconciled: int,
+    duplicates: int,
+    outcomes: dict[str, int],
+    segments: dict[str, tuple[set[str], set[str]]],
+) -> dict[str, Any]:
     return {
         "records": records,
         "reconciled": reconciled,
@@ -200,7 +205,9 @@ def _answer(records: int, reconciled: int, duplicates: int, outcomes: dict[str, 
         "outcomes": {k: v for k, v in sorted(outcomes.items()) if v},
         "segments": {
             seg: {
-                "members": len(m), "removed": len(r), "members_sha": _digest(m),
+                "members": len(m),
+                "removed": len(r),
+                "members_sha": _digest(m),
                 "removed_sha": _digest(r),
             }
             for seg, (m, r) in sorted(segments.items())
@@ -219,10 +226,15 @@ def run_baseline(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     got = baseline.reconcile(audience, index, parse_key(KEY_HEX), parse_iv(IV_HEX))
     end = time.perf_counter()
     segments = {s: (v["members"], v["removed"]) for s, v in got["segments"].items()}
-    answer = _answer(got["records"], got["reconciled"], got["duplicates"], got["outcomes"],
-                     segments)
-    return {"answer": answer, "total": end - start, "profiles": loaded - start,
-            "audience": end - loaded}
+    answer = _answer(
+        got["records"], got["reconciled"], got["duplicates"], got["outcomes"], segments
+    )
+    return {
+        "answer": answer,
+        "total": end - start,
+        "profiles": loaded - start,
+        "audience": end - loaded,
+    }
 
 
 def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
@@ -238,9 +250,17 @@ def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     from core.secrets import Secret
 
     ds = DataSource(
-        label="Email AES", alias="A", dpid=14016, destination_id=DESTINATION, priority=10,
-        id_type="declared", reconciliation_key="email", transform=Transform.AES,
-        aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="email",
+        label="Email AES",
+        alias="A",
+        dpid=14016,
+        destination_id=DESTINATION,
+        priority=10,
+        id_type="declared",
+        reconciliation_key="email",
+        transform=Transform.AES,
+        aes_key=Secret("literal", KEY_HEX),
+        aes_iv=Secret("literal", IV_HEX),
+        channel="email",
     )
     env = Environment(name="bench", datasources=(ds,))
     marks: list[float] = []
@@ -253,15 +273,18 @@ def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     start = time.perf_counter()
     codecs = build_codecs(env, lambda d, f: getattr(d, f).ref)
     batch = BatchInput("bench", "full", DESTINATION, (AudienceFile.from_path(audience),))
-    summary = summarize(
-        reconcile_batches([batch], env, codecs, TimedProfiles(profiles_csv))
-    )
+    summary = summarize(reconcile_batches([batch], env, codecs, TimedProfiles(profiles_csv)))
     end = time.perf_counter()
     segments = {s: (r.members, r.removed) for s, r in summary.segments.items()}
-    answer = _answer(summary.records, summary.reconciled, summary.duplicates,
-                     dict(summary.outcomes), segments)
-    return {"answer": answer, "total": end - start, "profiles": marks[0] - start,
-            "audience": end - marks[0]}
+    answer = _answer(
+        summary.records, summary.reconciled, summary.duplicates, dict(summary.outcomes), segments
+    )
+    return {
+        "answer": answer,
+        "total": end - start,
+        "profiles": marks[0] - start,
+        "audience": end - marks[0],
+    }
 
 
 def _children_peak_rss_mb() -> float:
@@ -283,9 +306,20 @@ def child(which: str, profiles_csv: Path, audience: Path) -> None:
 def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
     """One child process; its parsed JSON result."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", which, "--profiles-csv", str(profiles_csv),
-         "--audience", str(audience)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            which,
+            "--profiles-csv",
+            str(profiles_csv),
+            "--audience",
+            str(audience),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{which} child failed:\n{proc.stderr}")
@@ -313,22 +347,28 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     profiles_csv, audience = data_paths(args.lines, args.profiles, args.seed)
-    print(f"data: {profiles_csv.name} ({profiles_csv.stat().st_size / 1e6:.0f} MB), "
-          f"{audience.name} ({audience.stat().st_size / 1e6:.0f} MB) "
-          f"[{time.perf_counter() - start:.1f}s to build or find]")
-    print(f"{os.cpu_count()} CPUs; {args.rounds} rounds, baseline and ours alternately, "
-          "each in a fresh child process")
+    print(
+        f"data: {profiles_csv.name} ({profiles_csv.stat().st_size / 1e6:.0f} MB), "
+        f"{audience.name} ({audience.stat().st_size / 1e6:.0f} MB) "
+        f"[{time.perf_counter() - start:.1f}s to build or find]"
+    )
+    print(
+        f"{os.cpu_count()} CPUs; {args.rounds} rounds, baseline and ours alternately, "
+        "each in a fresh child process"
+    )
     sides = [args.only] if args.only else ["baseline", "ours"]
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for round_no in range(1, args.rounds + 1):
         for side in sides:
             got = spawn(side, profiles_csv, audience)
             results[side].append(got)
-            print(f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
-                  f"(profiles {got['profiles']:6.3f}s, audience {got['audience']:6.3f}s)  "
-                  f"peak RSS {got['peak_rss_mb']:7.1f} MB"
-                  + (f" + decoder {got['child_rss_mb']:6.1f} MB" if got["child_rss_mb"] else ""),
-                  flush=True)
+            print(
+                f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
+                f"(profiles {got['profiles']:6.3f}s, audience {got['audience']:6.3f}s)  "
+                f"peak RSS {got['peak_rss_mb']:7.1f} MB"
+                + (f" + decoder {got['child_rss_mb']:6.1f} MB" if got["child_rss_mb"] else ""),
+                flush=True,
+            )
     answers = [r["answer"] for side in sides for r in results[side]]
     if any(a != answers[0] for a in answers[1:]):
         for side in sides:
@@ -336,9 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         print("FAIL: the answers differ")
         return 1
     a = answers[0]
-    print(f"same answer in every child: records {a['records']:,}, reconciled "
-          f"{a['reconciled']:,}, duplicates {a['duplicates']:,}, outcomes {a['outcomes']}, "
-          f"{len(a['segments'])} segments (member sets compared by digest)")
+    print(
+        f"same answer in every child: records {a['records']:,}, reconciled "
+        f"{a['reconciled']:,}, duplicates {a['duplicates']:,}, outcomes {a['outcomes']}, "
+        f"{len(a['segments'])} segments (member sets compared by digest)"
+    )
     best: dict[str, dict[str, float]] = {}
     for side in sides:
         runs = results[side]
@@ -346,16 +388,20 @@ def main(argv: list[str] | None = None) -> int:
         best[side]["rss"] = max(r["peak_rss_mb"] for r in runs)
         best[side]["child"] = max(r["child_rss_mb"] for r in runs)
         b = best[side]
-        print(f"best {side:8s}: total {b['total']:7.3f}s = {args.lines / b['total']:>11,.0f} "
-              f"lines/s end to end; audience alone {b['audience']:6.3f}s = "
-              f"{args.lines / b['audience']:>11,.0f} lines/s; profiles {b['profiles']:6.3f}s; "
-              f"peak RSS {b['rss']:.0f} MB"
-              + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else ""))
+        print(
+            f"best {side:8s}: total {b['total']:7.3f}s = {args.lines / b['total']:>11,.0f} "
+            f"lines/s end to end; audience alone {b['audience']:6.3f}s = "
+            f"{args.lines / b['audience']:>11,.0f} lines/s; profiles {b['profiles']:6.3f}s; "
+            f"peak RSS {b['rss']:.0f} MB"
+            + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else "")
+        )
     if len(sides) == 2:
         base, ours = best["baseline"], best["ours"]
         ratios = [base[k] / ours[k] for k in ("total", "audience", "profiles")]
-        print("ratio (baseline / ours, best times): end to end {:.1f}x, audience part {:.1f}x, "
-              "profile part {:.1f}x".format(*ratios))
+        print(
+            "ratio (baseline / ours, best times): end to end {:.1f}x, audience part {:.1f}x, "
+            "profile part {:.1f}x".format(*ratios)
+        )
     return 0
 
 

@@ -154,7 +154,7 @@ class _CsvFile:
             return InputError(
                 f"{self.name}: line {start} opens a quote that is not closed "
                 f"(the reader got to line {at}: {exc})",
-                "close the quote on that line, or double it (\"\") inside a quoted field",
+                'close the quote on that line, or double it ("") inside a quoted field',
             )
         return InputError(
             f"{self.name}: line {start} is not valid CSV ({exc})", "check the quotes on that line"

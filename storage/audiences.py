@@ -45,9 +45,7 @@ def _has_json_each(conn: sqlite3.Connection) -> bool:
     return True
 
 
-_INSERT_ROW = (
-    "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id) VALUES (?, ?, ?)"
-)
+_INSERT_ROW = "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id) VALUES (?, ?, ?)"
 _INSERT_JSON = (
     "INSERT OR IGNORE INTO segment_members (env, segment_id, profile_id)"
     " SELECT ?, ?, value FROM json_each(?)"
@@ -60,8 +58,13 @@ _DELETE_JSON = (
 
 
 def _members(
-    conn: sqlite3.Connection, env: str, segment: str, pids: list[str], bulk: bool,
-    row_sql: str, json_sql: str,
+    conn: sqlite3.Connection,
+    env: str,
+    segment: str,
+    pids: list[str],
+    bulk: bool,
+    row_sql: str,
+    json_sql: str,
 ) -> None:
     """One statement over the segment's ``pids``. With ``bulk``, the ids go in as JSON
     arrays read by ``json_each``: SQLite walks them in C instead of binding three

@@ -57,8 +57,7 @@ class SqliteHostKeyStore:
     def all(self) -> list[PinnedHostKey]:
         """Every pin, ordered by host then port."""
         rows = self.conn.execute(
-            "SELECT host, port, key_type, fingerprint, pinned_at FROM host_keys "
-            "ORDER BY host, port"
+            "SELECT host, port, key_type, fingerprint, pinned_at FROM host_keys ORDER BY host, port"
         ).fetchall()
         return [
             PinnedHostKey(host, port, HostKey(kt, fp), clock.parse_iso(at))

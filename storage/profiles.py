@@ -184,9 +184,9 @@ def profile_stats(store: Store, env_name: str) -> ProfileStats:
 
     def compute() -> ProfileStats:
         conn = store.conn
-        count = conn.execute(
-            "SELECT COUNT(*) FROM profiles WHERE env = ?", (env_name,)
-        ).fetchone()[0]
+        count = conn.execute("SELECT COUNT(*) FROM profiles WHERE env = ?", (env_name,)).fetchone()[
+            0
+        ]
         visitors = conn.execute(
             "SELECT COUNT(*) FROM visitors WHERE env = ?", (env_name,)
         ).fetchone()[0]

@@ -99,9 +99,7 @@ def dns_server_fixture() -> Iterator[DnsServer]:
     sock.bind(("127.0.0.1", 0))
     server = DnsServer(port=int(sock.getsockname()[1]))
     stop = threading.Event()
-    thread = threading.Thread(
-        target=serve, args=(sock, server, stop), name="test-dns", daemon=True
-    )
+    thread = threading.Thread(target=serve, args=(sock, server, stop), name="test-dns", daemon=True)
     thread.start()
     try:
         yield server

@@ -184,9 +184,7 @@ class Sshd:
         for path in (self.host_key_path, Path(f"{self.host_key_path}.pub")):
             path.unlink(missing_ok=True)
         _run(SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key_path))
-        self.host_key_fingerprint = _run(
-            SSH_KEYGEN, "-lf", f"{self.host_key_path}.pub"
-        ).split()[1]
+        self.host_key_fingerprint = _run(SSH_KEYGEN, "-lf", f"{self.host_key_path}.pub").split()[1]
 
     def _write_config(self) -> None:
         w = self.world
@@ -235,7 +233,9 @@ class Sshd:
         self.log = []
         proc = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
         )
         self.proc = proc
@@ -298,8 +298,11 @@ def sshd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdWorld]:
     Path("/srv").mkdir(mode=0o755, exist_ok=True)
     chroot = Path(f"/srv/audiencectl-test-{secrets.token_hex(4)}")
     world = SshdWorld(
-        base=base, chroot=chroot, password_user=_user_name("pw"),
-        password="pw-" + secrets.token_urlsafe(12), key_user=_user_name("key"),
+        base=base,
+        chroot=chroot,
+        password_user=_user_name("pw"),
+        password="pw-" + secrets.token_urlsafe(12),
+        key_user=_user_name("key"),
     )
     try:
         with _accounts_lock():
@@ -313,8 +316,7 @@ def sshd_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdWorld]:
         keys.mkdir(mode=0o700)
         world.keys["ed25519"] = make_key(keys, "id_ed25519", "-t", "ed25519")
         world.keys["rsa"] = make_key(keys, "id_rsa", "-t", "rsa", "-b", "2048")
-        world.keys["rsa_pem"] = make_key(keys, "id_rsa_pem", "-t", "rsa", "-b", "2048", "-m",
-                                         "PEM")
+        world.keys["rsa_pem"] = make_key(keys, "id_rsa_pem", "-t", "rsa", "-b", "2048", "-m", "PEM")
         world.keys["stranger"] = make_key(keys, "id_stranger", "-t", "ed25519")
         authorized = base / "authorized_keys"
         authorized.mkdir(mode=0o755)
@@ -448,8 +450,7 @@ def http_port() -> Iterator[int]:
     """Answers ``HTTP/1.1 400 Bad Request`` right away and closes."""
 
     def answer(conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-                     b"Connection: close\r\n\r\n")
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         conn.close()
 
     listener = _Listener(answer)

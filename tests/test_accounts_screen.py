@@ -68,9 +68,7 @@ def row(screen: AccountsScreen, role: Role, name: str) -> StageRow:
 
 def row_text(screen: AccountsScreen, role: Role, name: str) -> str:
     stage = row(screen, role, name)
-    return " ".join(
-        str(w.render()) for w in stage.query("Label, Static") if w.display
-    )
+    return " ".join(str(w.render()) for w in stage.query("Label, Static") if w.display)
 
 
 def status_text(screen: AccountsScreen, role: Role) -> str:
@@ -89,8 +87,9 @@ async def test_probe_local_accounts_shows_stages_and_saves(
         screen = await open_accounts(pilot)
         assert "never probed" in status_text(screen, Role.IMPORT)
         await pilot.press("f10")  # probe both
-        await wait_for(pilot, lambda: screen._run is None and "passed" in status_text(
-            screen, Role.EXPORT))
+        await wait_for(
+            pilot, lambda: screen._run is None and "passed" in status_text(screen, Role.EXPORT)
+        )
         assert "✓ passed" in status_text(screen, Role.IMPORT)
         assert "2026-11-02 09:30 UTC" in status_text(screen, Role.IMPORT)
         assert row(screen, Role.IMPORT, "read").has_class("-pass")
@@ -131,7 +130,11 @@ async def test_failing_local_probe_shows_hint(db_path: Path, tmp_path: Path) -> 
 
 def sftp_import(sshd: Sshd, world: SshdWorld) -> Account:
     return Account(
-        Role.IMPORT, host=HOST, port=sshd.port, user=world.password_user, remote_dir="/inbox",
+        Role.IMPORT,
+        host=HOST,
+        port=sshd.port,
+        user=world.password_user,
+        remote_dir="/inbox",
         password=Secret("literal", world.password),
     )
 
@@ -317,7 +320,9 @@ async def test_private_key_path_and_paste(db_path: Path, tmp_path: Path) -> None
 async def test_identical_accounts_show_the_direction_banner(db_path: Path) -> None:
     same = {"host": "sftp.example.net", "user": "campaign", "remote_dir": "/data"}
     services = services_with(
-        db_path, Account(Role.IMPORT, **same), Account(Role.EXPORT, **same)  # type: ignore[arg-type]
+        db_path,
+        Account(Role.IMPORT, **same),
+        Account(Role.EXPORT, **same),  # type: ignore[arg-type]
     )
     app = AudienceApp(services)
     async with app.run_test(size=(80, 24)) as pilot:

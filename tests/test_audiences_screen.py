@@ -499,9 +499,7 @@ async def test_an_export_can_be_cancelled_and_leaves_nothing(
     assert list(workspace.outbox.iterdir()) == [], "no final and no temporary file"
 
 
-async def test_slow_counts_do_not_freeze_the_screen(
-    demo, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+async def test_slow_counts_do_not_freeze_the_screen(demo, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Counting millions of profiles and members takes a while: it runs in a thread,
     and keys are answered meanwhile."""
     import tui.screens.audiences as module

@@ -90,8 +90,12 @@ class World:
 
     def toml(self, **values: str) -> str:
         fields = {
-            "org": ORG, "imp": str(self.imp), "exp": str(self.exp), "page": str(self.page),
-            "key": KEY, "iv": IV,
+            "org": ORG,
+            "imp": str(self.imp),
+            "exp": str(self.exp),
+            "page": str(self.page),
+            "key": KEY,
+            "iv": IV,
         }
         fields.update(values)
         return BASE.format(**fields)
@@ -205,8 +209,9 @@ def test_offline_skips_sftp_probes(world: World) -> None:
 # ------------------------------------------------------------------ accounts over sshd
 
 
-def _sftp_toml(world: World, sshd: Sshd, sw: SshdWorld, imp_dir: str, exp_dir: str,
-               pin: str) -> str:
+def _sftp_toml(
+    world: World, sshd: Sshd, sw: SshdWorld, imp_dir: str, exp_dir: str, pin: str
+) -> str:
     def block(folder: str) -> str:
         return (
             f'type = "sftp"\nhost = "{HOST}"\nport = {sshd.port}\nuser = "{sw.password_user}"\n'
@@ -223,8 +228,9 @@ def test_sftp_accounts_pass_with_one_probe_each(
     world: World, sshd: Sshd, sshd_world: SshdWorld, chroot_dir: Callable[..., str]
 ) -> None:
     outbox = chroot_dir()
-    env = world.save(_sftp_toml(world, sshd, sshd_world, "/inbox", outbox,
-                                sshd.host_key_fingerprint))
+    env = world.save(
+        _sftp_toml(world, sshd, sshd_world, "/inbox", outbox, sshd.host_key_fingerprint)
+    )
     ctx = context_for(world.store, env, box=world.repo.box, probe_timeout=5)
     ids = [i for i in CHECK_IDS if i.startswith("account.") and i != "account.direction"]
     results = {r.id: r for r in run_checks(ctx, only=ids)}
@@ -257,13 +263,22 @@ def test_unknown_host_key_fails_reachable_with_trust_fix(
 def test_unreadable_and_read_only_folders_fail(
     world: World, sshd: Sshd, sshd_world: SshdWorld
 ) -> None:
-    env = world.save(_sftp_toml(world, sshd, sshd_world, "/locked", "/readonly",
-                                sshd.host_key_fingerprint))
+    env = world.save(
+        _sftp_toml(world, sshd, sshd_world, "/locked", "/readonly", sshd.host_key_fingerprint)
+    )
     ctx = context_for(world.store, env, box=world.repo.box, probe_timeout=5)
-    results = {r.id: r for r in run_checks(ctx, only=[
-        "account.import.reachable", "account.import.readable",
-        "account.export.reachable", "account.export.writable",
-    ])}
+    results = {
+        r.id: r
+        for r in run_checks(
+            ctx,
+            only=[
+                "account.import.reachable",
+                "account.import.readable",
+                "account.export.reachable",
+                "account.export.writable",
+            ],
+        )
+    }
     assert results["account.import.reachable"].status == "pass"
     assert results["account.import.readable"].status == "fail"
     assert results["account.export.reachable"].status == "pass"
@@ -330,15 +345,20 @@ def test_reconciliation_key_filled_passes(world: World) -> None:
 
 
 def test_reconciliation_key_missing_column_or_mostly_empty_fails(world: World) -> None:
-    env = world.save(world.toml().replace('reconciliation_key = "email"',
-                                          'reconciliation_key = "e_mail"'))
+    env = world.save(
+        world.toml().replace('reconciliation_key = "email"', 'reconciliation_key = "e_mail"')
+    )
     world.load_profiles(env, EMAILS_CSV)
     result = world.run(env, "datasource.reconciliation_key")
     assert result.status == "fail"
     assert "'e_mail' is not in the profiles" in result.detail
     env = world.save()
-    world.load_profiles(env, "id,email\n" + "".join(f"p{i},\n" for i in range(8)) +
-                        "p8,a@example.com\np9,b@example.com\n")
+    world.load_profiles(
+        env,
+        "id,email\n"
+        + "".join(f"p{i},\n" for i in range(8))
+        + "p8,a@example.com\np9,b@example.com\n",
+    )
     result = world.run(env, "datasource.reconciliation_key")
     assert result.status == "fail"
     assert "empty for 8 of 10" in result.detail
@@ -386,8 +406,9 @@ def test_channel_fits_passes_and_phone_column_fails(world: World) -> None:
     result = world.run(env, "datasource.channel")
     assert result.status == "pass", _status(result)
     assert "10 of 10" in result.detail
-    env = world.save(world.toml().replace('reconciliation_key = "email"',
-                                          'reconciliation_key = "mobile_phone"'))
+    env = world.save(
+        world.toml().replace('reconciliation_key = "email"', 'reconciliation_key = "mobile_phone"')
+    )
     result = world.run(env, "datasource.channel")
     assert result.status == "fail"
     assert "0 of 10" in result.detail
@@ -398,11 +419,23 @@ def test_website_sample_none_skips_ok_passes_differs_fails(world: World) -> None
     result = world.run(env, "datasource.website_sample")
     assert result.status == "skip"
     assert "crypto diagnose" in result.fix
-    save_sample(world.store, env, "Recipient - Email", "alice@example.com", "acbb",
-                Diagnosis(True, "ok", "the sample decrypts to the clear value"))
+    save_sample(
+        world.store,
+        env,
+        "Recipient - Email",
+        "alice@example.com",
+        "acbb",
+        Diagnosis(True, "ok", "the sample decrypts to the clear value"),
+    )
     assert world.run(env, "datasource.website_sample").status == "pass"
-    save_sample(world.store, env, "Recipient - Email", "alice@example.com", "acbb",
-                Diagnosis(False, "wrong_iv", "only the first block differs: the IV"))
+    save_sample(
+        world.store,
+        env,
+        "Recipient - Email",
+        "alice@example.com",
+        "acbb",
+        Diagnosis(False, "wrong_iv", "only the first block differs: the IV"),
+    )
     result = world.run(env, "datasource.website_sample")
     assert result.status == "fail"
     assert "wrong_iv" in result.detail and "IV" in result.fix
@@ -411,8 +444,14 @@ def test_website_sample_none_skips_ok_passes_differs_fails(world: World) -> None
 # --------------------------------------------------------------------- workflow, data
 
 
-def _insert_run(world: World, env: Environment, records: int, reconciled: int,
-                outcomes: dict[str, int], ago: timedelta = timedelta(minutes=10)) -> None:
+def _insert_run(
+    world: World,
+    env: Environment,
+    records: int,
+    reconciled: int,
+    outcomes: dict[str, int],
+    ago: timedelta = timedelta(minutes=10),
+) -> None:
     started = clock.iso(clock.now() - ago)
     with world.store.transaction() as conn:
         conn.execute(
@@ -458,8 +497,13 @@ def test_unreconciled_high_rate_passes_low_rate_fails(world: World) -> None:
     result = world.run(env, "data.unreconciled")
     assert result.status == "pass", _status(result)
     assert "95.0%" in result.detail
-    _insert_run(world, env, 100, 20, {"bad_padding": 60, "not_found": 15, "not_utf8": 3,
-                                      "malformed_line": 2})
+    _insert_run(
+        world,
+        env,
+        100,
+        20,
+        {"bad_padding": 60, "not_found": 15, "not_utf8": 3, "malformed_line": 2},
+    )
     result = world.run(env, "data.unreconciled")
     assert result.status == "fail"
     assert "20.0%" in result.detail

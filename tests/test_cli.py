@@ -91,7 +91,8 @@ def test_console_script_runs(tmp_path: Path) -> None:
 
 
 def test_bare_command_opens_the_console_with_its_options(
-    run_cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    run_cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     import tui.app
 

@@ -77,7 +77,11 @@ def test_import_killed_then_rerun_matches_uninterrupted(
     db_path = tmp_path / "store" / "a.db"
     demo_store(tmp_path / "demo", db_path)
     proc = cli(
-        db_path, "import", "run", "--once", "--quiet",
+        db_path,
+        "import",
+        "run",
+        "--once",
+        "--quiet",
         env={"AUDIENCECTL_TEST_HOOKS": f"{point}={HOOK_SLEEP}"},
     )
     try:
@@ -110,8 +114,17 @@ def test_export_killed_mid_upload_leaves_no_final_file(tmp_path: Path) -> None:
     ws = demo_store(tmp_path / "demo", db_path)
     members = tmp_path / "members.csv"
     members.write_text("id\n" + "".join(f"P{n:05d}\n" for n in range(1, 101)))
-    args = ("export", "--members", str(members), "--segment-id", "12",
-            "--datasource", "Recipient - Email (AES)", "--upload", "--json")
+    args = (
+        "export",
+        "--members",
+        str(members),
+        "--segment-id",
+        "12",
+        "--datasource",
+        "Recipient - Email (AES)",
+        "--upload",
+        "--json",
+    )
     proc = cli(db_path, *args, env={"AUDIENCECTL_TEST_HOOKS": f"upload={HOOK_SLEEP}"})
     try:
         wait_for_hook(proc, "upload", 1)
@@ -135,8 +148,14 @@ def test_export_killed_mid_upload_leaves_no_final_file(tmp_path: Path) -> None:
 def test_two_concurrent_runs_second_refuses(tmp_path: Path) -> None:
     db_path = tmp_path / "store" / "c.db"
     demo_store(tmp_path / "demo", db_path)
-    first = cli(db_path, "import", "run", "--once", "--quiet",
-                env={"AUDIENCECTL_TEST_HOOKS": f"fetch={HOOK_SLEEP}"})
+    first = cli(
+        db_path,
+        "import",
+        "run",
+        "--once",
+        "--quiet",
+        env={"AUDIENCECTL_TEST_HOOKS": f"fetch={HOOK_SLEEP}"},
+    )
     try:
         wait_for_hook(first, "fetch", 1)
         second = cli(db_path, "import", "run", "--once")

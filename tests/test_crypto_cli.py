@@ -33,6 +33,7 @@ transform = "sha1"
 channel = "sms"
 """
 
+
 def openssl_hex(value: str, iv: str = IV) -> str:
     return openssl_cbc_hex(value, KEY, iv)
 

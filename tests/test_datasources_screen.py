@@ -33,6 +33,7 @@ transform = "sha256"
 channel = "sms"
 """
 
+
 def openssl_sample(value: str, iv: str = IV) -> str:
     """What a website using openssl (AES-256-CBC, PKCS#7) would send, as lower-case hex."""
     return openssl_cbc_hex(value, KEY, iv)

@@ -30,8 +30,10 @@ def test_unconfigured_accounts_have_no_finding() -> None:
 
 
 def test_identical_accounts_fail() -> None:
-    e = env(sftp(Role.IMPORT, folder="/data/"), sftp(Role.EXPORT, host="SFTP.example.net.",
-                                                      folder="/data"))
+    e = env(
+        sftp(Role.IMPORT, folder="/data/"),
+        sftp(Role.EXPORT, host="SFTP.example.net.", folder="/data"),
+    )
     findings = direction_findings(e)
     assert codes(findings) == [("identical", "fail")]
     assert "same place" in findings[0].message
@@ -60,11 +62,15 @@ def test_identical_local_folders_fail() -> None:
     ("imp", "exp"),
     [
         (sftp(Role.IMPORT, folder="/inbound"), sftp(Role.EXPORT, folder="/outbound")),
-        (sftp(Role.IMPORT, host="sftp-in.example.net"),
-         sftp(Role.EXPORT, host="sftp-out.example.net")),
+        (
+            sftp(Role.IMPORT, host="sftp-in.example.net"),
+            sftp(Role.EXPORT, host="sftp-out.example.net"),
+        ),
         (sftp(Role.IMPORT, folder="/upload"), sftp(Role.EXPORT, folder="/download")),
-        (Account(Role.IMPORT, type=AccountType.LOCAL, path="/srv/aam/in"),
-         Account(Role.EXPORT, type=AccountType.LOCAL, path="/srv/aam/out")),
+        (
+            Account(Role.IMPORT, type=AccountType.LOCAL, path="/srv/aam/in"),
+            Account(Role.EXPORT, type=AccountType.LOCAL, path="/srv/aam/out"),
+        ),
     ],
 )
 def test_swapped_accounts_fail(imp: Account, exp: Account) -> None:
@@ -121,7 +127,10 @@ def test_one_demdex_host_on_the_wrong_side_is_swapped() -> None:
 def test_finding_is_frozen_and_positional() -> None:
     finding = Finding("warn", "message", "fix")
     assert (finding.level, finding.message, finding.fix, finding.code) == (
-        "warn", "message", "fix", "",
+        "warn",
+        "message",
+        "fix",
+        "",
     )
     with pytest.raises(AttributeError):
         finding.level = "fail"  # type: ignore[misc]

@@ -36,7 +36,9 @@ def _import(run_cli, path: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_json_shape_and_exit_code_zero_when_nothing_fails(
-    run_cli, tmp_path: Path, dns_server: DnsServer  # type: ignore[no-untyped-def]
+    run_cli,
+    tmp_path: Path,
+    dns_server: DnsServer,  # type: ignore[no-untyped-def]
 ) -> None:
     _import(run_cli, _toml(tmp_path))
     done = run_cli("doctor", "--json", "--offline")
@@ -55,21 +57,38 @@ def test_json_shape_and_exit_code_zero_when_nothing_fails(
 
 
 def test_a_failure_exits_one_and_prints_the_fix(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    _import(run_cli, _toml(tmp_path, extra='\n'.join([
-        "", "[[datasources]]", 'label = "Second"', 'alias = "Adobe Campaign"', "dpid = 1",
-        "destination_id = 2", "priority = 10", 'id_type = "visitor"', "",
-    ])))
+    _import(
+        run_cli,
+        _toml(
+            tmp_path,
+            extra="\n".join(
+                [
+                    "",
+                    "[[datasources]]",
+                    'label = "Second"',
+                    'alias = "Adobe Campaign"',
+                    "dpid = 1",
+                    "destination_id = 2",
+                    "priority = 10",
+                    'id_type = "visitor"',
+                    "",
+                ]
+            ),
+        ),
+    )
     done = run_cli("doctor", "--offline")
     assert done.code == 1
     lines = done.out.splitlines()
     at = next(i for i, line in enumerate(lines) if "datasource.priority" in line)
     assert lines[at].startswith("✗ fail")
-    assert "fix: give the preferred data source a higher priority" in "\n".join(lines[at:at + 3])
+    assert "fix: give the preferred data source a higher priority" in "\n".join(lines[at : at + 3])
     assert lines[-1].startswith("summary: 1 fail")
 
 
 def test_online_dns_check_uses_the_given_nameserver(
-    run_cli, tmp_path: Path, dns_server: DnsServer  # type: ignore[no-untyped-def]
+    run_cli,
+    tmp_path: Path,
+    dns_server: DnsServer,  # type: ignore[no-untyped-def]
 ) -> None:
     _import(run_cli, _toml(tmp_path))
     done = run_cli("doctor", "--json", "--offline")  # a baseline, no DNS
@@ -98,7 +117,9 @@ def test_bad_store_or_environment_exits_two(run_cli, tmp_path: Path, db_path: Pa
 
 
 def test_results_are_kept_for_the_home_screen(
-    run_cli, tmp_path: Path, db_path: Path  # type: ignore[no-untyped-def]
+    run_cli,
+    tmp_path: Path,
+    db_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     _import(run_cli, _toml(tmp_path))
     run_cli("doctor", "--offline")
@@ -110,26 +131,33 @@ def test_results_are_kept_for_the_home_screen(
 
 
 def test_no_secret_in_json_or_report(
-    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    run_cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("AUDIENCECTL_TEST_EXPORT_PW", EXPORT_PASSWORD)
     monkeypatch.setenv("AUDIENCECTL_TEST_IV", IV)
     path = _toml(tmp_path, iv="env:AUDIENCECTL_TEST_IV")
-    text = path.read_text().replace(
-        f'type = "local"\npath = "{tmp_path / "from-aam"}"',
-        f'type = "sftp"\nhost = "127.0.0.1"\nport = 1\nuser = "campaign"\n'
-        f'password = "{SFTP_PASSWORD}"\nprivate_key_passphrase = "{PASSPHRASE}"',
-    ).replace(
-        f'type = "local"\npath = "{tmp_path / "to-aam"}"',
-        'type = "sftp"\nhost = "127.0.0.1"\nport = 1\nuser = "campaign-out"\n'
-        'password = "env:AUDIENCECTL_TEST_EXPORT_PW"',
+    text = (
+        path.read_text()
+        .replace(
+            f'type = "local"\npath = "{tmp_path / "from-aam"}"',
+            f'type = "sftp"\nhost = "127.0.0.1"\nport = 1\nuser = "campaign"\n'
+            f'password = "{SFTP_PASSWORD}"\nprivate_key_passphrase = "{PASSPHRASE}"',
+        )
+        .replace(
+            f'type = "local"\npath = "{tmp_path / "to-aam"}"',
+            'type = "sftp"\nhost = "127.0.0.1"\nport = 1\nuser = "campaign-out"\n'
+            'password = "env:AUDIENCECTL_TEST_EXPORT_PW"',
+        )
     )
     path.write_text(text, encoding="utf-8")
     _import(run_cli, path)
     report = tmp_path / "report.md"
     # online: the probes really try (port 1 is closed), so error paths are covered too
-    done = run_cli("doctor", "--json", "--timeout", "2", "--nameserver", "127.0.0.1:1",
-                   "--report", str(report))
+    done = run_cli(
+        "doctor", "--json", "--timeout", "2", "--nameserver", "127.0.0.1:1", "--report", str(report)
+    )
     assert done.code == 1
     body = report.read_text(encoding="utf-8")
     for secret in (SFTP_PASSWORD, EXPORT_PASSWORD, PASSPHRASE, KEY, IV, KEY.upper()):

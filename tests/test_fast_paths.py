@@ -43,8 +43,13 @@ KEY, IV = parse_key(KEY_HEX), parse_iv(IV_HEX)
 
 def _codec(channel: str) -> IdCodec:
     ds = DataSource(
-        label="aes", id_type="declared", reconciliation_key="email", transform=Transform.AES,
-        aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel=channel,
+        label="aes",
+        id_type="declared",
+        reconciliation_key="email",
+        transform=Transform.AES,
+        aes_key=Secret("literal", KEY_HEX),
+        aes_iv=Secret("literal", IV_HEX),
+        channel=channel,
     )
     return IdCodec(ds, KEY, IV)
 
@@ -86,23 +91,31 @@ def test_vectorised_aes_hex_equals_per_record_path(ids: list[str], channel: str)
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.lists(st.one_of(
-    st.from_regex(r"[ -~]{0,20}", fullmatch=True),
-    st.from_regex(r" {0,2}[a-zA-Z0-9._]{0,8}@[a-zA-Z0-9.]{0,10} {0,2}", fullmatch=True),
-), min_size=1, max_size=30))
+@given(
+    values=st.lists(
+        st.one_of(
+            st.from_regex(r"[ -~]{0,20}", fullmatch=True),
+            st.from_regex(r" {0,2}[a-zA-Z0-9._]{0,8}@[a-zA-Z0-9.]{0,10} {0,2}", fullmatch=True),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_email_lines_equal_normalize_email(values: list[str]) -> None:
     from core.normalize import normalize_email, normalize_email_lines
 
     marker = object()
     got = normalize_email_lines("\n".join(values), marker)
-    assert got == [
-        marker if normalize_email(v) is None else normalize_email(v) for v in values
-    ]
+    assert got == [marker if normalize_email(v) is None else normalize_email(v) for v in values]
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.lists(st.one_of(st.text(max_size=30), _plaintexts.filter(
-    lambda v: isinstance(v, str))), max_size=30))
+@given(
+    values=st.lists(
+        st.one_of(st.text(max_size=30), _plaintexts.filter(lambda v: isinstance(v, str))),
+        max_size=30,
+    )
+)
 def test_ascii_email_normalization_equals_regex_per_value(values: list[str]) -> None:
     expected = []
     for value in values:
@@ -120,9 +133,18 @@ def _reference_index(keys: list[str | None], pids: list[str]) -> dict[str, set[s
 
 
 @settings(max_examples=200, deadline=None)
-@given(chunks=st.lists(st.lists(st.tuples(
-    st.one_of(st.none(), st.sampled_from("abcdef")), st.sampled_from(["P1", "P2", "P3", "P4"])
-), max_size=12), max_size=4))
+@given(
+    chunks=st.lists(
+        st.lists(
+            st.tuples(
+                st.one_of(st.none(), st.sampled_from("abcdef")),
+                st.sampled_from(["P1", "P2", "P3", "P4"]),
+            ),
+            max_size=12,
+        ),
+        max_size=4,
+    )
+)
 def test_index_add_equals_per_row(chunks: list[list[tuple[str | None, str]]]) -> None:
     index = _Index()
     keys_all: list[str | None] = []
@@ -160,7 +182,11 @@ def test_index_finds_keys_whose_first_hash_is_shared() -> None:
         found = index.find(["c", "a", "z", "b", "ab"])
         assert index.get("b") == "P2"
     assert [index.pids[index.row_of[k]] if k >= 0 else None for k in found.tolist()] == [
-        "P3", "P1", None, "P2", None,
+        "P3",
+        "P1",
+        None,
+        "P2",
+        None,
     ]
 
 
@@ -187,8 +213,9 @@ _cells = st.one_of(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    rows=st.lists(st.tuples(st.sampled_from(["P1", "P2", "P3", " P4", "", "P5"]), _cells),
-                  max_size=12),
+    rows=st.lists(
+        st.tuples(st.sampled_from(["P1", "P2", "P3", " P4", "", "P5"]), _cells), max_size=12
+    ),
     bom=st.booleans(),
     blank=st.booleans(),
     trailing_newline=st.booleans(),
@@ -196,8 +223,13 @@ _cells = st.one_of(
     block_bytes=st.sampled_from([1 << 20, 8, 24, 64]),
 )
 def test_fast_csv_columns_equal_row_by_row(
-    tmp_path: Path, rows: list[tuple[str, str]], bom: bool, blank: bool,
-    trailing_newline: bool, chunk_rows: int, block_bytes: int,
+    tmp_path: Path,
+    rows: list[tuple[str, str]],
+    bom: bool,
+    blank: bool,
+    trailing_newline: bool,
+    chunk_rows: int,
+    block_bytes: int,
 ) -> None:
     """Small blocks too: a duplicate id or an empty one in a later block, after
     blocks taken whole, must give the row-by-row reader's answer and error."""
@@ -225,22 +257,31 @@ def test_fast_csv_columns_equal_row_by_row(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    rows=st.lists(st.tuples(st.sampled_from(["P1", "P2", "P3", " P4", "", "P5"]), _cells),
-                  max_size=10),
-    visitors=st.lists(st.tuples(st.sampled_from(["P1", "P2", "P9", " P3"]), st.sampled_from(
-        ["1" * 38, "2" * 38, "12", ""])), max_size=4),
+    rows=st.lists(
+        st.tuples(st.sampled_from(["P1", "P2", "P3", " P4", "", "P5"]), _cells), max_size=10
+    ),
+    visitors=st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P9", " P3"]),
+            st.sampled_from(["1" * 38, "2" * 38, "12", ""]),
+        ),
+        max_size=4,
+    ),
     block_bytes=st.sampled_from([1 << 20, 8, 40]),
 )
 def test_validate_equals_the_row_by_row_check(
-    tmp_path: Path, rows: list[tuple[str, str]], visitors: list[tuple[str, str]],
+    tmp_path: Path,
+    rows: list[tuple[str, str]],
+    visitors: list[tuple[str, str]],
     block_bytes: int,
 ) -> None:
     """``validate`` reads the ids through the block reader: same counts, same errors."""
     path = tmp_path / "p.csv"
     path.write_text("id,email\n" + "".join(f"{p},{c}\n" for p, c in rows), encoding="utf-8")
     vpath = tmp_path / "v.csv"
-    vpath.write_text("profile_id,visitor_id\n" + "".join(f"{p},{v}\n" for p, v in visitors),
-                     encoding="utf-8")
+    vpath.write_text(
+        "profile_id,visitor_id\n" + "".join(f"{p},{v}\n" for p, v in visitors), encoding="utf-8"
+    )
 
     def slow() -> object:
         source = CsvProfiles(path, vpath)
@@ -257,11 +298,13 @@ def test_validate_equals_the_row_by_row_check(
         assert _outcome(fast) == _outcome(slow)
 
 
-_HEADERS = st.sampled_from([b"id,email", b"email,id", b" id , email ", b"id,email,extra",
-                             b"id", b"email", b"id,id"])
+_HEADERS = st.sampled_from(
+    [b"id,email", b"email,id", b" id , email ", b"id,email,extra", b"id", b"email", b"id,id"]
+)
 _RAW_CELLS = st.one_of(
-    st.sampled_from([b"P1", b"P2", b" P3", b"", b"x" * 30, b"\xff", b"\xc3\xa9", b'"q,1"',
-                     b"a\rb", b"\x00"]),
+    st.sampled_from(
+        [b"P1", b"P2", b" P3", b"", b"x" * 30, b"\xff", b"\xc3\xa9", b'"q,1"', b"a\rb", b"\x00"]
+    ),
     st.binary(max_size=6),
 )
 
@@ -271,21 +314,35 @@ _RAW_CELLS = st.one_of(
 )
 @given(
     header=_HEADERS,
-    rows=st.lists(st.one_of(
-        st.tuples(st.sampled_from([b"P1", b"P2", b"P3", b"P4", b"P5", b"P6"]), _RAW_CELLS)
-        .map(list),
-        st.lists(_RAW_CELLS, min_size=1, max_size=4),
-    ), max_size=10),
+    rows=st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from([b"P1", b"P2", b"P3", b"P4", b"P5", b"P6"]), _RAW_CELLS).map(
+                list
+            ),
+            st.lists(_RAW_CELLS, min_size=1, max_size=4),
+        ),
+        max_size=10,
+    ),
     bom=st.booleans(),
     newline=st.sampled_from([b"\n", b"\n", b"\r\n"]),
     block_bytes=st.sampled_from([1 << 20, 8, 40]),
 )
-@example(header=b"id,email", rows=[[b"P1", b"x" * 30]], bom=False, newline=b"\n",
-         block_bytes=1 << 20)
-@example(header=b"id,email", rows=[[b"P1", b"a"], [b"P2", b"x" * 30]], bom=True,
-         newline=b"\n", block_bytes=8)
+@example(
+    header=b"id,email", rows=[[b"P1", b"x" * 30]], bom=False, newline=b"\n", block_bytes=1 << 20
+)
+@example(
+    header=b"id,email",
+    rows=[[b"P1", b"a"], [b"P2", b"x" * 30]],
+    bom=True,
+    newline=b"\n",
+    block_bytes=8,
+)
 def test_validate_equals_the_row_by_row_check_on_any_bytes(
-    tmp_path: Path, header: bytes, rows: list[list[bytes]], bom: bool, newline: bytes,
+    tmp_path: Path,
+    header: bytes,
+    rows: list[list[bytes]],
+    bom: bool,
+    newline: bytes,
     block_bytes: int,
 ) -> None:
     """Headers in any order, BOM, CRLF, bytes that are not UTF-8, quotes, NUL, blank
@@ -365,14 +422,29 @@ def _audience_line(draw: st.DrawFn) -> str:
 def _chunks_as_tuples(data: bytes, chunk_lines: int) -> list[tuple[object, ...]]:
     out = []
     for c in read_chunks(io.BytesIO(data), gz=False, chunk_lines=chunk_lines):
-        out.append((c.first_line, c.last_line, c.line_numbers, c.ids, c.segments, c.removed,
-                    c.malformed, c.malformed_reasons, c.blank_lines, c.header_line))
+        out.append(
+            (
+                c.first_line,
+                c.last_line,
+                c.line_numbers,
+                c.ids,
+                c.segments,
+                c.removed,
+                c.malformed,
+                c.malformed_reasons,
+                c.blank_lines,
+                c.header_line,
+            )
+        )
     return out
 
 
 @settings(max_examples=400, deadline=None)
-@given(lines=st.lists(_audience_line(), max_size=60), chunk_lines=st.integers(1, 70),
-       final_newline=st.booleans())
+@given(
+    lines=st.lists(_audience_line(), max_size=60),
+    chunk_lines=st.integers(1, 70),
+    final_newline=st.booleans(),
+)
 def test_mixed_line_fast_path_equals_per_line_path(
     lines: list[str], chunk_lines: int, final_newline: bool
 ) -> None:
@@ -412,9 +484,12 @@ def test_mixed_line_fast_path_takes_blocks_with_odd_lines() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(chunks=st.lists(st.lists(st.text(alphabet="abc", min_size=1, max_size=4), max_size=40),
-                       max_size=12),
-       buckets=st.sampled_from([1, 2, 4, 1 << 10]))
+@given(
+    chunks=st.lists(
+        st.lists(st.text(alphabet="abc", min_size=1, max_size=4), max_size=40), max_size=12
+    ),
+    buckets=st.sampled_from([1, 2, 4, 1 << 10]),
+)
 def test_seen_table_equals_a_set(chunks: list[list[str]], buckets: int) -> None:
     seen = _Seen(buckets)
     reference: set[str] = set()
@@ -427,8 +502,10 @@ def test_seen_table_equals_a_set(chunks: list[list[str]], buckets: int) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=300),
-       split=st.integers(1, 50))
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40)), max_size=300),
+    split=st.integers(1, 50),
+)
 def test_seen_table_with_crowded_buckets(rows: list[tuple[int, int]], split: int) -> None:
     """Fingerprints chosen to land in a handful of buckets: overflow and growth."""
     fps = list(dict.fromkeys((np.uint64(b << 7), np.uint64(v + 1)) for b, v in rows))
@@ -506,8 +583,16 @@ def test_worker_process_errors_and_cancel(tmp_path: Path) -> None:
         whole = BatchInput("plain", "full", 500, (AudienceFile.from_path(plain),))
         calls = iter([False, False, True])
         with patch.object(decoding._Worker, "__init__", keep), pytest.raises(Cancelled):
-            list(reconcile_batches([whole], dataset.env, codecs, profiles, chunk_lines=100,
-                                   cancelled=lambda: next(calls, True)))
+            list(
+                reconcile_batches(
+                    [whole],
+                    dataset.env,
+                    codecs,
+                    profiles,
+                    chunk_lines=100,
+                    cancelled=lambda: next(calls, True),
+                )
+            )
         assert workers and workers[0].process.poll() is not None  # stopped
 
 
@@ -527,28 +612,44 @@ def test_deferred_shape_check_gives_the_same_answer(tmp_path: Path) -> None:
     assert deferred["outcomes"]["invalid_email"] > 0
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(ids=st.lists(_incoming_ids(), min_size=1, max_size=30),
-       profiles=st.lists(_plaintexts.filter(lambda v: isinstance(v, str)), max_size=12))
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    ids=st.lists(_incoming_ids(), min_size=1, max_size=30),
+    profiles=st.lists(_plaintexts.filter(lambda v: isinstance(v, str)), max_size=12),
+)
 def test_deferred_shape_check_equals_checking_every_key(
     tmp_path: Path, ids: list[str], profiles: list[str]
 ) -> None:
     """Keys equal to a profile's key are never shapeless, so checking only the keys
     not found gives every line the outcome that checking all of them gives."""
     csv_path = tmp_path / "profiles.csv"
-    rows = [f"P{i},{value}" for i, value in enumerate(profiles)
-            if "," not in value and '"' not in value and "\n" not in value and "\r" not in value]
+    rows = [
+        f"P{i},{value}"
+        for i, value in enumerate(profiles)
+        if "," not in value and '"' not in value and "\n" not in value and "\r" not in value
+    ]
     csv_path.write_text("id,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
     ds = DataSource(
-        label="aes", id_type="declared", reconciliation_key="email", transform=Transform.AES,
-        aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="email",
+        label="aes",
+        id_type="declared",
+        reconciliation_key="email",
+        transform=Transform.AES,
+        aes_key=Secret("literal", KEY_HEX),
+        aes_iv=Secret("literal", IV_HEX),
+        channel="email",
         destination_id=500,
     )
     env = Environment(name="t", datasources=(ds,))
     audience = tmp_path / "ftp_500_14016_full_1793541600000.sync"
-    lines = [i for i in ids if i and not any(c in i for c in "\t \n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-                                                        "\x85\u2028\u2029")]
+    lines = [
+        i
+        for i in ids
+        if i and not any(c in i for c in "\t \n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+    ]
 
     def answer() -> dict[str, Any]:
         audience.write_text("".join(f"{i}\t24\n" for i in lines), encoding="utf-8")
@@ -568,8 +669,11 @@ def test_frames_cut_at_every_position_come_out_whole() -> None:
     for cut in range(len(stream) + 1):
         for second in range(cut, len(stream) + 1):
             feeder = decoding._Frames()
-            got = [frame for piece in (stream[:cut], stream[cut:second], stream[second:])
-                   for frame in feeder.feed(piece)]
+            got = [
+                frame
+                for piece in (stream[:cut], stream[cut:second], stream[second:])
+                for frame in feeder.feed(piece)
+            ]
             assert got == frames, (cut, second)
             assert not feeder.pending
     feeder = decoding._Frames()
@@ -584,8 +688,10 @@ def test_worker_reader_reassembles_frames_of_any_size() -> None:
     import threading
 
     rng = random.Random(5)
-    frames = [bytes([i % 251]) * size
-              for i, size in enumerate([0, 1, 7, 8, 4096, (1 << 20) + 3, 3 << 20, 65_537])]
+    frames = [
+        bytes([i % 251]) * size
+        for i, size in enumerate([0, 1, 7, 8, 4096, (1 << 20) + 3, 3 << 20, 65_537])
+    ]
     stream = b"".join(len(f).to_bytes(8, "little") + f for f in frames)
     read_end, write_end = os.pipe()
 
@@ -613,11 +719,21 @@ def test_worker_reader_reassembles_frames_of_any_size() -> None:
 
 def test_pack_keeps_outcomes_when_a_key_holds_a_newline() -> None:
     chunk = reading._Prepared(
-        file="f", records=3, last_line=3, position=0, total=None, malformed=[], reasons=[],
-        duplicates=0, lines=np.arange(3), ids=["a", "b", "c"], segs=np.zeros(3, dtype=np.int64),
-        removed=np.zeros(3, dtype=np.int64), names=[("24",)], no_removed=0,
-        keys=[["x\ny", Outcome.BAD_PADDING, "plain"],
-              ["k", Outcome.NOT_UTF8, ""]],
+        file="f",
+        records=3,
+        last_line=3,
+        position=0,
+        total=None,
+        malformed=[],
+        reasons=[],
+        duplicates=0,
+        lines=np.arange(3),
+        ids=["a", "b", "c"],
+        segs=np.zeros(3, dtype=np.int64),
+        removed=np.zeros(3, dtype=np.int64),
+        names=[("24",)],
+        no_removed=0,
+        keys=[["x\ny", Outcome.BAD_PADDING, "plain"], ["k", Outcome.NOT_UTF8, ""]],
     )
     chunk.pack()
     assert chunk.keys_of(0) == ["x\ny", Outcome.BAD_PADDING, "plain"]
@@ -634,8 +750,13 @@ def test_worker_and_in_process_agree_on_keys_with_newlines(tmp_path: Path) -> No
     audience = tmp_path / "ftp_500_14016_iter_1793541600000.sync"
     audience.write_text("".join(f"{i}\t24\n" for i in ids), encoding="utf-8")
     ds = DataSource(
-        label="other", id_type="declared", reconciliation_key="alias", transform=Transform.AES,
-        aes_key=Secret("literal", KEY_HEX), aes_iv=Secret("literal", IV_HEX), channel="other",
+        label="other",
+        id_type="declared",
+        reconciliation_key="alias",
+        transform=Transform.AES,
+        aes_key=Secret("literal", KEY_HEX),
+        aes_iv=Secret("literal", IV_HEX),
+        channel="other",
         destination_id=500,
     )
     env = Environment(name="t", datasources=(ds,))

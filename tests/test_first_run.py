@@ -108,8 +108,16 @@ def test_forgetting_the_demo_leaves_other_environments_alone(demo_services, tmp_
     forget_environment(services.store, "demo")
     assert services.repo.names() == [other.name]
     assert first_run_tips_wanted(services.store, other.name)
-    for table in ("profiles", "visitors", "segment_members", "processed_files", "import_runs",
-                  "check_results", "workflow", "env_settings"):
+    for table in (
+        "profiles",
+        "visitors",
+        "segment_members",
+        "processed_files",
+        "import_runs",
+        "check_results",
+        "workflow",
+        "env_settings",
+    ):
         rows = services.store.conn.execute(
             f"SELECT count(*) FROM {table} WHERE env = 'demo'"
         ).fetchone()[0]

@@ -105,8 +105,6 @@ def test_an_ordinary_gzip_file_reads_whole() -> None:
     import random
 
     rng = random.Random(7)
-    body = b"".join(
-        f"{rng.randrange(10**37, 10**38)} 46390\n".encode() for _ in range(300_000)
-    )
+    body = b"".join(f"{rng.randrange(10**37, 10**38)} 46390\n".encode() for _ in range(300_000))
     chunks = list(read_chunks(io.BytesIO(_gz_of([body])), gz=True))
     assert sum(len(c.ids) for c in chunks) == 300_000

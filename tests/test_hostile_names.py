@@ -60,12 +60,20 @@ def test_doctor_offline_saves_and_shows_hostile_names(run_cli, hostile: DemoWork
 
 
 def test_dry_run_report_escapes_hostile_names(
-    run_cli, hostile: DemoWorkspace, tmp_path: Path  # type: ignore[no-untyped-def]
+    run_cli,
+    hostile: DemoWorkspace,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     report = tmp_path / "report.md"
     result = run_cli(
-        "--db", str(hostile.db_path), "dry-run", "--profiles", str(hostile.profiles_csv),
-        "--report", str(report), str(hostile.inbox),
+        "--db",
+        str(hostile.db_path),
+        "dry-run",
+        "--profiles",
+        str(hostile.profiles_csv),
+        "--report",
+        str(report),
+        str(hostile.inbox),
     )
     assert result.code == 0, result.err
     assert_clean(result.out + result.err)
@@ -81,7 +89,7 @@ def test_labels_with_escapes_are_escaped_by_config_import_and_doctor(
     run_cli, tmp_path: Path, db_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "evil.toml"
-    label = 'Email \\u001b]0;pwn\\u0007\\u001b[2J\\nsecond line'
+    label = "Email \\u001b]0;pwn\\u0007\\u001b[2J\\nsecond line"
     path.write_text(SAMPLE_TOML.replace('"Recipient - Email"', f'"{label}"'), "utf-8")
     result = run_cli("config", "import", str(path))
     assert result.code == 0, result.err

@@ -48,7 +48,7 @@ def test_a_list_of_columns_is_cut_with_a_count() -> None:
 
 def test_an_unclosed_quote_names_the_line_where_it_opened(tmp_path: Path) -> None:
     path = tmp_path / "quote.csv"
-    rows = ['id,email', '1,"alice@example.com'] + [
+    rows = ["id,email", '1,"alice@example.com'] + [
         f"{n},user{n}@example.com,some more text to fill the line" for n in range(2, 6000)
     ]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -24,8 +24,13 @@ def sftp_files(
     sshd: Sshd, sshd_world: SshdWorld, chroot_dir: Callable[..., str]
 ) -> Iterator[tuple[FileTransport, Path]]:
     folder = chroot_dir()
-    account = Account(role=Role.IMPORT, host=HOST, port=sshd.port,
-                      user=sshd_world.password_user, remote_dir=folder)
+    account = Account(
+        role=Role.IMPORT,
+        host=HOST,
+        port=sshd.port,
+        user=sshd_world.password_user,
+        remote_dir=folder,
+    )
     check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
     with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
         yield files, sshd_world.disk(folder)

@@ -113,7 +113,8 @@ def test_sqlite_store(sqlite_store: SqliteHostKeyStore) -> None:
     sqlite_store.pin("sftp.example.net", 2222, A)
     pins = sqlite_store.all()
     assert [(p.host, p.port, p.key) for p in pins] == [
-        ("sftp.example.net", 22, B), ("sftp.example.net", 2222, A),
+        ("sftp.example.net", 22, B),
+        ("sftp.example.net", 2222, A),
     ]
     assert pins[0].pinned_at.tzinfo is not None
     assert sqlite_store.forget("sftp.example.net", 22) is True

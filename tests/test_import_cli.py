@@ -60,8 +60,18 @@ def test_demo_import_fills_segments(run_cli, db_path: Path, tmp_path: Path) -> N
     for seg in ("201", "202", "203"):
         assert status["segments"][seg]["members"] > 0
     last = status["last_run"]
-    for key in ("started_at", "finished_at", "status", "files", "records", "reconciled",
-                "duplicates", "match_rate", "outcomes", "error"):
+    for key in (
+        "started_at",
+        "finished_at",
+        "status",
+        "files",
+        "records",
+        "reconciled",
+        "duplicates",
+        "match_rate",
+        "outcomes",
+        "error",
+    ):
         assert key in last
     assert last["status"] == "ok" and 0 < last["match_rate"] < 1
     assert status["interval_minutes"] == 60 and status["last_error"] == ""
@@ -74,11 +84,16 @@ def test_demo_import_fills_segments(run_cli, db_path: Path, tmp_path: Path) -> N
 def test_lock_refuses_while_held_by_another_process(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     setup_store(db_path, crm_env(tmp_path / "ws"))
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from storage.lock import ImportLock\n"
-         "with ImportLock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(30)",
-         str(db_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from storage.lock import ImportLock\n"
+            "with ImportLock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(30)",
+            str(db_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

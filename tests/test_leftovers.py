@@ -31,7 +31,9 @@ def killed_run(folder: Path, kind: str) -> Path:
         "time.sleep(600)\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.stdout is not None
@@ -73,7 +75,9 @@ def test_a_stale_remote_part_upload_is_removed_and_never_listed(tmp_path: Path) 
 
 
 def test_the_next_import_run_cleans_a_killed_runs_folder(
-    run_cli, tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+    run_cli,
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     import tempfile
 

@@ -67,7 +67,7 @@ def assert_fails_at(report: ProbeReport, name: str, hint: str) -> StageResult:
     failed = report.stages[index]
     assert failed.status == "fail", failed
     assert hint in failed.hint, failed
-    assert all(s.status == "skip" for s in report.stages[index + 1:]), report.stages
+    assert all(s.status == "skip" for s in report.stages[index + 1 :]), report.stages
     return failed
 
 
@@ -135,9 +135,7 @@ def test_wrong_password(sshd: Sshd, sshd_world: SshdWorld, pins: SqliteHostKeySt
 
 
 @sshd_test
-def test_unknown_user_looks_like_a_wrong_password(
-    sshd: Sshd, pins: SqliteHostKeyStore
-) -> None:
+def test_unknown_user_looks_like_a_wrong_password(sshd: Sshd, pins: SqliteHostKeyStore) -> None:
     report = run(sftp_account(sshd.port, "nosuchuser"), Credentials(password="x"), pins)
     assert_fails_at(report, "auth", "wrong user name or password (the server does not say which)")
 
@@ -426,8 +424,9 @@ def test_on_stage_and_cancel(tmp_path: Path, pins: SqliteHostKeyStore) -> None:
         return True
 
     account = _local(Role.IMPORT, tmp_path)
-    report = probe(account, Credentials(), HostKeyCheck(pins, True), on_stage=seen.append,
-                   cancelled=cancelled)
+    report = probe(
+        account, Credentials(), HostKeyCheck(pins, True), on_stage=seen.append, cancelled=cancelled
+    )
     assert [s.name for s in seen] == list(IMPORT_STAGES)
     assert report.stage("list").detail == "cancelled"  # type: ignore[union-attr]
     assert report.stage("read").status == "skip"  # type: ignore[union-attr]
@@ -440,8 +439,13 @@ def test_cancel_between_network_stages(
 ) -> None:
     seen: list[str] = []
     account = sftp_account(sshd.port, sshd_world.password_user, "/inbox")
-    report = probe(account, pw(sshd_world), HostKeyCheck(pins, True),
-                   on_stage=lambda s: seen.append(s.name), cancelled=lambda: "auth" in seen)
+    report = probe(
+        account,
+        pw(sshd_world),
+        HostKeyCheck(pins, True),
+        on_stage=lambda s: seen.append(s.name),
+        cancelled=lambda: "auth" in seen,
+    )
     assert statuses(report)["auth"] == "pass"
     assert report.stage("sftp").detail == "cancelled"  # type: ignore[union-attr]
     assert not report.ok

@@ -69,15 +69,25 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
 
 @sshd_test
 def test_password_and_key_probe_json_shape(
-    run_cli, db_path: Path, sshd: Sshd, sshd_world: SshdWorld, chroot_dir  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    sshd: Sshd,
+    sshd_world: SshdWorld,
+    chroot_dir,  # type: ignore[no-untyped-def]
 ) -> None:
     out_dir = chroot_dir(owner=sshd_world.key_user)
     save_env(
         db_path,
-        sftp(Role.IMPORT, sshd.port, sshd_world.password_user, "/inbox",
-             password=sshd_world.password),
-        sftp(Role.EXPORT, sshd.port, sshd_world.key_user, out_dir,
-             key=sshd_world.keys["ed25519"].path),
+        sftp(
+            Role.IMPORT, sshd.port, sshd_world.password_user, "/inbox", password=sshd_world.password
+        ),
+        sftp(
+            Role.EXPORT,
+            sshd.port,
+            sshd_world.key_user,
+            out_dir,
+            key=sshd_world.keys["ed25519"].path,
+        ),
     )
     result = run_cli("probe", "all", "--json", "--trust-new-host-key", "--timeout", "5")
     assert result.code == 0, (result.out, result.err)
@@ -86,7 +96,8 @@ def test_password_and_key_probe_json_shape(
     for report, names in ((imp, IMPORT_STAGES), (exp, EXPORT_STAGES)):
         assert report["ok"] is True
         assert report["host_key"] == {
-            "type": "ssh-ed25519", "fingerprint": sshd.host_key_fingerprint,
+            "type": "ssh-ed25519",
+            "fingerprint": sshd.host_key_fingerprint,
         }
         assert [s["name"] for s in report["stages"]] == list(names)
         for stage in report["stages"]:
@@ -106,10 +117,17 @@ def test_password_and_key_probe_json_shape(
 
 @sshd_test
 def test_human_output_one_line_per_stage(
-    run_cli, db_path: Path, sshd: Sshd, sshd_world: SshdWorld  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    sshd: Sshd,
+    sshd_world: SshdWorld,  # type: ignore[no-untyped-def]
 ) -> None:
-    save_env(db_path, sftp(Role.IMPORT, sshd.port, sshd_world.password_user, "/inbox",
-                           password=sshd_world.password))
+    save_env(
+        db_path,
+        sftp(
+            Role.IMPORT, sshd.port, sshd_world.password_user, "/inbox", password=sshd_world.password
+        ),
+    )
     result = run_cli("probe", "import", "--trust-new-host-key")
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -125,10 +143,17 @@ def test_human_output_one_line_per_stage(
 
 @sshd_test
 def test_wrong_password_fails_at_auth(
-    run_cli, db_path: Path, sshd: Sshd, sshd_world: SshdWorld  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    sshd: Sshd,
+    sshd_world: SshdWorld,  # type: ignore[no-untyped-def]
 ) -> None:
-    save_env(db_path, sftp(Role.IMPORT, sshd.port, sshd_world.password_user, "/inbox",
-                           password="not-the-password"))
+    save_env(
+        db_path,
+        sftp(
+            Role.IMPORT, sshd.port, sshd_world.password_user, "/inbox", password="not-the-password"
+        ),
+    )
     result = run_cli("probe", "import", "--json", "--trust-new-host-key")
     assert result.code == 1, result.err
     (report,) = reports(result)
@@ -149,11 +174,22 @@ def test_wrong_password_fails_at_auth(
 
 @sshd_test
 def test_unknown_host_key_needs_the_flag(
-    run_cli, db_path: Path, sshd_rekeyable: Sshd, sshd_world: SshdWorld  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    sshd_rekeyable: Sshd,
+    sshd_world: SshdWorld,  # type: ignore[no-untyped-def]
 ) -> None:
     server = sshd_rekeyable
-    save_env(db_path, sftp(Role.IMPORT, server.port, sshd_world.password_user, "/inbox",
-                           password=sshd_world.password))
+    save_env(
+        db_path,
+        sftp(
+            Role.IMPORT,
+            server.port,
+            sshd_world.password_user,
+            "/inbox",
+            password=sshd_world.password,
+        ),
+    )
     refused = run_cli("probe", "import", "--json")
     assert refused.code == 3
     assert server.host_key_fingerprint in refused.err
@@ -173,11 +209,22 @@ def test_unknown_host_key_needs_the_flag(
 
 @sshd_test
 def test_changed_host_key_is_refused_and_the_pin_kept(
-    run_cli, db_path: Path, sshd_rekeyable: Sshd, sshd_world: SshdWorld  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    sshd_rekeyable: Sshd,
+    sshd_world: SshdWorld,  # type: ignore[no-untyped-def]
 ) -> None:
     server = sshd_rekeyable
-    save_env(db_path, sftp(Role.IMPORT, server.port, sshd_world.password_user, "/inbox",
-                           password=sshd_world.password))
+    save_env(
+        db_path,
+        sftp(
+            Role.IMPORT,
+            server.port,
+            sshd_world.password_user,
+            "/inbox",
+            password=sshd_world.password,
+        ),
+    )
     assert run_cli("probe", "import", "--trust-new-host-key").code == 0
     old = server.host_key_fingerprint
     server.restart(new_host_key=True)
@@ -245,7 +292,6 @@ def test_local_accounts_list_read_and_write(run_cli, db_path: Path, tmp_path: Pa
     assert list(outbound.iterdir()) == []
 
 
-
 def test_missing_account_fields_are_named(run_cli, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     save_env(db_path, Account(Role.IMPORT, host="sftp.example.net"))
     result = run_cli("probe", "all")
@@ -273,7 +319,8 @@ def test_hostkey_list_and_forget(run_cli, db_path: Path) -> None:  # type: ignor
     listed = run_cli("hostkey", "list", "--json")
     rows = json.loads(listed.out)
     assert [(r["host"], r["port"]) for r in rows] == [
-        ("other.example.net", 22), ("sftp.example.net", 2222),
+        ("other.example.net", 22),
+        ("sftp.example.net", 2222),
     ]
     assert rows[0]["type"] == "ssh-ed25519" and rows[0]["fingerprint"] == key.fingerprint
     human = run_cli("hostkey", "list")

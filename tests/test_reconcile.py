@@ -442,8 +442,12 @@ def test_failure_is_the_highest_priority_outcome_unless_another_decodes(tmp_path
         transform=Transform.MD5,
     )
     clear = DataSource(
-        label="clear", destination_id=5, priority=1, id_type="declared",
-        reconciliation_key="customer_id", channel="email",
+        label="clear",
+        destination_id=5,
+        priority=1,
+        id_type="declared",
+        reconciliation_key="customer_id",
+        channel="email",
     )
     env = Environment(name="t", datasources=(hashed, clear))
     data = build_dataset(tmp_path)
@@ -532,7 +536,10 @@ def test_samples_are_spread_across_outcomes_and_short(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     batches, _ = batches_from_paths([path])
     (result,) = reconcile_batches(
-        batches, data.env, build_codecs(data.env, resolve), CsvProfiles(data.profiles_csv),
+        batches,
+        data.env,
+        build_codecs(data.env, resolve),
+        CsvProfiles(data.profiles_csv),
         max_samples=10,
     )
     assert result.outcomes["not_found"] == 300
@@ -599,9 +606,7 @@ def test_audience_file_from_any_opener(dataset: Dataset) -> None:
     import io
 
     data = b"X1 51\nY3 52\nnope 53\n"
-    batch = BatchInput(
-        "memory", "iter", 600, (AudienceFile("mem.sync", lambda: io.BytesIO(data)),)
-    )
+    batch = BatchInput("memory", "iter", 600, (AudienceFile("mem.sync", lambda: io.BytesIO(data)),))
     (result,) = reconcile_batches(
         [batch], dataset.env, build_codecs(dataset.env, resolve), CsvProfiles(dataset.profiles_csv)
     )
@@ -619,8 +624,16 @@ def test_summary_json_keys_and_rate(dataset: Dataset) -> None:
     summary = summarize(results.values(), skipped)
     doc = summary.to_json()
     assert set(doc) == {
-        "records", "reconciled", "duplicates", "match_rate", "outcomes", "segments",
-        "unreconciled_samples", "batches", "skipped", "datasources",
+        "records",
+        "reconciled",
+        "duplicates",
+        "match_rate",
+        "outcomes",
+        "segments",
+        "unreconciled_samples",
+        "batches",
+        "skipped",
+        "datasources",
     }
     assert doc["records"] == doc["reconciled"] + doc["duplicates"] + sum(doc["outcomes"].values())
     assert doc["match_rate"] == pytest.approx(
@@ -655,8 +668,15 @@ def test_index_progress_is_reported_per_chunk_of_profiles(dataset: Dataset) -> N
     steps: list[IndexProgress] = []
     profiles = CsvProfiles(dataset.profiles_csv, dataset.visitors_csv, chunk_rows=2)
     batches, _ = batches_from_paths([dataset.inbox])
-    list(reconcile_batches(batches, dataset.env, build_codecs(dataset.env, resolve), profiles,
-                           indexing=steps.append))
+    list(
+        reconcile_batches(
+            batches,
+            dataset.env,
+            build_codecs(dataset.env, resolve),
+            profiles,
+            indexing=steps.append,
+        )
+    )
     by_source: dict[str, list[IndexProgress]] = {}
     for step in steps:
         by_source.setdefault(step.datasource, []).append(step)
@@ -678,6 +698,4 @@ def test_a_manifest_over_the_bound_is_refused_before_it_is_parsed(tmp_path: Path
     (tmp_path / f"{key}.info").write_bytes(b"{Files: []}" + b" " * MAX_MANIFEST_BYTES)
     with pytest.raises(InputError) as info:
         batches_from_paths([tmp_path])
-    assert info.value.message == (
-        f"{key}.info: larger than 1 MiB, too large for a .info manifest"
-    )
+    assert info.value.message == (f"{key}.info: larger than 1 MiB, too large for a .info manifest")

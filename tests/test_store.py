@@ -24,9 +24,7 @@ def test_new_store_is_private_wal_and_migrated(tmp_path: Path) -> None:
 def test_reopen_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with Store(path) as store, store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO environments VALUES ('p', '{}', '2026-01-01', '2026-01-01')"
-        )
+        conn.execute("INSERT INTO environments VALUES ('p', '{}', '2026-01-01', '2026-01-01')")
     with Store(path) as store:
         assert store.conn.execute("SELECT name FROM environments").fetchall() == [("p",)]
 
@@ -99,8 +97,23 @@ def test_memo_is_forgotten_after_any_commit(tmp_path: Path) -> None:
         assert len(calls) == 3
 
 
-_ODD_IDS = ["P1", "p1", "", "é", "a\"b", "a\\b", "x y", "[1]", "\u2028", "😀", "null",
-            "P", "P\x00a", "P\x00b", "\\u0000"]
+_ODD_IDS = [
+    "P1",
+    "p1",
+    "",
+    "é",
+    'a"b',
+    "a\\b",
+    "x y",
+    "[1]",
+    "\u2028",
+    "😀",
+    "null",
+    "P",
+    "P\x00a",
+    "P\x00b",
+    "\\u0000",
+]
 
 
 @pytest.mark.parametrize("bulk", [True, False])
@@ -115,18 +128,31 @@ def test_segment_members_written_in_bulk_or_row_by_row(
     monkeypatch.setattr(audiences, "_has_json_each", lambda conn: bulk)
     monkeypatch.setattr(audiences, "_JSON_IDS", 3)
 
-    def write(store: Store, run: int, mode: str, segs: dict[str, tuple[set[str], set[str]]],
-              name: str) -> None:
-        audiences.SqliteWorkflowStore(store).write_batch("e", run, BatchWrite(
-            batch=name, mode=mode,
-            segments={s: (frozenset(m), frozenset(r)) for s, (m, r) in segs.items()},
-            files=[(name, 1)], records=0, reconciled=0, duplicates=0, outcomes={}, samples=[],
-        ))
+    def write(
+        store: Store, run: int, mode: str, segs: dict[str, tuple[set[str], set[str]]], name: str
+    ) -> None:
+        audiences.SqliteWorkflowStore(store).write_batch(
+            "e",
+            run,
+            BatchWrite(
+                batch=name,
+                mode=mode,
+                segments={s: (frozenset(m), frozenset(r)) for s, (m, r) in segs.items()},
+                files=[(name, 1)],
+                records=0,
+                reconciled=0,
+                duplicates=0,
+                outcomes={},
+                samples=[],
+            ),
+        )
 
     def rows(store: Store) -> set[tuple[str, str]]:
-        return set(store.conn.execute(
-            "SELECT segment_id, profile_id FROM segment_members WHERE env = 'e'"
-        ).fetchall())
+        return set(
+            store.conn.execute(
+                "SELECT segment_id, profile_id FROM segment_members WHERE env = 'e'"
+            ).fetchall()
+        )
 
     with Store(tmp_path / "s.db") as store:
         with store.transaction() as conn:

@@ -74,8 +74,13 @@ def sftp_files(
 ) -> Iterator[tuple[FileTransport, Path]]:
     """A transport on a fresh folder of the password user, and that folder on disk."""
     folder = chroot_dir()
-    account = Account(role=Role.EXPORT, host=HOST, port=sshd.port,
-                      user=sshd_world.password_user, remote_dir=folder)
+    account = Account(
+        role=Role.EXPORT,
+        host=HOST,
+        port=sshd.port,
+        user=sshd_world.password_user,
+        remote_dir=folder,
+    )
     check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
     with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
         yield files, sshd_world.disk(folder)
@@ -83,8 +88,13 @@ def sftp_files(
 
 @sshd_test
 def test_sftp_list_and_fetch(sshd: Sshd, sshd_world: SshdWorld) -> None:
-    account = Account(role=Role.IMPORT, host=HOST, port=sshd.port,
-                      user=sshd_world.password_user, remote_dir="/inbox")
+    account = Account(
+        role=Role.IMPORT,
+        host=HOST,
+        port=sshd.port,
+        user=sshd_world.password_user,
+        remote_dir="/inbox",
+    )
     check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
     with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
         listed = files.list()
@@ -106,8 +116,9 @@ def test_sftp_list_and_fetch(sshd: Sshd, sshd_world: SshdWorld) -> None:
 
 @sshd_test
 def test_sftp_key_user(sshd: Sshd, sshd_world: SshdWorld) -> None:
-    account = Account(role=Role.EXPORT, host=HOST, port=sshd.port,
-                      user=sshd_world.key_user, remote_dir="/keyhome")
+    account = Account(
+        role=Role.EXPORT, host=HOST, port=sshd.port, user=sshd_world.key_user, remote_dir="/keyhome"
+    )
     creds = Credentials(private_key=sshd_world.keys["rsa_pem"].text)
     with open_transport(account, creds, HostKeyCheck(MemoryHostKeyStore(), True), 5) as files:
         assert files.list() == []
@@ -118,8 +129,11 @@ def test_sftp_upload_atomic(sftp_files: tuple[FileTransport, Path], tmp_path: Pa
     files, disk = sftp_files
     source = upload_source(tmp_path, 300_000)
     seen: list[tuple[int, int]] = []
-    files.upload_atomic(source, "ftp_dpm_14016_1700000000.sync",
-                        progress=lambda done, total: seen.append((done, total)))
+    files.upload_atomic(
+        source,
+        "ftp_dpm_14016_1700000000.sync",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert sorted(os.listdir(disk)) == ["ftp_dpm_14016_1700000000.sync"]
     assert (disk / "ftp_dpm_14016_1700000000.sync").read_bytes() == source.read_bytes()
     assert seen[-1] == (300_000, 300_000)
@@ -150,15 +164,13 @@ def test_sftp_failure_mid_upload_leaves_no_final_file(
             raise RuntimeError("network cable pulled")
 
     with pytest.raises(RuntimeError, match="cable"):
-        files.upload_atomic(upload_source(tmp_path, 2_000_000), "out.sync",
-                            progress=break_half_way)
+        files.upload_atomic(upload_source(tmp_path, 2_000_000), "out.sync", progress=break_half_way)
     assert calls["n"] >= 1
     assert os.listdir(disk) == ["out.sync"]  # no temporary file left
     assert (disk / "out.sync").read_bytes() == previous.read_bytes()  # untouched
 
     with pytest.raises(RuntimeError):
-        files.upload_atomic(upload_source(tmp_path, 2_000_000), "new.sync",
-                            progress=break_half_way)
+        files.upload_atomic(upload_source(tmp_path, 2_000_000), "new.sync", progress=break_half_way)
     assert os.listdir(disk) == ["out.sync"]
 
 
@@ -180,8 +192,13 @@ def test_sftp_rename_failure_leaves_nothing(
 @sshd_test
 def test_sftp_upload_to_read_only_folder(sshd: Sshd, sshd_world: SshdWorld, tmp_path: Path) -> None:
     before = sorted(os.listdir(sshd_world.disk("/readonly")))
-    account = Account(role=Role.EXPORT, host=HOST, port=sshd.port,
-                      user=sshd_world.password_user, remote_dir="/readonly")
+    account = Account(
+        role=Role.EXPORT,
+        host=HOST,
+        port=sshd.port,
+        user=sshd_world.password_user,
+        remote_dir="/readonly",
+    )
     check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
     with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
         with pytest.raises(ConnectionFailure, match="permission denied"):
@@ -206,8 +223,13 @@ def test_sftp_listing_skips_bad_names(sftp_files: tuple[FileTransport, Path]) ->
 def test_transfers_refuse_a_changed_host_key(sshd: Sshd, sshd_world: SshdWorld) -> None:
     store = MemoryHostKeyStore()
     store.pin(HOST, sshd.port, HostKey("ssh-ed25519", "SHA256:" + "A" * 43))
-    account = Account(role=Role.IMPORT, host=HOST, port=sshd.port,
-                      user=sshd_world.password_user, remote_dir="/inbox")
+    account = Account(
+        role=Role.IMPORT,
+        host=HOST,
+        port=sshd.port,
+        user=sshd_world.password_user,
+        remote_dir="/inbox",
+    )
     creds = Credentials(password=sshd_world.password)
     with pytest.raises(HostKeyChanged) as caught:
         open_transport(account, creds, HostKeyCheck(store, trust_new=True), 5)
@@ -258,14 +280,21 @@ def test_stalled_download_ends_within_the_timeout(
     folder = chroot_dir()
     big = sshd_world.disk(folder) / "big.sync"
     big.write_bytes(os.urandom(24 * 1024 * 1024))
-    account = Account(role=Role.IMPORT, host=HOST, port=sshd_rekeyable.port,
-                      user=sshd_world.password_user, remote_dir=folder)
+    account = Account(
+        role=Role.IMPORT,
+        host=HOST,
+        port=sshd_rekeyable.port,
+        user=sshd_world.password_user,
+        remote_dir=folder,
+    )
     check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
     assert sshd_rekeyable.proc is not None
     stopped: list[int] = []
     try:
-        with open_transport(account, Credentials(password=sshd_world.password), check,
-                            1.5) as files, files.fetch("big.sync") as stream:
+        with (
+            open_transport(account, Credentials(password=sshd_world.password), check, 1.5) as files,
+            files.fetch("big.sync") as stream,
+        ):
             assert len(stream.read(1024)) == 1024
             stopped = _descendants(sshd_rekeyable.proc.pid)
             assert stopped
@@ -291,8 +320,9 @@ def _local_account(path: Path) -> Account:
 
 
 def _open_local(path: Path) -> FileTransport:
-    return open_transport(_local_account(path), Credentials(),
-                          HostKeyCheck(MemoryHostKeyStore(), False))
+    return open_transport(
+        _local_account(path), Credentials(), HostKeyCheck(MemoryHostKeyStore(), False)
+    )
 
 
 def test_local_transport(tmp_path: Path) -> None:

@@ -355,7 +355,9 @@ def test_pause_during_a_pass_finishes_the_batch_and_starts_no_other(
 
 
 def test_a_pass_reports_the_index_it_builds_but_the_cli_does_not_print_it(
-    run_cli, db_path: Path, wf: Environment  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    wf: Environment,  # type: ignore[no-untyped-def]
 ) -> None:
     write_file(inbox(wf), aam_name("full", 1), ["C1 201", "C2 202"])
     events = []
