@@ -414,6 +414,14 @@ class IdCodec:
     def __repr__(self) -> str:  # never shows the key or IV
         return f"IdCodec({self.ds.label!r}, transform={self.transform.value})"
 
+    @property
+    def key_iv(self) -> tuple[bytes, bytes] | None:
+        """The resolved AES key and IV (forensics tests the website's mistakes with them),
+        or None for a data source that does not decrypt. Never print or store them."""
+        if self.transform is not Transform.AES or self._key is None or self._iv is None:
+            return None
+        return self._key, self._iv
+
     # -- incoming -----------------------------------------------------------------
 
     def incoming(self, ids: Sequence[str]) -> list[str | Outcome]:

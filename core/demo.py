@@ -8,7 +8,8 @@ Two deliveries: :func:`build_demo` writes the first (four destinations);
 :func:`deliver_next` writes the next day's batch, which the demo leaves
 waiting behind a paused workflow. One data source carries a deliberate slip
 (:data:`SLIP_LABEL` shares its alias and priority with the email one) for the
-checklist to find.
+checklist to find, and the website a mistake (:data:`WRONG_IV_LINES` e-mail IDs
+encrypted with a wrong IV) for the dry run's forensics to name.
 """
 
 from __future__ import annotations
@@ -231,6 +232,11 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
         f"{hexed[2]} 201,x,202",  # segment list broken: malformed
     ]
     rng.shuffle(lines)
+    # The website's mistake: a few addresses encrypted with the first 16 bytes of the key
+    # as IV (dry-run names it: wrong_iv). Spread over the file without drawing from
+    # ``rng``, so the demo's other files stay as they were.
+    for n, cipher in enumerate(_wrong_iv_ids(with_email, members)):
+        lines.insert(7 + 19 * n, f"{cipher} 201")
     half = len(lines) // 2
     part1, part2 = lines[:half], lines[half:]
     part2 += [part1[3], part1[7]]  # AAM repeats some IDs across split parts: duplicates
@@ -251,6 +257,19 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
     for bare in ("Files", "Totals", "FileName", "FileLineCount", "FileByteSize", "md5"):
         text = text.replace(f'"{bare}":', f"{bare}:")  # AAM writes unquoted keys
     (inbox / f"{base}.info").write_text(text + "\n", encoding="utf-8")
+
+
+#: How many e-mail IDs the demo's website encrypted with a wrong IV.
+WRONG_IV_LINES = 6
+
+
+def _wrong_iv_ids(with_email: list[dict[str, str]], members: list[dict[str, str]]) -> list[str]:
+    """IDs of profiles not in the batch otherwise, encrypted with the key's first 16 bytes
+    as IV: the rest of each address decrypts, its first block comes out garbled."""
+    taken = {p["id"] for p in members}
+    picked = [p["email"].strip() for p in with_email if p["id"] not in taken][:WRONG_IV_LINES]
+    key = parse_key(DEMO_KEY_HEX)
+    return [c.hex() for c in encrypt_batch(key, key[:16], [e.encode() for e in picked])]
 
 
 def _visitor_file(rng: random.Random, visitors: list[dict[str, str]], inbox: Path) -> None:

@@ -45,7 +45,7 @@ def _explain(name: str) -> tuple[str, str]:
 
 def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> str:
     """The report as Markdown: totals, match rate, outcomes table (meaning and fix),
-    segments, batches, samples and skipped files. Deterministic for given inputs."""
+    segments, batches, website mistakes found (causes), samples and skipped files. Deterministic for given inputs."""
     out: list[str] = []
     add = out.append
     add(f"# Audience match report: {_cell(env_name)}")
@@ -104,6 +104,23 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
     else:
         add("No batch was reconciled.")
     add("")
+    if summary.causes:
+        add("## Website mistakes")
+        add("")
+        add(
+            "Found in the unreconciled lines and confirmed against the profiles "
+            "(a decrypted value or a digest that is a profile's)."
+        )
+        add("")
+        add("| data source | cause | lines | outcome | examples | detail | fix |")
+        add("| --- | --- | ---: | --- | --- | --- | --- |")
+        for item in summary.causes:
+            c = item.cause
+            add(
+                f"| {_cell(item.datasource)} | `{c.code}` | {c.count} | `{c.outcome}` "
+                f"| {_cell(', '.join(c.examples))} | {_cell(c.detail)} | {_cell(c.fix)} |"
+            )
+        add("")
     add("## Unreconciled samples")
     add("")
     if summary.unreconciled_samples:

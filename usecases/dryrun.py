@@ -17,6 +17,7 @@ from core.profiles import CsvProfiles, ProfileSource
 from core.reconcile import (
     IndexProgress,
     Progress,
+    SourceCause,
     Summary,
     batches_from_paths,
     build_codecs,
@@ -157,6 +158,7 @@ def run_dry_run(
 
     if progress is not None:
         progress(Step(0, total, f"{len(batches)} batch(es) to reconcile"))
+    causes: list[SourceCause] = []
     results = reconcile_batches(
         batches,
         routed_env,
@@ -168,8 +170,10 @@ def run_dry_run(
         progress=on_progress,
         cancelled=cancelled,
         indexing=on_index,
+        causes=causes,
     )
-    summary = summarize(list(results), skipped, max_samples=request.max_samples)
+    batch_results = list(results)  # the causes are sought once every batch is done
+    summary = summarize(batch_results, skipped, max_samples=request.max_samples, causes=causes)
     label = describe()  # may read a profiles CSV the run did not need
     if progress is not None:
         progress(Step(total, total, f"{summary.records:,} records reconciled"))

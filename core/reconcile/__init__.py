@@ -37,6 +37,7 @@ The modules:
 - ``reading``: a batch's files read, deduplicated and decoded chunk by chunk;
 - ``worker``: the decoding child process and its framing;
 - ``samples``: unreconciled samples spread across outcomes;
+- ``misses``: each data source's misses collected for forensics, and their causes;
 - ``run``: routing and the run itself (``Reconciler``, ``reconcile_batches``);
 - ``summary``: totals and the ``dry-run --json`` document.
 """
@@ -50,6 +51,7 @@ from core.reconcile.batches import (
     plan_batches,
 )
 from core.reconcile.codecs import build_codecs, make_codec
+from core.reconcile.misses import MissCollector, SourceCause
 from core.reconcile.run import Reconciler, reconcile_batches, route
 from core.reconcile.summary import Summary, summarize
 from core.reconcile.types import (
@@ -75,11 +77,13 @@ __all__ = [
     "BatchResult",
     "Cancelled",
     "IndexProgress",
+    "MissCollector",
     "OpenFile",
     "Progress",
     "Reconciler",
     "Sample",
     "SegmentResult",
+    "SourceCause",
     "Summary",
     "batch_input",
     "batches_from_paths",

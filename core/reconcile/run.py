@@ -15,6 +15,7 @@ from core.model import DataSource, Environment, IdType
 from core.outcomes import Outcome
 from core.profiles import ProfileSource
 from core.reconcile.index import _Found, _Index, _lookup
+from core.reconcile.misses import MissCollector, SourceCause
 from core.reconcile.reading import _prepare, _Prepared
 from core.reconcile.samples import _sample, _Sampler
 from core.reconcile.types import (
@@ -131,8 +132,11 @@ class Reconciler:
         cancelled: Callable[[], bool] | None = None,
         chunk_lines: int = CHUNK_LINES,
         indexing: Callable[[IndexProgress], None] | None = None,
+        forensics: MissCollector | None = None,
     ) -> None:
         self.codecs = codecs
+        #: Collects each data source's misses for :meth:`causes` (None: no forensics).
+        self.forensics = forensics
         self.profiles = profiles
         self.max_samples = max_samples
         self.progress = progress
@@ -184,6 +188,22 @@ class Reconciler:
         self.indexes[ds.label] = index.finish(self.check_cancelled)
         self._indexed(ds, rows, done=True)
         return index
+
+    def causes(self) -> list[SourceCause]:
+        """The website mistakes behind the misses collected since the last call
+        (``core.reconcile.misses``); nothing without ``forensics``."""
+        if self.forensics is None:
+            return []
+        return self.forensics.causes(
+            self.codecs, self.profiles, self._contains, self.check_cancelled
+        )
+
+    def _contains(self, label: str) -> Callable[[Sequence[str]], Sequence[bool]] | None:
+        """A membership test on a data source's lookup keys: its run index."""
+        index = self.indexes.get(label)
+        if index is None:
+            return None
+        return lambda keys: (index.find(list(keys)) >= 0).tolist()
 
     def _indexed(self, ds: DataSource, rows: int, done: bool = False) -> None:
         if self.indexing is not None:
@@ -290,6 +310,19 @@ class Reconciler:
                     self._unreconciled(
                         prepared, pending.tolist(), failed, decoded, outcomes, sampler
                     )
+                    if self.forensics is not None:
+                        self.forensics.collect(
+                            prepared.file,
+                            prepared.lines,
+                            prepared.ids_list(),
+                            pending.tolist(),
+                            [
+                                (ds, codec, prepared.keys_of(step))
+                                for step, (ds, (codec, _)) in enumerate(
+                                    zip(sources, steps, strict=True)
+                                )
+                            ],
+                        )
             if self.progress is not None:
                 self.progress(
                     Progress(
@@ -330,6 +363,7 @@ def reconcile_batches(
     skipped: list[tuple[str, str]] | None = None,
     chunk_lines: int = CHUNK_LINES,
     indexing: Callable[[IndexProgress], None] | None = None,
+    causes: list[SourceCause] | None = None,
 ) -> Iterator[BatchResult]:
     """Reconcile each batch in turn, yielding one ``BatchResult`` per routed batch.
 
@@ -345,6 +379,10 @@ def reconcile_batches(
     at most ``max_samples`` per batch, spread across outcomes. Errors that
     stop the run (a corrupt gzip, a missing reconciliation column, an unknown
     ``datasource`` label) raise ``InputError``.
+
+    ``causes`` (when given) receives, once every batch is done, the website
+    mistakes found in each data source's misses over the whole run
+    (``core.reconcile.misses``; ``cancelled()`` is checked while they are sought).
     """
     run = Reconciler(
         codecs,
@@ -354,6 +392,7 @@ def reconcile_batches(
         cancelled=cancelled,
         chunk_lines=chunk_lines,
         indexing=indexing,
+        forensics=MissCollector() if causes is not None else None,
     )
     if datasource is not None:
         env.datasource(datasource)  # an unknown label fails before anything is read
@@ -365,6 +404,8 @@ def reconcile_batches(
                 skipped.extend((f.name, reason) for f in batch.files)
             continue
         yield run.batch(batch, sources)
+    if causes is not None:
+        causes.extend(run.causes())
 
 
 def _no_route_reason(env: Environment, destination_id: int | None) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.outcomes import Outcome, match_rate
+from core.reconcile.misses import SourceCause
 from core.reconcile.samples import _spread
 from core.reconcile.types import BatchResult, Sample, SegmentResult
 
@@ -26,10 +27,12 @@ class Summary:
     batches: list[BatchResult]
     skipped: list[tuple[str, str]]
     datasources: list[str]
+    #: Website mistakes found in the misses, per data source (most lines first).
+    causes: list[SourceCause] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON document: section 4's keys plus ``batches``, ``skipped``,
-        ``datasources``. Outcomes with zero count are omitted."""
+        """The JSON document: section 4's keys (``causes`` included) plus ``batches``,
+        ``skipped``, ``datasources``. Outcomes with zero count are omitted."""
         return {
             "records": self.records,
             "reconciled": self.reconciled,
@@ -56,6 +59,7 @@ class Summary:
             ],
             "skipped": [{"file": name, "reason": reason} for name, reason in self.skipped],
             "datasources": list(self.datasources),
+            "causes": [c.to_json() for c in self.causes],
         }
 
 
@@ -94,9 +98,11 @@ def summarize(
     skipped: Iterable[tuple[str, str]] = (),
     *,
     max_samples: int = 100,
+    causes: Iterable[SourceCause] = (),
 ) -> Summary:
     """Totals of ``results``: sums, distinct segment members across batches, at most
-    ``max_samples`` samples spread across outcomes, the data sources used."""
+    ``max_samples`` samples spread across outcomes, the data sources used; ``causes``
+    as found over the run (``reconcile_batches``)."""
     batches = list(results)
     outcomes: Counter[str] = Counter()
     segments: dict[str, SegmentResult] = {}
@@ -125,4 +131,5 @@ def summarize(
         batches=batches,
         skipped=list(skipped),
         datasources=datasources,
+        causes=list(causes),
     )

@@ -103,6 +103,23 @@ def _varied(summary: Summary, limit: int) -> list[Sample]:
     return picked
 
 
+def _print_causes(summary: Summary) -> None:
+    """Each website mistake found, once per data source, with its count and fix."""
+    if not summary.causes:
+        return
+    echo = click.echo
+    echo("website mistakes found in the misses (confirmed against the profiles):")
+    for item in summary.causes:
+        cause = item.cause
+        where = ", ".join(printable_name(e) for e in cause.examples)
+        echo(
+            f"  {printable_name(item.datasource)}: {cause.code}  {cause.count:,} line(s), "
+            f"outcome {cause.outcome}; e.g. {where}"
+        )
+        echo(f"    {printable_name(cause.detail)}")
+        echo(f"    fix: {printable_name(cause.fix)}")
+
+
 def _print_human(result: DryRunResult) -> None:
     echo = click.echo
     summary = result.summary
@@ -130,6 +147,7 @@ def _print_human(result: DryRunResult) -> None:
         echo("segments (distinct profiles):")
         for seg, counts in summary.to_json()["segments"].items():
             echo(f"  {seg:<12} members {counts['members']:>8}   removed {counts['removed']:>8}")
+    _print_causes(summary)
     samples = _varied(summary, 10)
     if samples:
         echo(f"samples ({len(samples)} of {len(summary.unreconciled_samples)}; --json for all):")

@@ -1,0 +1,121 @@
+"""Forensics wiring: each data source's unreconciled lines collected while a run streams,
+and the website mistakes behind them (``core.forensics``) once the run is done.
+
+Only lines that no data source reconciled are looked at, so the fast path (a line
+found in an index) pays nothing. Per data source a bounded ``MissSample`` keeps the
+raw ID as read, the file and line, and *that data source's own* outcome (a
+multi-source batch reports only the first one's per line; forensics needs each).
+
+The misses of an AES data source that decrypted to a well-formed value are not
+kept: its key, IV and mode are right (``core.forensics`` settles them on their
+outcome alone), so the website made no mistake there to find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.cipher import IdCodec
+from core.forensics import DEFAULT_LIMIT, Cause, MissSample, ProfileValues, find_causes
+from core.model import DataSource, IdType, Transform
+from core.outcomes import Outcome
+from core.profiles import ProfileSource
+
+__all__ = ["MissCollector", "SourceCause"]
+
+#: ``contains(keys)`` for a data source's normalized values, or None (hashed sources).
+Contains = Callable[[Sequence[str]], Sequence[bool]]
+
+
+@dataclass(frozen=True)
+class SourceCause:
+    """A cause found in one data source's misses."""
+
+    datasource: str
+    cause: Cause
+
+    def to_json(self) -> dict[str, Any]:
+        """docs/reference.md §4's ``causes`` item, with the data source's label."""
+        return {"datasource": self.datasource, **self.cause.to_json()}
+
+
+class MissCollector:
+    """Per data source, a bounded sample of the run's unreconciled lines
+    (``cap`` per outcome, evenly spread; see ``core.forensics.MissSample``)."""
+
+    def __init__(self, cap: int = DEFAULT_LIMIT) -> None:
+        self.cap = cap
+        self.samples: dict[str, MissSample] = {}
+
+    def collect(
+        self,
+        file: str,
+        lines: Sequence[int],
+        ids: Sequence[str],
+        positions: Sequence[int],
+        sources: Sequence[tuple[DataSource, IdCodec, Sequence[Any]]],
+    ) -> None:
+        """Add the lines at ``positions`` (no data source reconciled them): for each
+        ``(data source, codec, its incoming keys of the chunk)``, that source's outcome."""
+        for ds, codec, keys in sources:
+            if ds.id_type is IdType.VISITOR:
+                continue  # an ECID has no website mistake to find
+            sample = self.samples.get(ds.label)
+            if sample is None:
+                sample = self.samples[ds.label] = MissSample(self.cap)
+            aes = ds.transform is Transform.AES
+            shaped = codec.is_shaped if codec.defers_shape_check else None
+            add = sample.add
+            for j in positions:
+                key = keys[j]
+                if isinstance(key, Outcome):
+                    outcome = key.value
+                elif aes:
+                    continue  # decrypted to a value: nothing wrong on the website's side
+                elif shaped is not None and not shaped(key):
+                    outcome = Outcome.INVALID_EMAIL.value
+                else:
+                    outcome = Outcome.NOT_FOUND.value
+                add(file, int(lines[j]), ids[j], outcome)
+
+    def causes(
+        self,
+        codecs: dict[str, IdCodec],
+        profiles: ProfileSource,
+        contains: Callable[[str], Contains | None],
+        check: Callable[[], None] | None = None,
+    ) -> list[SourceCause]:
+        """The causes found in each data source's misses (most lines first within a data
+        source), then forget the misses. ``contains(label)``: a membership test on the
+        data source's normalized values (the run's index), or None."""
+        others = [
+            (label, *pair)
+            for label, codec in codecs.items()
+            if (pair := codec.key_iv) is not None
+        ]
+        out: list[SourceCause] = []
+        for label, sample in self.samples.items():
+            codec = codecs[label]
+            ds = codec.ds
+            if not sample.totals:
+                continue
+            pair = codec.key_iv
+            key, iv = pair if pair is not None else (None, None)
+            test = None if ds.transform.is_hash else contains(label)
+            values = ProfileValues.from_profiles(profiles, ds, contains=test)
+            found = find_causes(
+                ds,
+                key,
+                iv,
+                sample.misses,
+                values,
+                limit_per_outcome=self.cap,
+                totals=sample.totals,
+                other_keys=[o for o in others if o[0] != label],
+                check=check,
+            )
+            out.extend(SourceCause(label, cause) for cause in found)
+        self.samples.clear()
+        return out
