@@ -236,7 +236,7 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
     # as IV (dry-run names it: wrong_iv). Spread over the file without drawing from
     # ``rng``, so the demo's other files stay as they were.
     for n, cipher in enumerate(_wrong_iv_ids(with_email, members)):
-        lines.insert(7 + 19 * n, f"{cipher} 201")
+        lines.insert(7 + 37 * n, f"{cipher} 201")
     half = len(lines) // 2
     part1, part2 = lines[:half], lines[half:]
     part2 += [part1[3], part1[7]]  # AAM repeats some IDs across split parts: duplicates
@@ -260,7 +260,7 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
 
 
 #: How many e-mail IDs the demo's website encrypted with a wrong IV.
-WRONG_IV_LINES = 6
+WRONG_IV_LINES = 3
 
 
 def _wrong_iv_ids(with_email: list[dict[str, str]], members: list[dict[str, str]]) -> list[str]:

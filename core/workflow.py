@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -41,6 +41,7 @@ from core.reconcile import (
     BatchPlan,
     Cancelled,
     IndexProgress,
+    MissCollector,
     Progress,
     Reconciler,
     batch_input,
@@ -122,6 +123,16 @@ class RunRecord:
     outcomes: dict[str, int]
     samples: list[dict[str, Any]]
     error: str
+    #: Website mistakes found in the run's misses (``SourceCause.to_json`` items, per batch).
+    causes: list[dict[str, Any]] = field(default_factory=list)
+
+    def dominant_cause(self) -> dict[str, Any] | None:
+        """The cause that explains the most lines (the first found among equals), or None."""
+        best: dict[str, Any] | None = None
+        for cause in self.causes:
+            if best is None or int(cause.get("count", 0)) > int(best.get("count", 0)):
+                best = cause
+        return best
 
     @property
     def match_rate(self) -> float:
@@ -163,6 +174,7 @@ class BatchWrite:
     duplicates: int
     outcomes: Mapping[str, int]
     samples: Sequence[Mapping[str, Any]]
+    causes: Sequence[Mapping[str, Any]] = ()
 
 
 class WorkflowStore(Protocol):
@@ -576,6 +588,7 @@ def _reconciler(
         progress=on_progress,
         cancelled=gate.cancel_now,
         indexing=on_index,
+        forensics=MissCollector(),
     )
 
 
@@ -619,9 +632,10 @@ def _import_batches(
             hook("reconcile")
             try:
                 result = reconciler.batch(batch_input(batch, paths), sources)
+                causes = [c.to_json() for c in reconciler.causes()]
             except Cancelled:
                 raise _Cancel from None
-            write = _batch_write(batch, result, found.sizes)
+            write = replace(_batch_write(batch, result, found.sizes), causes=causes)
             emit(PassEvent("write", f"writing {batch.key}", number, len(routed)))
             store.write_batch(env.name, run_id, write, during=lambda: hook("write"))
             _add(report, write)

@@ -22,6 +22,8 @@ from core.workflow import BatchWrite, RunRecord, State, WorkflowStatus
 from storage.db import Store
 
 MAX_SAMPLES = 100
+#: Causes (website mistakes found by forensics) kept per run, in the order found.
+MAX_CAUSES = 50
 _IN_CHUNK = 500  # SQLite's default host-parameter limit is generous; stay well under it
 
 
@@ -183,16 +185,19 @@ class SqliteWorkflowStore:
                 ((env, name, write.batch, size, run_id, stamp) for name, size in write.files),
             )
             row = conn.execute(
-                "SELECT outcomes, samples FROM import_runs WHERE id = ?", (run_id,)
+                "SELECT outcomes, samples, causes FROM import_runs WHERE id = ?", (run_id,)
             ).fetchone()
             outcomes = Counter(json.loads(row[0] or "{}"))
             outcomes.update(write.outcomes)
             samples: list[Any] = json.loads(row[1] or "[]")
             samples.extend(list(write.samples)[: max(0, MAX_SAMPLES - len(samples))])
+            causes: list[Any] = json.loads(row[2] or "[]")
+            causes.extend(dict(c) for c in list(write.causes)[: max(0, MAX_CAUSES - len(causes))])
             conn.execute(
                 "UPDATE import_runs SET batches = batches + 1, files = files + ?,"
                 " records = records + ?, reconciled = reconciled + ?,"
-                " duplicates = duplicates + ?, outcomes = ?, samples = ? WHERE id = ?",
+                " duplicates = duplicates + ?, outcomes = ?, samples = ?, causes = ?"
+                " WHERE id = ?",
                 (
                     len(write.files),
                     write.records,
@@ -200,6 +205,7 @@ class SqliteWorkflowStore:
                     write.duplicates,
                     json.dumps(dict(sorted(outcomes.items()))),
                     json.dumps(samples),
+                    json.dumps(causes),
                     run_id,
                 ),
             )
@@ -221,7 +227,7 @@ class SqliteWorkflowStore:
         """The most recent runs, newest first."""
         rows = self.conn.execute(
             "SELECT id, started_at, finished_at, status, batches, files, records, reconciled,"
-            " duplicates, outcomes, samples, error FROM import_runs WHERE env = ?"
+            " duplicates, outcomes, samples, error, causes FROM import_runs WHERE env = ?"
             " ORDER BY id DESC LIMIT ?",
             (env, limit),
         ).fetchall()
@@ -297,6 +303,7 @@ def _run(row: Sequence[Any]) -> RunRecord:
         outcomes=json.loads(row[9] or "{}"),
         samples=json.loads(row[10] or "[]"),
         error=row[11] or "",
+        causes=json.loads(row[12] or "[]"),
     )
 
 

@@ -121,6 +121,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, key)
     );
     """,
+    # 3: the website mistakes forensics found in an import run's misses (JSON list).
+    """
+    ALTER TABLE import_runs ADD COLUMN causes TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

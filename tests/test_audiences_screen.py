@@ -158,6 +158,12 @@ async def test_dry_run_on_the_demo_reports_every_outcome_and_writes_nothing(
         for seg, counts in expected["segments"].items():
             assert seg in segments and f"members {counts['members']:>7,}" in segments
 
+        causes = str(screen.query_one("#dr-causes", Static).render())
+        assert expected["causes"], "the demo's website makes a mistake"
+        for cause in expected["causes"]:  # each cause once, above the samples
+            assert causes.count(f"{cause['datasource']}: {cause['code']} ") == 1
+            assert f"fix: {cause['fix']}" in causes
+
         table = screen.query_one("#dr-samples", DataTable)
         assert table.row_count == len(expected["unreconciled_samples"]) > 0
         first = expected["unreconciled_samples"][0]

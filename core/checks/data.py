@@ -81,6 +81,13 @@ def check_unreconciled(run: CheckRun) -> Verdict:
             f"{outcome.value} {count:,} ({EXPLANATIONS[outcome][0]})" for outcome, count in failures
         )
     fix = " | ".join(f"{o.value}: {EXPLANATIONS[o][1]}" for o, _ in failures)
+    cause = last.dominant_cause()
+    if cause is not None:  # forensics named the website's mistake: that is the fix
+        head += (
+            f"; website mistake: {cause.get('code', '')} on {int(cause.get('count', 0)):,} "
+            f"line(s) of {cause.get('datasource', '')} ({cause.get('outcome', '')})"
+        )
+        fix = f"{cause.get('code', '')}: {cause.get('fix', '')}" + (f" | {fix}" if fix else "")
     if rate < 0.5:
         return Verdict("fail", head, fix or "check the data source settings")
     if rate < 0.9:

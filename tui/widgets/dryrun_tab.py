@@ -2,7 +2,8 @@
 
 The form names the audience files, the profiles (the store's, or a CSV with an
 optional visitor map) and the data source; the report shows totals, outcomes as
-a bar chart, segments and unreconciled samples. Nothing is written to the store.
+a bar chart, segments, the website mistakes found in the misses (causes) and
+unreconciled samples. Nothing is written to the store.
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ def segments_text(summary: Summary) -> str:
     )
 
 
+def causes_text(summary: Summary) -> str:
+    """Each website mistake found, once per data source: count, outcome, examples, fix."""
+    lines: list[str] = []
+    for item in summary.causes:
+        c = item.cause
+        lines.append(
+            f"{item.datasource}: {c.code} on {c.count:,} line(s) ({c.outcome}), "
+            f"e.g. {', '.join(c.examples)}"
+        )
+        lines.append(f"  {c.detail}")
+        lines.append(f"  fix: {c.fix}")
+    return "\n".join(lines)
+
+
 class DryRunTab(JobTab):
     """The dry run's form, progress and match report."""
 
@@ -116,6 +131,12 @@ class DryRunTab(JobTab):
             yield OutcomeChart(id="dr-chart")
             yield Label("Segments (distinct profiles)", classes="table-title")
             yield Static("", id="dr-segments", markup=False)
+            yield Label(
+                "Website mistakes (confirmed against the profiles)",
+                id="dr-causes-title",
+                classes="table-title",
+            )
+            yield Static("", id="dr-causes", markup=False)
             yield Label("Unreconciled samples", classes="table-title")
             yield DataTable(id="dr-samples", cursor_type="row", zebra_stripes=False)
             yield Static("", id="dr-sample-detail", markup=False)
@@ -231,6 +252,10 @@ class DryRunTab(JobTab):
         counts.update(summary.outcomes)
         self.query_one(OutcomeChart).show(counts, summary.records)
         self.query_one("#dr-segments", Static).update(segments_text(summary))
+        causes = self.query_one("#dr-causes", Static)
+        causes.update(causes_text(summary))
+        causes.display = bool(summary.causes)
+        self.query_one("#dr-causes-title", Label).display = bool(summary.causes)
         table = self.query_one("#dr-samples", DataTable)
         table.clear()
         for number, sample in enumerate(summary.unreconciled_samples):
