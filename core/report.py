@@ -45,7 +45,8 @@ def _explain(name: str) -> tuple[str, str]:
 
 def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> str:
     """The report as Markdown: totals, match rate, outcomes table (meaning and fix),
-    segments, batches, website mistakes found (causes), samples and skipped files. Deterministic for given inputs."""
+    segments, batches, website mistakes found (causes), samples and skipped files.
+    Deterministic for given inputs."""
     out: list[str] = []
     add = out.append
     add(f"# Audience match report: {_cell(env_name)}")
