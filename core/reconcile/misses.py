@@ -91,9 +91,7 @@ class MissCollector:
         source), then forget the misses. ``contains(label)``: a membership test on the
         data source's normalized values (the run's index), or None."""
         others = [
-            (label, *pair)
-            for label, codec in codecs.items()
-            if (pair := codec.key_iv) is not None
+            (label, *pair) for label, codec in codecs.items() if (pair := codec.key_iv) is not None
         ]
         out: list[SourceCause] = []
         for label, sample in self.samples.items():
