@@ -96,7 +96,9 @@ MIN_TAIL = 6  # bytes of a value after its first block needed to name it by its 
 _PROBE = 1024  # misses on which costly variants are tried before running the winners on all
 _TAIL_CHOICES = 64  # profiles sharing a tail that are tried to recover the website's IV
 _DIGEST_GATE = 100_000  # column size above which digests are first tried on a sample
+_GATE_HITS = 256  # hits the sample would give were all the IDs digests of profiles
 _VOTERS = 256  # rows (with a tail) the website's IV is recovered from
+_ENOUGH_VOTES = 4  # votes for one IV after which the column is not scanned further
 _SALTED = b"Salted__"
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _DIGEST_ALGOS = {16: Transform.MD5, 20: Transform.SHA1, 32: Transform.SHA256}
@@ -183,16 +185,23 @@ class ProfileValues:
     returning one, called at most once, and only when a hypothesis needs the
     values: tails, digests), or, with ``normalized=True``, the normalized keys
     the reconciliation indexes for an AES or clear data source (no
-    normalization redone; the "value as stored" digests are then not tried).
+    normalization redone). The "value as stored" digests then need ``stored``
+    (a function giving the column as stored, called at most once), and are
+    tried only once digests of normalized values were found among the IDs:
+    a website that hashes its values but never normalizes them is still
+    found on every profile stored normalized, and reading the column again is
+    not worth it for a run whose misses hold no digest of a profile.
     ``contains`` answers, for normalized values, whether a profile has them; by
     default a set of the normalized values (a caller holding its own index of
     them, as the reconciliation does, passes its lookup and saves the set).
 
     Digests of a large column are computed only when worth it: for more than
-    ``_DIGEST_GATE`` values, a spread sample of that many is hashed first, and
-    if none of many ID digests (3 or more expected hits were they all digests
-    of profiles) is in it, the full index is not built. This can only lose a
-    finding (a few digests among many other misses), never make one up.
+    ``_DIGEST_GATE`` values, a spread sample of that many (fewer for many IDs:
+    ``_GATE_HITS`` expected hits were they all digests of profiles) is hashed
+    first, and if none of many ID digests (3 or more expected hits) is in it,
+    the full index is not built. This can only lose a finding (a few digests
+    among many other misses, under 1.2% of the digest-shaped IDs), never make
+    one up.
     """
 
     def __init__(
@@ -202,18 +211,20 @@ class ProfileValues:
         *,
         normalized: bool = False,
         contains: Callable[[Sequence[str]], Sequence[bool]] | None = None,
+        stored: Callable[[], Iterable[str | None]] | None = None,
     ) -> None:
         self.channel = channel
         self.normalized = normalized
         self._source = values
+        self._stored = stored
+        self._plain_hits = False  # digests of normalized values found among the IDs
         self._contains = contains
         self._raw: list[str] | None = None
         self._normals: list[str] | None = None
         self._set: frozenset[str] | None = None
         self._digests: dict[tuple[Transform, bool], _Digests] = {}
         self._samples: dict[tuple[Transform, bool], tuple[_Digests, int]] = {}
-        self._tails: list[str] | None = None
-        self._tail_set: frozenset[bytes] | None = None
+        self._is_ascii: bool | None = None
         self.reads = 0  # how often the values were read (tests, bench)
 
     @classmethod
@@ -266,8 +277,12 @@ class ProfileValues:
         """Other spellings of the values a careless website hashes: as stored, trimmed only,
         lower-cased only; for phone numbers also without ``+`` or with ``00``."""
         if self.normalized:
-            return []
-        raw = self.raw()
+            if self._stored is None or not self._plain_hits:
+                return []
+            raw = [v for v in self._stored() if v]
+            self.reads += 1
+        else:
+            raw = self.raw()
         normal = normalize_batch(raw, self.channel)
         out: set[str] = set()
         for value, norm in zip(raw, normal, strict=True):
@@ -291,64 +306,64 @@ class ProfileValues:
             if len(values) > _DIGEST_GATE:
                 sample, step = self._samples.get(key) or (None, 0)
                 if sample is None:
-                    step = len(values) // _DIGEST_GATE
+                    # Many IDs need a smaller sample for the same expected hits.
+                    step = max(len(values) // _DIGEST_GATE, len(digests) // _GATE_HITS)
                     sample = _Digests(algo, values[::step])
                     self._samples[key] = (sample, step)
                 if not any(sample.find(digests)) and len(digests) / step >= 3:
                     return [False] * len(digests)
             index = _Digests(algo, values)
             self._digests[key] = index
-        return index.find(digests)
+        found = index.find(digests)
+        if not variants and any(found):
+            self._plain_hits = True
+        return found
 
-    def _cut(self) -> tuple[list[str], list[str]] | None:
-        """The values and their tails as text, when all are ASCII (bytes = characters)."""
-        if self._tails is None:
-            normals = self.normals()
-            if "".join(normals).isascii():
-                self._tails = [v[BLOCK:] for v in normals]
-            else:
-                self._tails = []
-        if not self._tails and self.normals():
-            return None
-        return self.normals(), self._tails
+    def _ascii(self) -> bool:
+        """Whether every value is ASCII (then bytes = characters: tails cut as text)."""
+        if self._is_ascii is None:
+            self._is_ascii = "".join(self.normals()).isascii()
+        return self._is_ascii
 
-    def tails(self, wanted: set[bytes]) -> dict[bytes, list[bytes]]:
-        """For each wanted tail (a value's bytes after its first 16), the first 16-byte
-        blocks of values that end so (at most ``_TAIL_CHOICES`` each)."""
-        out: dict[bytes, list[bytes]] = {}
-        cut = self._cut()
-        if cut is not None:
+    def tail_matches(
+        self, wanted: set[bytes], limit: int = _TAIL_CHOICES
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """For values ending in a wanted tail (their bytes after the first 16):
+        ``(tail, first 16 bytes)``, in column order (a caller may stop early), at most
+        ``limit`` distinct first blocks per tail. Only values of a wanted tail's length
+        are cut."""
+        seen: dict[bytes, set[bytes]] = {}
+        if self._ascii():
             want = {t.decode("ascii") for t in wanted if t.isascii()}
-            normals, tails = cut
-            if not want.intersection(tails):
-                return out
-            for value, tail in zip(normals, tails, strict=True):
-                if tail in want:
-                    firsts = out.setdefault(tail.encode("ascii"), [])
-                    if len(firsts) < _TAIL_CHOICES:
-                        firsts.append(value[:BLOCK].encode("ascii"))
-                    else:
-                        want.discard(tail)
-            return out
+            sizes = {BLOCK + len(t) for t in want}
+            for value in self.normals():
+                if len(value) in sizes:
+                    tail = value[BLOCK:]
+                    if tail in want:
+                        end, first = tail.encode("ascii"), value[:BLOCK].encode("ascii")
+                        firsts = seen.setdefault(end, set())
+                        if first not in firsts:
+                            firsts.add(first)
+                            yield end, first
+                            if len(firsts) >= limit:
+                                want.discard(tail)  # enough profiles end so
+                                if not want:
+                                    return
+            return
         for value in self.normals():
             data = value.encode("utf-8")
-            if data[BLOCK:] in wanted:
-                firsts = out.setdefault(data[BLOCK:], [])
-                if len(firsts) < _TAIL_CHOICES:
-                    firsts.append(data[:BLOCK])
-        return out
+            end = data[BLOCK:]
+            if end in wanted:
+                firsts = seen.setdefault(end, set())
+                if len(firsts) < limit and data[:BLOCK] not in firsts:
+                    firsts.add(data[:BLOCK])
+                    yield end, data[:BLOCK]
 
     def known_tails(self, tails: Sequence[bytes]) -> list[bool]:
         """Whether each tail ends some value (after its first 16 bytes)."""
         if not tails:
             return []
-        if self._tail_set is None:
-            cut = self._cut()
-            if cut is not None:
-                self._tail_set = frozenset(t.encode("ascii") for t in set(cut[1]) if t)
-            else:
-                self._tail_set = frozenset(v.encode("utf-8")[BLOCK:] for v in self.normals())
-        known = self._tail_set
+        known = {tail for tail, _ in self.tail_matches(set(tails), limit=1)}
         return [t in known for t in tails]
 
 
@@ -661,23 +676,77 @@ class _Engine:
                 tails[(i, t)] = unpadded[BLOCK:]
         # Each profile ending like a row gives one candidate IV for it; the website's IV,
         # if it is one for all, comes back from every row, a wrong candidate from one.
-        voters = list(_spread(list(tails), _VOTERS))
-        choices = self.p.tails({tails[r] for r in voters}) if voters else {}
-        votes: Counter[bytes] = Counter()
-        for row in voters:
-            firsts = choices.get(tails[row])
-            if not firsts:
-                continue
-            site_first = np.frombuffer(plain[row][:BLOCK], dtype=np.uint8) ^ np.frombuffer(
-                iv, dtype=np.uint8
-            )
-            stack = np.frombuffer(b"".join(set(firsts)), dtype=np.uint8).reshape(-1, BLOCK)
-            flat = (stack ^ site_first).tobytes()
-            votes.update(flat[k : k + BLOCK] for k in range(0, len(flat), BLOCK))
-        # One website IV seen twice (or the only one): decrypt every miss with it.
-        candidates = [v for v, n in votes.most_common(3) if n >= 2 or len(votes) == 1]
         named = {c: name for c, name in _named_ivs(key, iv)}
-        for site_iv in [*candidates, *(c for c in named if c not in candidates)]:
+        tried: set[bytes] = set()
+        voters = list(_spread(list(tails), _VOTERS))
+        known = False  # whether ``tails`` holds only tails that end some profile's value
+        for _ in range(3):  # the rows left after each IV found may have another one
+            votes = self._votes(voters, tails, plain, iv)
+            # One website IV seen twice (or the only one): decrypt every miss with it.
+            candidates = [v for v, n in votes.most_common(3) if n >= 2 or len(votes) == 1]
+            fresh = [c for c in candidates if c not in tried]
+            if not fresh:
+                break
+            tried.update(fresh)
+            self.try_ivs(live, fresh, named)
+            # The rows left: only those ending some profile's value can tell more.
+            tails = self._known({r: t for r, t in tails.items() if r[0] not in self.c.found})
+            known = True
+            voters = list(_spread(list(tails), _VOTERS))
+        if not known:
+            tails = self._known(tails)
+        self.try_ivs(live, [c for c in named if c not in tried], named)
+        # The rest of the tails (each ends a profile's value): the IV changes from one ID
+        # to the next, unless a named IV above explained it.
+        for i, t in tails:
+            if i not in self.c.found:
+                self.c.claim(i, "wrong_iv", "|".join(x for x in ("iv:varies", t) if x))
+
+    def _known(self, tails: Mapping[tuple[int, str], bytes]) -> dict[tuple[int, str], bytes]:
+        """The rows whose tail ends some profile's value."""
+        rows = list(tails)
+        hits = self.p.known_tails([tails[row] for row in rows])
+        return {row: tails[row] for row, ok in zip(rows, hits, strict=True) if ok}
+
+    def _votes(
+        self,
+        voters: Sequence[tuple[int, str]],
+        tails: Mapping[tuple[int, str], bytes],
+        plain: Mapping[tuple[int, str], bytes],
+        iv: bytes,
+    ) -> Counter[bytes]:
+        """Candidate website IVs and their votes: for each voter row and each profile
+        ending like it (at most ``_TAIL_CHOICES`` per tail), the IV that turns that
+        profile's first block into the row's. The column is scanned until one IV has
+        ``_ENOUGH_VOTES`` (a wrong candidate gets one vote, never more: any IV found
+        is then checked on every miss, so stopping early loses no claim)."""
+        votes: Counter[bytes] = Counter()
+        if not voters:
+            return votes
+        by_tail: dict[bytes, list[bytes]] = {}
+        for row in voters:  # what the website's first block xor our IV gives, per row
+            site_first = bytes(a ^ b for a, b in zip(plain[row][:BLOCK], iv, strict=True))
+            by_tail.setdefault(tails[row], []).append(site_first)
+        for tail, first in self.p.tail_matches(set(by_tail)):
+            best = 0
+            for site_first in set(by_tail[tail]):
+                cand = bytes(a ^ b for a, b in zip(first, site_first, strict=True))
+                votes[cand] += 1
+                best = max(best, votes[cand])
+            if best >= _ENOUGH_VOTES:
+                break
+        return votes
+
+    def try_ivs(
+        self,
+        live: Sequence[tuple[int, str, bytes]],
+        ivs: Sequence[bytes],
+        named: Mapping[bytes, str],
+    ) -> None:
+        """Decrypt the rows still open with each IV; claim those giving profiles' values."""
+        key = self.key
+        assert key is not None
+        for site_iv in ivs:
             rows = self.live(live)
             if not rows:
                 break
@@ -691,11 +760,6 @@ class _Engine:
             )
             if len(self.c.found) > before:
                 self.ivs.add(site_iv)
-        # The rest of the tails: the IV changes from one ID to the next.
-        rest = [row for row in tails if row[0] not in self.c.found]
-        for (i, t), hit in zip(rest, self.p.known_tails([tails[r] for r in rest]), strict=True):
-            if hit:
-                self.c.claim(i, "wrong_iv", "|".join(x for x in ("iv:varies", t) if x))
 
     def key_text(self, live: Sequence[tuple[int, str, bytes]]) -> None:
         key, iv = self.key, self.iv

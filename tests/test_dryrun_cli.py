@@ -23,6 +23,7 @@ CONTRACT_KEYS = {
     "outcomes",
     "segments",
     "unreconciled_samples",
+    "causes",
 }
 EXTRA_KEYS = {"batches", "skipped", "datasources"}
 

@@ -634,7 +634,9 @@ def test_summary_json_keys_and_rate(dataset: Dataset) -> None:
         "batches",
         "skipped",
         "datasources",
+        "causes",
     }
+    assert doc["causes"] == []  # no forensics asked for (``reconcile_batches(causes=...)``)
     assert doc["records"] == doc["reconciled"] + doc["duplicates"] + sum(doc["outcomes"].values())
     assert doc["match_rate"] == pytest.approx(
         doc["reconciled"] / (doc["records"] - doc["duplicates"])

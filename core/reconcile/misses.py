@@ -9,13 +9,23 @@ multi-source batch reports only the first one's per line; forensics needs each).
 The misses of an AES data source that decrypted to a well-formed value are not
 kept: its key, IV and mode are right (``core.forensics`` settles them on their
 outcome alone), so the website made no mistake there to find.
+
+The profile side: for an AES or clear data source, the normalized values the run
+indexes are kept as they go into the index (``keep``: one text per chunk, about
+30 bytes a profile) and the index answers membership, so the search reads the
+profiles again only for the digests of values as stored (see
+``core.forensics.ProfileValues``); a hashed data source's column is read again
+when a hypothesis needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Any
+
+import numpy as np
 
 from core.cipher import IdCodec
 from core.forensics import DEFAULT_LIMIT, Cause, MissSample, ProfileValues, find_causes
@@ -48,37 +58,60 @@ class MissCollector:
     def __init__(self, cap: int = DEFAULT_LIMIT) -> None:
         self.cap = cap
         self.samples: dict[str, MissSample] = {}
+        #: Per data source, its normalized values as indexed (``keep``).
+        self.kept: dict[str, list[str | list[str]]] = {}
+
+    def keep(self, ds: DataSource, keys: Sequence[str | None]) -> None:
+        """Keep a chunk of an AES or clear data source's lookup keys (its normalized
+        values) as the run indexes them: one newline-joined text per chunk."""
+        if ds.id_type is IdType.VISITOR or ds.transform.is_hash:
+            return
+        values = [k for k in keys if k]
+        text = "\n".join(values)
+        chunks = self.kept.setdefault(ds.label, [])
+        # A value holding a newline (an ``other`` channel) cannot be split back.
+        chunks.append(text if text.count("\n") == len(values) - 1 else values)
 
     def collect(
         self,
         file: str,
-        lines: Sequence[int],
+        lines: Sequence[int] | np.ndarray,
         ids: Sequence[str],
         positions: Sequence[int],
         sources: Sequence[tuple[DataSource, IdCodec, Sequence[Any]]],
     ) -> None:
         """Add the lines at ``positions`` (no data source reconciled them): for each
         ``(data source, codec, its incoming keys of the chunk)``, that source's outcome."""
+        line_of: list[int] | None = None
         for ds, codec, keys in sources:
             if ds.id_type is IdType.VISITOR:
                 continue  # an ECID has no website mistake to find
+            picked = [keys[j] for j in positions]
+            failed = list(map(isinstance, picked, repeat(Outcome)))
+            if ds.transform is Transform.AES:
+                # Decrypted to a value: nothing wrong on the website's side (see above).
+                at = list(compress(range(len(picked)), failed))
+                if not at:
+                    continue
+            else:
+                at = list(range(len(picked)))
             sample = self.samples.get(ds.label)
             if sample is None:
                 sample = self.samples[ds.label] = MissSample(self.cap)
-            aes = ds.transform is Transform.AES
+            if line_of is None:
+                line_of = lines.tolist() if isinstance(lines, np.ndarray) else list(lines)
             shaped = codec.is_shaped if codec.defers_shape_check else None
             add = sample.add
-            for j in positions:
-                key = keys[j]
-                if isinstance(key, Outcome):
+            for k in at:
+                key = picked[k]
+                if failed[k]:
                     outcome = key.value
-                elif aes:
-                    continue  # decrypted to a value: nothing wrong on the website's side
                 elif shaped is not None and not shaped(key):
                     outcome = Outcome.INVALID_EMAIL.value
                 else:
                     outcome = Outcome.NOT_FOUND.value
-                add(file, int(lines[j]), ids[j], outcome)
+                j = positions[k]
+                add(file, line_of[j], ids[j], outcome)
 
     def causes(
         self,
@@ -103,6 +136,15 @@ class MissCollector:
             key, iv = pair if pair is not None else (None, None)
             test = None if ds.transform.is_hash else contains(label)
             values = ProfileValues.from_profiles(profiles, ds, contains=test)
+            kept = self.kept.get(label)
+            if kept is not None and test is not None:
+                values = ProfileValues(
+                    _values_of(kept),
+                    ds.channel,
+                    normalized=True,
+                    contains=test,
+                    stored=_column(profiles, ds),
+                )
             found = find_causes(
                 ds,
                 key,
@@ -117,3 +159,25 @@ class MissCollector:
             out.extend(SourceCause(label, cause) for cause in found)
         self.samples.clear()
         return out
+
+
+def _values_of(kept: list[str | list[str]]) -> Callable[[], list[str]]:
+    def values() -> list[str]:
+        out: list[str] = []
+        for chunk in kept:
+            if isinstance(chunk, str):
+                if chunk:
+                    out.extend(chunk.split("\n"))
+            else:
+                out.extend(chunk)
+        return out
+
+    return values
+
+
+def _column(profiles: ProfileSource, ds: DataSource) -> Callable[[], Iterable[str]]:
+    def column() -> Iterator[str]:
+        for _, values in profiles.column_chunks(ds.reconciliation_key):
+            yield from values
+
+    return column

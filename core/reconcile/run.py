@@ -182,7 +182,10 @@ class Reconciler:
                 )
             for pids, values in self.profiles.column_chunks(column):
                 self.check_cancelled()
-                index.add(codec.profile_keys(values), pids)
+                keys = codec.profile_keys(values)
+                index.add(keys, pids)
+                if self.forensics is not None:  # its normalized values, for forensics
+                    self.forensics.keep(ds, keys)
                 rows += len(pids)
                 self._indexed(ds, rows)
         self.indexes[ds.label] = index.finish(self.check_cancelled)
