@@ -62,7 +62,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -109,9 +109,9 @@ _SCREEN = "Administration > Application settings > Shared Data Sources"
 # ------------------------------------------------------------------ inputs and result
 
 
-@dataclass(frozen=True)
-class Miss:
-    """One unreconciled line of a data source: where it is, its ID, its outcome."""
+class Miss(NamedTuple):
+    """One unreconciled line of a data source: where it is, its ID, its outcome (a named
+    tuple: a run makes many of them)."""
 
     file: str
     line: int
@@ -173,6 +173,26 @@ class MissSample:
             kept[:] = kept[::2]
             self._stride[outcome] = stride * 2
 
+    def extend(self, file: str, lines: Sequence[int], raw_ids: Sequence[str], outcome: str) -> None:
+        """``add`` for many lines of one outcome at once (the same lines are kept)."""
+        count = len(lines)
+        if not count:
+            return
+        seen = self.totals[outcome]
+        self.totals[outcome] = seen + count
+        kept = self._kept.setdefault(outcome, [])
+        at = 0
+        while at < count:
+            stride = self._stride.get(outcome, 1)
+            start = at + (-(seen + at)) % stride
+            picks = range(start, count, stride)[: self.cap + 1 - len(kept)]
+            kept.extend(Miss(file, lines[j], raw_ids[j], outcome) for j in picks)
+            if len(kept) <= self.cap:
+                return
+            kept[:] = kept[::2]
+            self._stride[outcome] = stride * 2
+            at = picks[-1] + 1
+
     @property
     def misses(self) -> list[Miss]:
         return [m for kept in self._kept.values() for m in kept]
@@ -225,6 +245,7 @@ class ProfileValues:
         self._digests: dict[tuple[Transform, bool], _Digests] = {}
         self._samples: dict[tuple[Transform, bool], tuple[_Digests, int]] = {}
         self._is_ascii: bool | None = None
+        self._lengths: np.ndarray | None = None  # each normalized value's length
         self.reads = 0  # how often the values were read (tests, bench)
 
     @classmethod
@@ -319,6 +340,14 @@ class ProfileValues:
             self._plain_hits = True
         return found
 
+    def _of_lengths(self, sizes: set[int]) -> list[int]:
+        """The positions of the values of these lengths (characters), in column order."""
+        if self._lengths is None:
+            normals = self.normals()
+            self._lengths = np.fromiter(map(len, normals), dtype=np.int64, count=len(normals))
+        wanted = np.fromiter(sizes, dtype=np.int64, count=len(sizes))
+        return np.flatnonzero(np.isin(self._lengths, wanted)).tolist()
+
     def _ascii(self) -> bool:
         """Whether every value is ASCII (then bytes = characters: tails cut as text)."""
         if self._is_ascii is None:
@@ -335,20 +364,20 @@ class ProfileValues:
         seen: dict[bytes, set[bytes]] = {}
         if self._ascii():
             want = {t.decode("ascii") for t in wanted if t.isascii()}
-            sizes = {BLOCK + len(t) for t in want}
-            for value in self.normals():
-                if len(value) in sizes:
-                    tail = value[BLOCK:]
-                    if tail in want:
-                        end, first = tail.encode("ascii"), value[:BLOCK].encode("ascii")
-                        firsts = seen.setdefault(end, set())
-                        if first not in firsts:
-                            firsts.add(first)
-                            yield end, first
-                            if len(firsts) >= limit:
-                                want.discard(tail)  # enough profiles end so
-                                if not want:
-                                    return
+            normals = self.normals()
+            for at in self._of_lengths({BLOCK + len(t) for t in want}):
+                value = normals[at]
+                tail = value[BLOCK:]
+                if tail in want:
+                    end, first = tail.encode("ascii"), value[:BLOCK].encode("ascii")
+                    firsts = seen.setdefault(end, set())
+                    if first not in firsts:
+                        firsts.add(first)
+                        yield end, first
+                        if len(firsts) >= limit:
+                            want.discard(tail)  # enough profiles end so
+                            if not want:
+                                return
             return
         for value in self.normals():
             data = value.encode("utf-8")

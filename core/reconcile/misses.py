@@ -82,36 +82,42 @@ class MissCollector:
     ) -> None:
         """Add the lines at ``positions`` (no data source reconciled them): for each
         ``(data source, codec, its incoming keys of the chunk)``, that source's outcome."""
-        line_of: list[int] | None = None
+        where = np.asarray(positions, dtype=np.int64)
         for ds, codec, keys in sources:
             if ds.id_type is IdType.VISITOR:
                 continue  # an ECID has no website mistake to find
             picked = [keys[j] for j in positions]
-            failed = list(map(isinstance, picked, repeat(Outcome)))
+            failed = np.fromiter(
+                map(isinstance, picked, repeat(Outcome)), dtype=bool, count=len(picked)
+            )
+            outcomes: list[str] = [Outcome.NOT_FOUND.value] * len(picked)
+            for k in np.flatnonzero(failed).tolist():
+                outcomes[k] = picked[k].value
             if ds.transform is Transform.AES:
                 # Decrypted to a value: nothing wrong on the website's side (see above).
-                at = list(compress(range(len(picked)), failed))
-                if not at:
+                at = np.flatnonzero(failed)
+                if not at.size:
                     continue
             else:
-                at = list(range(len(picked)))
+                at = np.arange(len(picked))
+                if codec.defers_shape_check:
+                    shaped = codec.is_shaped
+                    for k in np.flatnonzero(~failed).tolist():
+                        if not shaped(picked[k]):
+                            outcomes[k] = Outcome.INVALID_EMAIL.value
             sample = self.samples.get(ds.label)
             if sample is None:
                 sample = self.samples[ds.label] = MissSample(self.cap)
-            if line_of is None:
-                line_of = lines.tolist() if isinstance(lines, np.ndarray) else list(lines)
-            shaped = codec.is_shaped if codec.defers_shape_check else None
-            add = sample.add
-            for k in at:
-                key = picked[k]
-                if failed[k]:
-                    outcome = key.value
-                elif shaped is not None and not shaped(key):
-                    outcome = Outcome.INVALID_EMAIL.value
-                else:
-                    outcome = Outcome.NOT_FOUND.value
-                j = positions[k]
-                add(file, line_of[j], ids[j], outcome)
+            names = np.asarray([outcomes[k] for k in at.tolist()])
+            for outcome in dict.fromkeys(names.tolist()):  # in order of first line
+                group = at[names == outcome]
+                rows = where[group]
+                sample.extend(
+                    file,
+                    np.asarray(lines)[rows].tolist(),
+                    [ids[j] for j in rows.tolist()],
+                    outcome,
+                )
 
     def causes(
         self,
