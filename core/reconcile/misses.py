@@ -22,18 +22,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from core.cipher import IdCodec
-from core.forensics import DEFAULT_LIMIT, Cause, MissSample, ProfileValues, find_causes
+from core.forensics import Cause, MissSample, ProfileValues, find_causes
 from core.model import DataSource, IdType, Transform
 from core.outcomes import Outcome
 from core.profiles import ProfileSource
 
 __all__ = ["MissCollector", "SourceCause"]
+
+_VALUE = attrgetter("_value_")  # an Outcome's text, without the enum property
+#: The misses kept per data source and outcome (evenly spread beyond): enough to name
+#: a cause and estimate its lines, and the search stays well within the run's budget.
+RUN_CAP = 10_000
 
 #: ``contains(keys)`` for a data source's normalized values, or None (hashed sources).
 Contains = Callable[[Sequence[str]], Sequence[bool]]
@@ -55,7 +61,7 @@ class MissCollector:
     """Per data source, a bounded sample of the run's unreconciled lines
     (``cap`` per outcome, evenly spread; see ``core.forensics.MissSample``)."""
 
-    def __init__(self, cap: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, cap: int = RUN_CAP) -> None:
         self.cap = cap
         self.samples: dict[str, MissSample] = {}
         #: Per data source, its normalized values as indexed (``keep``).
@@ -86,20 +92,22 @@ class MissCollector:
         for ds, codec, keys in sources:
             if ds.id_type is IdType.VISITOR:
                 continue  # an ECID has no website mistake to find
-            picked = [keys[j] for j in positions]
+            picked = list(map(keys.__getitem__, positions))
             failed = np.fromiter(
                 map(isinstance, picked, repeat(Outcome)), dtype=bool, count=len(picked)
             )
-            outcomes: list[str] = [Outcome.NOT_FOUND.value] * len(picked)
-            for k in np.flatnonzero(failed).tolist():
-                outcomes[k] = picked[k].value
+            bad = np.flatnonzero(failed)
             if ds.transform is Transform.AES:
                 # Decrypted to a value: nothing wrong on the website's side (see above).
-                at = np.flatnonzero(failed)
-                if not at.size:
+                if not bad.size:
                     continue
+                at = bad
+                outcomes = list(map(_VALUE, map(picked.__getitem__, bad.tolist())))
             else:
                 at = np.arange(len(picked))
+                outcomes = [Outcome.NOT_FOUND.value] * len(picked)
+                for k in bad.tolist():
+                    outcomes[k] = picked[k].value
                 if codec.defers_shape_check:
                     shaped = codec.is_shaped
                     for k in np.flatnonzero(~failed).tolist():
@@ -108,16 +116,14 @@ class MissCollector:
             sample = self.samples.get(ds.label)
             if sample is None:
                 sample = self.samples[ds.label] = MissSample(self.cap)
-            names = np.asarray([outcomes[k] for k in at.tolist()])
-            for outcome in dict.fromkeys(names.tolist()):  # in order of first line
-                group = at[names == outcome]
-                rows = where[group]
-                sample.extend(
-                    file,
-                    np.asarray(lines)[rows].tolist(),
-                    [ids[j] for j in rows.tolist()],
-                    outcome,
-                )
+            names = np.asarray(outcomes)
+            line_list: list[int] | None = None
+            for outcome in dict.fromkeys(outcomes):  # in order of first line
+                rows = where[at[names == outcome]].tolist()
+                if line_list is None:
+                    line_list = np.asarray(lines).tolist()
+                # Only the lines the sample keeps are looked up (``_At``).
+                sample.extend(file, _At(line_list, rows), _At(ids, rows), outcome)
 
     def causes(
         self,
@@ -165,6 +171,22 @@ class MissCollector:
             out.extend(SourceCause(label, cause) for cause in found)
         self.samples.clear()
         return out
+
+
+class _At(Sequence[Any]):
+    """``items[rows[k]]`` for each ``k``: a group's lines or IDs, read only when kept."""
+
+    def __init__(self, items: Sequence[Any], rows: list[int]) -> None:
+        self.items = items
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self.items[r] for r in self.rows[k]]
+        return self.items[self.rows[k]]
 
 
 def _values_of(kept: list[str | list[str]]) -> Callable[[], list[str]]:
