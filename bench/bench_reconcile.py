@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.forensics:
         named = results["forensics"][0]["causes"]
-        # At most 20,000 misses per outcome are tested (core.forensics.DEFAULT_LIMIT): the
+        # At most 10,000 misses per outcome are tested (core.reconcile.misses.RUN_CAP): the
         # count is of those; the detail says about how many that makes in all.
         if set(named) != {"wrong_iv"} or abs(named["wrong_iv"] - replaced) > replaced * 0.02:
             print(f"FAIL: forensics named {named}, expected wrong_iv on {replaced:,} lines")

@@ -14,9 +14,11 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import clock
-from core.forensics import Cause
+from core.forensics import Cause, MissSample
 from core.model import Channel, DataSource, Environment, IdType, Transform
 from core.reconcile import SourceCause
 from core.secrets import Secret
@@ -304,3 +306,23 @@ def test_unreconciled_check_quotes_the_stored_dominant_cause(
     assert check["status"] == status
     assert "website mistake: wrong_iv on 7 line(s) of Email (not_utf8)" in check["detail"]
     assert check["fix"].startswith("wrong_iv: fix wrong_iv | not_utf8: ")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cap=st.integers(1, 40),
+    chunks=st.lists(st.tuples(st.sampled_from(["not_utf8", "bad_padding"]), st.integers(0, 90))),
+)
+def test_miss_sample_extend_keeps_what_add_keeps(cap: int, chunks: list[tuple[str, int]]) -> None:
+    """A run adds a chunk's misses of one outcome at once: the same lines as one by one."""
+    one, bulk = MissSample(cap), MissSample(cap)
+    line = 0
+    for outcome, size in chunks:
+        lines = list(range(line, line + size))
+        ids = [f"id{n}" for n in lines]
+        line += size
+        for n, ident in zip(lines, ids, strict=True):
+            one.add("f", n, ident, outcome)
+        bulk.extend("f", lines, ids, outcome)
+    assert bulk.misses == one.misses and bulk.totals == one.totals
+    assert all(len([m for m in bulk.misses if m.outcome == o]) <= cap for o in bulk.totals)
