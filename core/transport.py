@@ -188,10 +188,15 @@ def open_transport(
     SFTP accounts go through the probe's steps (DNS, TCP, banner, host key via
     ``hostkeys``, authentication, SFTP); the first failure raises
     ``ConnectionFailure`` with the probe's hint, or ``HostKeyChanged`` /
-    ``HostKeyUnknown``. Local accounts need an existing folder.
+    ``HostKeyUnknown``. Local accounts need an existing folder. S3 accounts
+    (``core.transport_s3``) check keys, bucket and region with one request.
     """
     if account.type is AccountType.LOCAL:
         return LocalTransport(Path(account.path))
+    if account.type is AccountType.S3:
+        from core.transport_s3 import open_s3  # boto3 loads only for S3 accounts
+
+        return open_s3(account, creds, timeout)
     session = SshSession(account, timeout)
     try:
         session.connect(creds, hostkeys)

@@ -173,7 +173,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     process = subprocess.Popen(
         [binary, "serve", "s3", str(root), "--addr", f"{HOST}:{port}",
          "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--cert", str(server.cert),
-         "--key", str(server.key), "--config", "", "--vfs-cache-mode", "off"],
+         "--key", str(server.key), "--config", "", "--vfs-cache-mode", "off",
+         "--dir-cache-time", "0s"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RCLONE_CONFIG": ""},
     )
     try:

@@ -52,11 +52,7 @@ def account_opener(
     the store's pins (never trusting a new key: probe first)."""
 
     def open_account(account: Account) -> FileTransport:
-        creds = Credentials(
-            password=services.secret(env, account, "password"),
-            private_key=services.secret(env, account, "private_key"),
-            passphrase=services.secret(env, account, "private_key_passphrase"),
-        )
+        creds = Credentials.of(account, lambda name: services.secret(env, account, name))
         check = HostKeyCheck(
             SqliteHostKeyStore(services.store.conn),
             trust_new=False,

@@ -15,7 +15,7 @@ import click
 from core import clock
 from core.errors import ExitCode, InputError
 from core.hostkeys import HostKeyChanged, HostKeyCheck, HostKeyUnknown, host_label
-from core.model import Account, AccountType, Environment, Role
+from core.model import Account, Environment, Role
 from core.probe import Credentials, ProbeReport, StageResult, probe
 from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
@@ -28,13 +28,7 @@ DEFAULT_TIMEOUT = 10.0
 
 def credentials_for(services: Services, env: Environment, account: Account) -> Credentials:
     """The account's secrets, resolved now (``SecretError`` names a field that cannot be)."""
-    if account.type is AccountType.LOCAL:
-        return Credentials()
-    return Credentials(
-        password=services.secret(env, account, "password"),
-        private_key=services.secret(env, account, "private_key"),
-        passphrase=services.secret(env, account, "private_key_passphrase"),
-    )
+    return Credentials.of(account, lambda name: services.secret(env, account, name))
 
 
 def host_key_check(services: Services, account: Account, trust_new: bool) -> HostKeyCheck:
