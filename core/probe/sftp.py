@@ -462,7 +462,9 @@ def raw_entries(
             for _ in range(msg.get_int()):
                 raw = msg.get_string()
                 msg.get_string()  # longname
-                yield raw, paramiko.SFTPAttributes._from_msg(msg)
+                attr = paramiko.SFTPAttributes._from_msg(msg)
+                if raw not in (b".", b".."):
+                    yield raw, attr
     finally:
         with suppress(Exception):
             sftp._request(CMD_CLOSE, handle)
