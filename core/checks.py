@@ -470,7 +470,7 @@ def _stage_verdict(
     return Verdict("pass", f"{account.endpoint}: {evidence}")
 
 
-_REACH = ("dns", "tcp", "banner", "hostkey", "auth")
+_REACH = ("dns", "tcp", "banner", "hostkey", "tls", "auth")  # SFTP's and S3's stages
 
 
 def _reachable(role: Role) -> CheckFn:
@@ -491,7 +491,7 @@ def _folder_access(role: Role) -> CheckFn:
         if isinstance(gate, Verdict):
             return gate
         account = run.env.account(role)
-        return _stage_verdict(gate, account, ("sftp", "list", last), f"{last}able")
+        return _stage_verdict(gate, account, ("sftp", "bucket", "list", last), f"{last}able")
 
     return check
 

@@ -355,3 +355,123 @@ def test_good_s3_config_round_trips_without_the_secret(run_cli, db_path: Path,  
     assert db_path.exists() and b"wJalrXUtnFEMI" not in db_path.read_bytes()
     again = run_cli("config", "import", str(out), "--dry-run")
     assert again.code == 0 and "nothing to change" in again.out
+
+
+def test_doctor_account_checks_pass_for_s3_accounts(run_cli, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                    s3_server: S3Server, s3_bucket: str) -> None:
+    save_s3_env(db_path, s3_server, s3_bucket, tmp_path)
+    folder(s3_server, s3_bucket)
+    (s3_server.bucket_dir(s3_bucket) / "inbound").mkdir()
+    result = run_cli("doctor", "--json")
+    checks = {c["id"]: c for c in json.loads(result.out)["checks"]}
+    for check_id in ("account.import.reachable", "account.import.readable",
+                     "account.export.reachable", "account.direction"):
+        assert checks[check_id]["status"] == "pass", checks[check_id]
+    assert "tls:" in checks["account.import.reachable"]["detail"]
+    # the export account asks for SSE, which rclone accepts without confirming it
+    writable = checks["account.export.writable"]
+    assert writable["status"] == "warn", writable
+    assert "bucket:" in writable["detail"] and "did not confirm server-side encryption" in (
+        writable["detail"])
+    assert "encryption settings" in writable["fix"]
+
+
+# ------------------------------------------------ AWS's documented error responses
+
+
+def client_error(code: str, status: int, message: str = "", headers: dict[str, str] | None = None,
+                 **fields: str) -> object:
+    from botocore.exceptions import ClientError
+
+    response = {"Error": {"Code": code, "Message": message, **fields},
+                "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers or {}}}
+    return ClientError(response, "ListObjectsV2")  # type: ignore[arg-type]
+
+
+AWS = Account(Role.IMPORT, AccountType.S3, server="aam-share.s3.amazonaws.com/outbound",
+              access_key_id="AKIAIOSFODNN7EXAMPLE", region="eu-west-1")
+
+
+def test_region_redirect_names_the_bucket_region() -> None:
+    from core.probe.s3 import explain_client_error
+
+    # a request to the wrong regional endpoint: 301 PermanentRedirect, x-amz-bucket-region
+    error = explain_client_error(
+        client_error("PermanentRedirect", 301, "The bucket you are attempting to access must be "
+                     "addressed using the specified endpoint.",
+                     {"x-amz-bucket-region": "eu-central-1"}, Endpoint="aam-share.s3."
+                     "eu-central-1.amazonaws.com", Bucket="aam-share"), AWS, "listing")
+    assert error.detail == "the bucket aam-share is in eu-central-1, not eu-west-1"
+    assert 'set region = "eu-central-1"' in error.hint
+    # HeadBucket has no body: botocore gives the status as the code
+    error = explain_client_error(client_error("301", 301, "Moved Permanently",
+                                              {"x-amz-bucket-region": "us-east-2"}), AWS, "x")
+    assert "is in us-east-2" in error.detail
+    # SigV4 scoped to the wrong region: 400 AuthorizationHeaderMalformed with Region
+    error = explain_client_error(client_error(
+        "AuthorizationHeaderMalformed", 400, "the region 'eu-west-1' is wrong; expecting "
+        "'ap-south-1'", Region="ap-south-1"), AWS, "x")
+    assert "is in ap-south-1" in error.detail
+
+
+def test_clock_skew_says_by_how_much() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.probe.s3 import explain_client_error
+
+    server_time = (datetime.now(UTC) - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    error = explain_client_error(client_error(
+        "RequestTimeTooSkewed", 403, "The difference between the request time and the current "
+        "time is too large.", RequestTime="20261206T080000Z", ServerTime=server_time,
+        MaxAllowedSkewMilliseconds="900000"), AWS, "signing a request")
+    assert "clock is 20 min" in error.detail and "ahead of the service's" in error.detail
+    assert "NTP" in error.hint
+
+
+def test_other_documented_codes() -> None:
+    from core.probe.s3 import explain_client_error
+
+    cases = {
+        ("InvalidAccessKeyId", 403): ("does not know the access key ID AKIA…MPLE", "access_key_id"),
+        ("SignatureDoesNotMatch", 403): ("secret access key is wrong", "secret_access_key"),
+        ("NoSuchBucket", 404): ("aam-share does not exist", "server"),
+        ("AccessDenied", 403): ("access denied", "s3:ListBucket"),
+        ("InvalidToken", 400): ("InvalidToken", "long-term keys"),
+        ("SlowDown", 503): ("busy", "try again"),
+    }
+    for (code, status), (detail, hint) in cases.items():
+        error = explain_client_error(client_error(code, status), AWS, "listing")
+        assert detail in error.detail and hint in error.hint, (code, error.detail, error.hint)
+
+
+def test_access_denied_on_list_buckets_still_proves_the_keys() -> None:
+    from botocore.stub import Stubber
+
+    from core.probe.s3 import _auth, make_client
+
+    client = make_client(AWS, Credentials(secret_access_key="x" * 40), 5.0)
+    with Stubber(client) as stub:
+        stub.add_client_error("list_buckets", "AccessDenied", "Access Denied", 403)
+        outcome = _auth(client, AWS, 5.0)
+    assert outcome.status == "pass" and "is valid" in outcome.detail
+    with Stubber(client) as stub:
+        stub.add_client_error("list_buckets", "InvalidAccessKeyId", "no such key", 403)
+        with pytest.raises(Exception) as caught:
+            _auth(client, AWS, 5.0)
+    assert "does not know the access key ID" in str(caught.value)
+
+
+def test_bucket_in_another_region_fails_the_bucket_stage() -> None:
+    from botocore.stub import Stubber
+
+    from core.probe import StageError
+    from core.probe.s3 import _bucket, make_client
+
+    client = make_client(AWS, Credentials(secret_access_key="x" * 40), 5.0)
+    with Stubber(client) as stub:
+        stub.add_response("head_bucket", {"ResponseMetadata": {
+            "HTTPStatusCode": 200, "HTTPHeaders": {"x-amz-bucket-region": "us-west-2"}}},
+            {"Bucket": "aam-share"})
+        with pytest.raises(StageError) as caught:
+            _bucket(client, AWS, AWS.s3_location, 5.0)
+    assert "is in us-west-2, not eu-west-1" in caught.value.detail

@@ -405,8 +405,11 @@ def _write(client: Any, account: Account, location: S3Location, timeout: float) 
             with suppress(Exception):
                 client.delete_object(Bucket=location.bucket, Key=key)
     sse = " with server-side encryption" if extra and status == "pass" else ""
+    hint = ("the object was stored, but the answer did not say it was encrypted (SSE-S3, "
+            "AES256): check the bucket's encryption settings, or that this S3-compatible "
+            "service supports it") if status == "warn" else ""
     return _Outcome(f"wrote, checked and deleted a {len(_PAYLOAD)}-byte probe object under "
-                    f"{location.url}{sse}{note}", status)
+                    f"{location.url}{sse}{note}", status, hint)
 
 
 def probe_s3(account: Account, creds: Credentials, runner: _Runner, timeout: float) -> None:
