@@ -137,7 +137,7 @@ class S3Transport(FileTransport):
         self.location = account.endpoint
 
     @contextmanager
-    def _errors(self, action: str, what: str) -> Iterator[None]:
+    def _errors(self, action: str, what: str, key: str = "") -> Iterator[None]:
         from botocore import exceptions as bx
 
         try:
@@ -145,7 +145,7 @@ class S3Transport(FileTransport):
         except AudienceError:
             raise
         except bx.ClientError as exc:
-            error = explain_client_error(exc, self.account, f"to {action} {what}")
+            error = explain_client_error(exc, self.account, f"to {action} {what}", key)
             raise ConnectionFailure(f"cannot {action} {what}: {error.detail}",
                                     error.hint) from None
         except bx.BotoCoreError as exc:
@@ -198,7 +198,7 @@ class S3Transport(FileTransport):
     @contextmanager
     def _fetch(self, name: str) -> Iterator[BinaryIO]:
         key = self._key(name)
-        with self._errors("read", name):
+        with self._errors("read", name, key):
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
         stream = io.BufferedReader(_Body(answer["Body"], name, self.timeout),
                                    buffer_size=CHUNK)
@@ -226,7 +226,7 @@ class S3Transport(FileTransport):
         key = self._key(name)
         source = _open_source(local_path)
         extra = {"ServerSideEncryption": "AES256"} if self.account.server_side_encryption else {}
-        with source, self._errors("upload", name):
+        with source, self._errors("upload", name, key):
             total = os.fstat(source.fileno()).st_size
             if self._exists(key):
                 raise RemoteFileExists(name)
@@ -265,7 +265,7 @@ class S3Transport(FileTransport):
 
     def remove(self, name: str) -> bool:
         key = self._key(name)
-        with self._errors("delete", name):
+        with self._errors("delete", name, key):
             if not self._exists(key):
                 return False
             self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -160,11 +160,15 @@ def bucket_region(exc: Any) -> str:
     return str(region or "")
 
 
-def explain_client_error(exc: Any, account: Account, action: str) -> StageError:
+def explain_client_error(
+    exc: Any, account: Account, action: str, object_key: str = ""
+) -> StageError:
     """An AWS error response as a StageError whose hint says what to do.
 
     ``exc`` is a botocore ``ClientError``; ``action`` says what was tried (e.g.
-    "listing s3://bucket/prefix/"). Codes per AWS's S3 error responses.
+    "listing s3://bucket/prefix/"); ``object_key`` is set when the request was about
+    one object (then a bare 404 means that object, not the bucket). Codes per AWS's
+    S3 error responses.
     """
     error = exc.response.get("Error", {}) or {}
     headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
@@ -195,7 +199,7 @@ def explain_client_error(exc: Any, account: Account, action: str) -> StageError:
         return StageError(f"the bucket {location.bucket} is in {where}, not {account.region}",
                           f'set region = "{region}" (Campaign\'s "AWS region")' if region
                           else "check region: the bucket is elsewhere")
-    if code in ("NoSuchBucket", "404") and "key" not in action:
+    if code == "NoSuchBucket" or (code == "404" and not object_key):
         return StageError(f"the bucket {location.bucket} does not exist",
                           "check the bucket name in server (the part before "
                           f"{AWS_SUFFIX}) and region")
@@ -230,14 +234,16 @@ _TLS_HINT = (
 )
 
 
-def call(action: str, timeout: float, account: Account, fn: Callable[[], Any]) -> Any:
+def call(
+    action: str, timeout: float, account: Account, fn: Callable[[], Any], object_key: str = ""
+) -> Any:
     """Runs one SDK call; its errors become StageError (mapped as above)."""
     from botocore import exceptions as bx
 
     try:
         return fn()
     except bx.ClientError as exc:
-        raise explain_client_error(exc, account, action) from None
+        raise explain_client_error(exc, account, action, object_key) from None
     except bx.BotoCoreError as exc:
         raise explain_sdk_error(exc, action, timeout) from None
 
@@ -347,7 +353,7 @@ def _read(client: Any, account: Account, location: S3Location, box: dict[str, An
     if not files:
         return _Outcome("the prefix is empty; it could be listed, so it is readable")
     name, size, mtime = max(files, key=lambda f: (f[2], f[0]))
-    action = f"reading the object key {location.prefix}{name}"
+    action = f"reading the object {location.prefix}{name}"
 
     def fetch() -> bytes:
         answer = client.get_object(Bucket=location.bucket, Key=location.prefix + name,
@@ -356,7 +362,7 @@ def _read(client: Any, account: Account, location: S3Location, box: dict[str, An
             return bytes(body.read(READ_LIMIT))
 
     try:
-        data = call(action, timeout, account, fetch)
+        data = call(action, timeout, account, fetch, location.prefix + name)
     except StageError as exc:
         if exc.hint == H_BUCKET_POLICY:
             raise StageError(exc.detail, "the keys may list but not read: ask for "
@@ -375,9 +381,9 @@ def _write(client: Any, account: Account, location: S3Location, timeout: float) 
     note = ""
     try:
         try:
-            answer = call(f"writing the object key {key}", timeout, account,
+            answer = call(f"writing the object {key}", timeout, account,
                           lambda: client.put_object(Bucket=location.bucket, Key=key,
-                                                    Body=_PAYLOAD, **extra))
+                                                    Body=_PAYLOAD, **extra), key)
         except StageError as exc:
             if exc.hint == H_BUCKET_POLICY:
                 raise StageError(exc.detail, "the keys may not write here: ask for "
@@ -387,14 +393,14 @@ def _write(client: Any, account: Account, location: S3Location, timeout: float) 
         if extra and answer.get("ServerSideEncryption") != "AES256":
             status = "warn"
             note = "; the service did not confirm server-side encryption"
-        head = call(f"checking the object key {key}", timeout, account,
-                    lambda: client.head_object(Bucket=location.bucket, Key=key))
+        head = call(f"checking the object {key}", timeout, account,
+                    lambda: client.head_object(Bucket=location.bucket, Key=key), key)
         if int(head.get("ContentLength", -1)) != len(_PAYLOAD):
             raise StageError(f"the probe object has {head.get('ContentLength')} bytes instead "
                              f"of {len(_PAYLOAD)}", "the service truncates uploads")
         try:
-            call(f"deleting the object key {key}", timeout, account,
-                 lambda: client.delete_object(Bucket=location.bucket, Key=key))
+            call(f"deleting the object {key}", timeout, account,
+                 lambda: client.delete_object(Bucket=location.bucket, Key=key), key)
         except StageError as exc:
             raise StageError(f"{exc.detail}: the probe object was left behind",
                              "ask for s3:DeleteObject on the prefix; delete the "
