@@ -475,3 +475,16 @@ def test_bucket_in_another_region_fails_the_bucket_stage() -> None:
         with pytest.raises(StageError) as caught:
             _bucket(client, AWS, AWS.s3_location, 5.0)
     assert "is in us-west-2, not eu-west-1" in caught.value.detail
+
+
+def test_probe_command_prints_the_s3_stages(run_cli, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                            s3_server: S3Server, s3_bucket: str) -> None:
+    save_s3_env(db_path, s3_server, s3_bucket, tmp_path)
+    folder(s3_server, s3_bucket)
+    result = run_cli("probe", "import")
+    assert result.code == 0, result.out + result.err
+    lines = result.out.splitlines()
+    assert f"s3://{s3_bucket}/{PREFIX}/ at {s3_server.url}" in lines[0]
+    assert [line.split()[1] for line in lines[1:-1]] == list(S3_IMPORT_STAGES)
+    assert lines[-1] == "import: ok" and "host key" not in result.out
+    assert s3_server.secret_key not in result.out + result.err

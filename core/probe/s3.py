@@ -18,6 +18,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -281,12 +282,22 @@ def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> _O
                          ) from None
     except OSError as exc:
         raise StageError(f"the connection dropped during TLS: {exc}", H_S3_DROPPED) from None
-    subject = dict(x[0] for x in cert.get("subject", ()) if x)
-    issuer = dict(x[0] for x in cert.get("issuer", ()) if x)
+    subject = _names(cert.get("subject", ()))
+    issuer = _names(cert.get("issuer", ()))
     expires = cert.get("notAfter", "?")
     return _Outcome(f"{version}; certificate for {subject.get('commonName', host)} issued by "
                     f"{issuer.get('organizationName') or issuer.get('commonName', '?')}, "
                     f"valid until {expires}")
+
+
+def _names(rdns: Any) -> dict[str, str]:
+    """``{"commonName": ..., ...}`` from ``getpeercert()``'s subject or issuer."""
+    out: dict[str, str] = {}
+    for rdn in rdns:
+        for pair in rdn:
+            if len(pair) == 2:
+                out[str(pair[0])] = str(pair[1])
+    return out
 
 
 def _auth(client: Any, account: Account, timeout: float) -> _Outcome:
@@ -330,7 +341,7 @@ def _list(client: Any, account: Account, location: S3Location, box: dict[str, An
         if token:
             kwargs["ContinuationToken"] = token
         page = call(f"listing {location.url}", timeout, account,
-                    lambda kwargs=kwargs: client.list_objects_v2(**kwargs))
+                    partial(client.list_objects_v2, **kwargs))
         for item in page.get("Contents", []) or []:
             name = str(item["Key"])[len(location.prefix):]
             if not name:
