@@ -41,6 +41,7 @@ from core.model import (
 from core.normalize import normalize_email, normalize_phone
 from core.outcomes import EXPLANATIONS, FAILURES, Outcome
 from core.probe import Credentials, ProbeReport, probe
+from core.s3 import masked_key_id
 from core.secrets import MASK
 from core.website import fetch_page, inspect_page, judge, read_page_file
 from core.workflow import RunRecord, State, WorkflowStatus, expected_latency, is_overdue
@@ -391,6 +392,9 @@ def _auth_text(account: Account) -> str:
         parts.append(f"key {account.private_key.display()}")
     if account.password is not None:
         parts.append(f"password {account.password.display()}")
+    if account.secret_access_key is not None:
+        parts.append(f"key ID {masked_key_id(account.access_key_id)} + secret "
+                     f"{account.secret_access_key.display()}")
     return " + ".join(parts) or "no credential"
 
 

@@ -42,6 +42,11 @@ class S3Location:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
+def masked_key_id(key_id: str) -> str:
+    """An access key ID as shown in details: its first and last four characters."""
+    return key_id[:4] + "…" + key_id[-4:] if len(key_id) > 8 else key_id
+
+
 def check_bucket(name: str, field_name: str = "server") -> str:
     """``name`` if it follows AWS's bucket naming rules, else ``ValidationError``."""
     rules = "bucket names are 3 to 63 lower-case letters, digits, '.' and '-'"

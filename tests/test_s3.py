@@ -368,6 +368,9 @@ def test_doctor_account_checks_pass_for_s3_accounts(run_cli, db_path: Path, tmp_
                      "account.export.reachable", "account.direction"):
         assert checks[check_id]["status"] == "pass", checks[check_id]
     assert "tls:" in checks["account.import.reachable"]["detail"]
+    configured = checks["account.import.configured"]
+    assert configured["status"] == "pass" and "key ID AKIA…EST1 + secret ••••••" in (
+        configured["detail"])
     # the export account asks for SSE, which rclone accepts without confirming it
     writable = checks["account.export.writable"]
     assert writable["status"] == "warn", writable

@@ -38,7 +38,7 @@ from core.probe.common import (
     connect_tcp,
     resolve,
 )
-from core.s3 import AWS_SUFFIX, S3Location
+from core.s3 import AWS_SUFFIX, S3Location, masked_key_id
 
 S3_NETWORK_STAGES: tuple[str, ...] = ("dns", "tcp", "tls", "auth", "bucket")
 S3_IMPORT_STAGES: tuple[str, ...] = (*S3_NETWORK_STAGES, "list", "read")
@@ -124,10 +124,6 @@ def make_client(account: Account, creds: Credentials, timeout: float) -> Any:
 # --------------------------------------------------------------------- error mapping
 
 
-def _masked_key(key_id: str) -> str:
-    return key_id[:4] + "…" + key_id[-4:] if len(key_id) > 8 else key_id
-
-
 def _skew(error: dict[str, Any], headers: dict[str, str], now: datetime) -> str:
     """How far this machine's clock is from the service's, from the error's ServerTime
     (or the Date header); '' when neither is there."""
@@ -177,7 +173,7 @@ def explain_client_error(
     code = str(error.get("Code", "") or status)
     message = str(error.get("Message", "") or "").strip()
     said = f": {message}" if message else ""
-    key = _masked_key(account.access_key_id)
+    key = masked_key_id(account.access_key_id)
     location = account.s3_location
     if code == "InvalidAccessKeyId":
         return StageError(f"the service does not know the access key ID {key}", H_KEY_ID)
@@ -303,7 +299,7 @@ def _names(rdns: Any) -> dict[str, str]:
 def _auth(client: Any, account: Account, timeout: float) -> _Outcome:
     from botocore import exceptions as bx
 
-    key = _masked_key(account.access_key_id)
+    key = masked_key_id(account.access_key_id)
     try:
         answer = client.list_buckets()
     except bx.ClientError as exc:
