@@ -491,3 +491,15 @@ def test_probe_command_prints_the_s3_stages(run_cli, db_path: Path, tmp_path: Pa
     assert [line.split()[1] for line in lines[1:-1]] == list(S3_IMPORT_STAGES)
     assert lines[-1] == "import: ok" and "host key" not in result.out
     assert s3_server.secret_key not in result.out + result.err
+
+
+def test_transport_to_a_silent_port_fails_within_the_timeout(s3_silent_port: int,
+                                                             s3_server: S3Server) -> None:
+    account = s3_account(s3_server, "aam-share",
+                         endpoint_url=f"https://127.0.0.1:{s3_silent_port}")
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailure) as caught:
+        open_transport(account, creds(s3_server.secret_key), None, 1.0)  # type: ignore[arg-type]
+    assert "no answer" in caught.value.message and "1 s" in caught.value.message
+    assert "stopped answering" in caught.value.hint
+    assert time.monotonic() - started < 1.0 + 30  # bounded (generous margin)

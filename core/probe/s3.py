@@ -375,8 +375,11 @@ def _read(client: Any, account: Account, location: S3Location, box: dict[str, An
             raise StageError(exc.detail, "the keys may list but not read: ask for "
                              "s3:GetObject on the prefix") from None
         raise
+    from core.transport import printable_name  # core.transport imports this package
+
     when = datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return _Outcome(f"read {len(data)} bytes of the newest file {name} ({size} bytes, "
+    shown = printable_name(name.encode("utf-8", "surrogateescape"))
+    return _Outcome(f"read {len(data)} bytes of the newest file {shown} ({size} bytes, "
                     f"modified {when})")
 
 
