@@ -31,10 +31,10 @@ from core.probe.common import (
     ProbeReport,
     StageError,
     StageResult,
+    StageRunner,
     StageStatus,
-    _report,
-    _Runner,
     connect_tcp,
+    make_report,
     resolve,
 )
 from core.probe.local import probe_local
@@ -124,12 +124,12 @@ def probe(
     Sockets and connections are always closed. ``hostkeys`` matters for SFTP only.
     """
     started_at = clock.now()
-    runner = _Runner(on_stage, cancelled)
+    runner = StageRunner(on_stage, cancelled)
     if account.type is AccountType.LOCAL:
         probe_local(account, runner)
-        return _report(account, runner, None, started_at, None)
+        return make_report(account, runner, None, started_at, None)
     if account.type is AccountType.S3:
         probe_s3(account, creds, runner, timeout)
-        return _report(account, runner, None, started_at, None)
+        return make_report(account, runner, None, started_at, None)
     host_key, error = probe_sftp(account, creds, hostkeys, runner, timeout)
-    return _report(account, runner, host_key, started_at, error)
+    return make_report(account, runner, host_key, started_at, error)

@@ -257,7 +257,7 @@ H_DROPPED = (
 )
 
 
-def _secs(timeout: float) -> str:
+def secs(timeout: float) -> str:
     return f"{timeout:g} s"
 
 
@@ -277,7 +277,7 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     threading.Thread(target=work, name="audiencectl-dns", daemon=True).start()
     if not done.wait(timeout):
         raise StageError(
-            f"no DNS answer for {host} within {_secs(timeout)}",
+            f"no DNS answer for {host} within {secs(timeout)}",
             "DNS is slow or unreachable: check the network, VPN or DNS server",
         )
     error = box.get("error")
@@ -302,7 +302,7 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
     return addrs
 
 
-def _addr_text(addrs: list[tuple[Any, ...]]) -> str:
+def addr_text(addrs: list[tuple[Any, ...]]) -> str:
     seen: list[str] = []
     for info in addrs:
         ip = str(info[4][0])
@@ -336,7 +336,7 @@ def connect_tcp(
         except TimeoutError:
             sock.close()
             error = StageError(f"no answer from {sockaddr[0]} port {port} within "
-                               f"{_secs(timeout)}", H_FILTERED)
+                               f"{secs(timeout)}", H_FILTERED)
         except OSError as exc:
             sock.close()
             error = StageError(
@@ -346,20 +346,25 @@ def connect_tcp(
         else:
             return sock
         first = first or error
-    raise first or StageError(f"no answer on port {port} within {_secs(timeout)}", H_FILTERED)
+    raise first or StageError(f"no answer on port {port} within {secs(timeout)}", H_FILTERED)
 
 
 # ---------------------------------------------------------------------- the probe
 
 
 @dataclass
-class _Outcome:
+class Outcome:
+    """What a stage function returns when it did not raise ``StageError``."""
+
     detail: str
     status: StageStatus = "pass"
     hint: str = ""
 
 
-class _Runner:
+class StageRunner:
+    """Runs stages in order: times each, turns ``StageError`` into a failed stage, skips
+    the rest after a failure or a cancel, and reports each result to ``on_stage``."""
+
     def __init__(
         self,
         on_stage: Callable[[StageResult], None] | None,
@@ -376,7 +381,7 @@ class _Runner:
         if self.on_stage is not None:
             self.on_stage(result)
 
-    def run(self, name: str, step: Callable[[], _Outcome]) -> bool:
+    def run(self, name: str, step: Callable[[], Outcome]) -> bool:
         """Runs one stage unless a previous one failed; True when it passed or warned."""
         if not self.failed and not self.was_cancelled and self.cancelled and self.cancelled():
             self.was_cancelled = True
@@ -390,11 +395,11 @@ class _Runner:
         try:
             outcome = step()
         except StageError as exc:
-            outcome = _Outcome(exc.detail, "fail", exc.hint)
+            outcome = Outcome(exc.detail, "fail", exc.hint)
         except (HostKeyChanged, HostKeyUnknown) as exc:
-            outcome = _Outcome(exc.message, "fail", exc.hint)
+            outcome = Outcome(exc.message, "fail", exc.hint)
         except Exception as exc:  # a probe reports, it never crashes
-            outcome = _Outcome(f"unexpected error: {type(exc).__name__}: {exc}", "fail",
+            outcome = Outcome(f"unexpected error: {type(exc).__name__}: {exc}", "fail",
                                "please report this; the other stages were skipped")
         ms = int((time.monotonic() - started) * 1000)
         self.record(StageResult(name, outcome.status, ms, outcome.detail, outcome.hint))
@@ -404,13 +409,14 @@ class _Runner:
         return True
 
 
-def _report(
+def make_report(
     account: Account,
-    runner: _Runner,
+    runner: StageRunner,
     host_key: HostKey | None,
     started_at: datetime,
     error: AudienceError | None,
 ) -> ProbeReport:
+    """The report of a finished run: ok when no stage failed and nothing was cancelled."""
     ok = not runner.failed and not runner.was_cancelled
     return ProbeReport(
         role=account.role, ok=ok, host_key=host_key, stages=tuple(runner.results),
@@ -418,12 +424,13 @@ def _report(
     )
 
 
-def _probe_names() -> tuple[str, str]:
+def probe_names() -> tuple[str, str]:
+    """A fresh name for a write probe's file, and the name it is renamed to."""
     token = secrets.token_hex(8)
     return f"{PROBE_PREFIX}{token}.tmp", f"{PROBE_PREFIX}{token}.renamed.tmp"
 
 
-_PAYLOAD = b"audiencectl write probe: this file is deleted right away\n"
-_WRITE_HINT = ("the account cannot write this folder: ask Adobe for write access to it, "
+PROBE_PAYLOAD = b"audiencectl write probe: this file is deleted right away\n"
+H_WRITE = ("the account cannot write this folder: ask Adobe for write access to it, "
                "or check remote_dir")
 

@@ -9,18 +9,18 @@ from typing import Any
 
 from core.model import Account, Role
 from core.probe.common import (
-    _PAYLOAD,
+    PROBE_PAYLOAD,
     READ_LIMIT,
+    Outcome,
     StageError,
     StageResult,
-    _Outcome,
-    _probe_names,
-    _Runner,
+    StageRunner,
+    probe_names,
 )
 from core.probe.sftp import NETWORK_STAGES
 
 
-def probe_local(account: Account, runner: _Runner) -> None:
+def probe_local(account: Account, runner: StageRunner) -> None:
     """Runs a local folder's stages: the network ones are ``skip``, then list and read/write."""
     box: dict[str, Any] = {}
     for name in NETWORK_STAGES:
@@ -32,7 +32,7 @@ def probe_local(account: Account, runner: _Runner) -> None:
     else:
         runner.run("write", lambda: _local_write(folder))
 
-def _local_list(folder: Path, box: dict[str, Any]) -> _Outcome:
+def _local_list(folder: Path, box: dict[str, Any]) -> Outcome:
     if not str(folder):
         raise StageError("no folder configured", "set the account's path")
     files: list[tuple[str, int, float]] = []
@@ -55,13 +55,13 @@ def _local_list(folder: Path, box: dict[str, Any]) -> _Outcome:
         raise StageError(f"permission denied listing {folder}",
                          "permission denied: check the folder's permissions") from None
     box["files"] = files
-    return _Outcome(f"{folder}: {len(files)} files, {others} other entries")
+    return Outcome(f"{folder}: {len(files)} files, {others} other entries")
 
 
-def _local_read(folder: Path, box: dict[str, Any]) -> _Outcome:
+def _local_read(folder: Path, box: dict[str, Any]) -> Outcome:
     files: list[tuple[str, int, float]] = box.get("files", [])
     if not files:
-        return _Outcome("the folder is empty; it could be listed, so it is readable")
+        return Outcome("the folder is empty; it could be listed, so it is readable")
     name, size, _mtime = max(files, key=lambda f: (f[2], f[0]))
     try:
         with open(folder / name, "rb") as handle:
@@ -72,15 +72,15 @@ def _local_read(folder: Path, box: dict[str, Any]) -> _Outcome:
     except OSError as exc:
         raise StageError(f"cannot read {name}: {exc.strerror or exc}",
                          "check the folder") from None
-    return _Outcome(f"read {len(data)} bytes of the newest file {name} ({size} bytes)")
+    return Outcome(f"read {len(data)} bytes of the newest file {name} ({size} bytes)")
 
 
-def _local_write(folder: Path) -> _Outcome:
-    first, second = _probe_names()
+def _local_write(folder: Path) -> Outcome:
+    first, second = probe_names()
     paths = [folder / first, folder / second]
     try:
         with open(paths[0], "xb") as handle:
-            handle.write(_PAYLOAD)
+            handle.write(PROBE_PAYLOAD)
         os.replace(paths[0], paths[1])
         os.remove(paths[1])
     except PermissionError:
@@ -93,5 +93,5 @@ def _local_write(folder: Path) -> _Outcome:
         for path in paths:
             with suppress(OSError):
                 path.unlink()
-    return _Outcome(f"created, renamed and deleted a {len(_PAYLOAD)}-byte probe file in "
+    return Outcome(f"created, renamed and deleted a {len(PROBE_PAYLOAD)}-byte probe file in "
                     f"{folder}")

@@ -24,19 +24,19 @@ from urllib.parse import urlsplit
 
 from core.model import Account, Role
 from core.probe.common import (
-    _PAYLOAD,
+    PROBE_PAYLOAD,
     PROBE_PREFIX,
     READ_LIMIT,
     Credentials,
+    Outcome,
     StageError,
     StageResult,
+    StageRunner,
     StageStatus,
-    _addr_text,
-    _Outcome,
-    _Runner,
-    _secs,
+    addr_text,
     connect_tcp,
     resolve,
+    secs,
 )
 from core.s3 import AWS_SUFFIX, S3Location, masked_key_id
 
@@ -217,7 +217,7 @@ def explain_sdk_error(exc: Exception, action: str, timeout: float) -> StageError
     if isinstance(exc, bx.SSLError):
         return StageError(f"TLS failed {action}: {exc}", _TLS_HINT)
     if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
-        return StageError(f"no answer {action} within {_secs(timeout)}", H_S3_DROPPED)
+        return StageError(f"no answer {action} within {secs(timeout)}", H_S3_DROPPED)
     if isinstance(exc, bx.EndpointConnectionError):
         return StageError(f"cannot connect {action}: {exc}", H_S3_DROPPED)
     if isinstance(exc, bx.NoCredentialsError):
@@ -248,7 +248,7 @@ def call(
 # ------------------------------------------------------------------------ stages
 
 
-def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> _Outcome:
+def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> Outcome:
     try:
         context = ssl.create_default_context(cafile=ca_file(account))
     except (OSError, ssl.SSLError) as exc:
@@ -269,7 +269,7 @@ def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> _O
                          _TLS_HINT) from None
     except TimeoutError:
         raise StageError(f"the server accepted TCP but did not complete TLS within "
-                         f"{_secs(timeout)}",
+                         f"{secs(timeout)}",
                          "no TLS service on this port: a wrong port in endpoint_url, "
                          "a proxy or an overloaded server") from None
     except ssl.SSLError as exc:
@@ -281,7 +281,7 @@ def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> _O
     subject = _names(cert.get("subject", ()))
     issuer = _names(cert.get("issuer", ()))
     expires = cert.get("notAfter", "?")
-    return _Outcome(f"{version}; certificate for {subject.get('commonName', host)} issued by "
+    return Outcome(f"{version}; certificate for {subject.get('commonName', host)} issued by "
                     f"{issuer.get('organizationName') or issuer.get('commonName', '?')}, "
                     f"valid until {expires}")
 
@@ -296,7 +296,7 @@ def _names(rdns: Any) -> dict[str, str]:
     return out
 
 
-def _auth(client: Any, account: Account, timeout: float) -> _Outcome:
+def _auth(client: Any, account: Account, timeout: float) -> Outcome:
     from botocore import exceptions as bx
 
     key = masked_key_id(account.access_key_id)
@@ -305,17 +305,17 @@ def _auth(client: Any, account: Account, timeout: float) -> _Outcome:
     except bx.ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("AccessDenied", "403"):
-            return _Outcome(f"the key pair {key} is valid (the service checked the signature); "
+            return Outcome(f"the key pair {key} is valid (the service checked the signature); "
                             "it may not list all buckets, which is usual for a bucket-scoped "
                             "user")
         raise explain_client_error(exc, account, "signing a request") from None
     except bx.BotoCoreError as exc:
         raise explain_sdk_error(exc, "signing a request", timeout) from None
     count = len(answer.get("Buckets", []) or [])
-    return _Outcome(f"the key pair {key} is accepted ({count} buckets visible)")
+    return Outcome(f"the key pair {key} is accepted ({count} buckets visible)")
 
 
-def _bucket(client: Any, account: Account, location: S3Location, timeout: float) -> _Outcome:
+def _bucket(client: Any, account: Account, location: S3Location, timeout: float) -> Outcome:
     answer = call(f"reaching the bucket {location.bucket}", timeout, account,
                   lambda: client.head_bucket(Bucket=location.bucket))
     region = bucket_region(answer)
@@ -323,11 +323,11 @@ def _bucket(client: Any, account: Account, location: S3Location, timeout: float)
         raise StageError(f"the bucket {location.bucket} is in {region}, not {account.region}",
                          f'set region = "{region}" (Campaign\'s "AWS region")')
     where = f" in {region}" if region else ""
-    return _Outcome(f"the bucket {location.bucket} exists{where} and these keys may use it")
+    return Outcome(f"the bucket {location.bucket} exists{where} and these keys may use it")
 
 
 def _list(client: Any, account: Account, location: S3Location, box: dict[str, Any],
-          timeout: float) -> _Outcome:
+          timeout: float) -> Outcome:
     files: list[tuple[str, int, float]] = []
     others = 0
     token: str | None = None
@@ -351,14 +351,14 @@ def _list(client: Any, account: Account, location: S3Location, box: dict[str, An
         if not page.get("IsTruncated") or not token:
             break
     box["files"] = files
-    return _Outcome(f"{location.url}: {len(files)} files, {others} other entries")
+    return Outcome(f"{location.url}: {len(files)} files, {others} other entries")
 
 
 def _read(client: Any, account: Account, location: S3Location, box: dict[str, Any],
-          timeout: float) -> _Outcome:
+          timeout: float) -> Outcome:
     files: list[tuple[str, int, float]] = box.get("files", [])
     if not files:
-        return _Outcome("the prefix is empty; it could be listed, so it is readable")
+        return Outcome("the prefix is empty; it could be listed, so it is readable")
     name, size, mtime = max(files, key=lambda f: (f[2], f[0]))
     action = f"reading the object {location.prefix}{name}"
 
@@ -379,11 +379,11 @@ def _read(client: Any, account: Account, location: S3Location, box: dict[str, An
 
     when = datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     shown = printable_name(name.encode("utf-8", "surrogateescape"))
-    return _Outcome(f"read {len(data)} bytes of the newest file {shown} ({size} bytes, "
+    return Outcome(f"read {len(data)} bytes of the newest file {shown} ({size} bytes, "
                     f"modified {when})")
 
 
-def _write(client: Any, account: Account, location: S3Location, timeout: float) -> _Outcome:
+def _write(client: Any, account: Account, location: S3Location, timeout: float) -> Outcome:
     key = f"{location.prefix}{PROBE_PREFIX}{secrets.token_hex(8)}.tmp"
     extra = {"ServerSideEncryption": "AES256"} if account.server_side_encryption else {}
     created = False
@@ -393,7 +393,7 @@ def _write(client: Any, account: Account, location: S3Location, timeout: float) 
         try:
             answer = call(f"writing the object {key}", timeout, account,
                           lambda: client.put_object(Bucket=location.bucket, Key=key,
-                                                    Body=_PAYLOAD, **extra), key)
+                                                    Body=PROBE_PAYLOAD, **extra), key)
         except StageError as exc:
             if exc.hint == H_BUCKET_POLICY:
                 raise StageError(exc.detail, "the keys may not write here: ask for "
@@ -405,9 +405,9 @@ def _write(client: Any, account: Account, location: S3Location, timeout: float) 
             note = "; the service did not confirm server-side encryption"
         head = call(f"checking the object {key}", timeout, account,
                     lambda: client.head_object(Bucket=location.bucket, Key=key), key)
-        if int(head.get("ContentLength", -1)) != len(_PAYLOAD):
+        if int(head.get("ContentLength", -1)) != len(PROBE_PAYLOAD):
             raise StageError(f"the probe object has {head.get('ContentLength')} bytes instead "
-                             f"of {len(_PAYLOAD)}", "the service truncates uploads")
+                             f"of {len(PROBE_PAYLOAD)}", "the service truncates uploads")
         try:
             call(f"deleting the object {key}", timeout, account,
                  lambda: client.delete_object(Bucket=location.bucket, Key=key), key)
@@ -424,11 +424,11 @@ def _write(client: Any, account: Account, location: S3Location, timeout: float) 
     hint = ("the object was stored, but the answer did not say it was encrypted (SSE-S3, "
             "AES256): check the bucket's encryption settings, or that this S3-compatible "
             "service supports it") if status == "warn" else ""
-    return _Outcome(f"wrote, checked and deleted a {len(_PAYLOAD)}-byte probe object under "
+    return Outcome(f"wrote, checked and deleted a {len(PROBE_PAYLOAD)}-byte probe object under "
                     f"{location.url}{sse}{note}", status, hint)
 
 
-def probe_s3(account: Account, creds: Credentials, runner: _Runner, timeout: float) -> None:
+def probe_s3(account: Account, creds: Credentials, runner: StageRunner, timeout: float) -> None:
     """Runs the S3 stages of ``account`` through ``runner``; the socket opened for the
     tcp/tls stages is closed, and the write stage leaves no object behind."""
     box: dict[str, Any] = {}
@@ -436,19 +436,19 @@ def probe_s3(account: Account, creds: Credentials, runner: _Runner, timeout: flo
     url, host, port, _style = endpoint_of(account, location)
     state: dict[str, Any] = {}
 
-    def dns() -> _Outcome:
+    def dns() -> Outcome:
         box["addrs"] = resolve(host, port, timeout)
-        return _Outcome(f"{host} → {_addr_text(box['addrs'])}")
+        return Outcome(f"{host} → {addr_text(box['addrs'])}")
 
-    def tcp() -> _Outcome:
+    def tcp() -> Outcome:
         state["sock"] = connect_tcp(box["addrs"], port, timeout, service="S3")
         peer = state["sock"].getpeername()
-        return _Outcome(f"connected to {peer[0]} port {peer[1]}")
+        return Outcome(f"connected to {peer[0]} port {peer[1]}")
 
-    def tls() -> _Outcome:
+    def tls() -> Outcome:
         return _tls(state.pop("sock"), host, account, timeout)
 
-    def auth() -> _Outcome:
+    def auth() -> Outcome:
         if not creds.secret_access_key:
             raise StageError("no secret access key configured",
                              "set secret_access_key (env:NAME, file:PATH or the value)")

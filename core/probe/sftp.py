@@ -26,20 +26,20 @@ from core.errors import AudienceError, InputError
 from core.hostkeys import HostKey, HostKeyChanged, HostKeyCheck, HostKeyUnknown, fingerprint
 from core.model import Account, Role
 from core.probe.common import (
-    _PAYLOAD,
-    _WRITE_HINT,
     H_DROPPED,
+    H_WRITE,
+    PROBE_PAYLOAD,
     READ_LIMIT,
     Credentials,
+    Outcome,
     StageError,
+    StageRunner,
     StageStatus,
-    _addr_text,
-    _Outcome,
-    _probe_names,
-    _Runner,
-    _secs,
+    addr_text,
     connect_tcp,
+    probe_names,
     resolve,
+    secs,
 )
 
 NETWORK_STAGES: tuple[str, ...] = ("dns", "tcp", "banner", "hostkey", "auth", "sftp")
@@ -81,7 +81,7 @@ def read_banner(sock: socket.socket, timeout: float) -> str:
                     f"the server sent {_shorten(seen)!r} but no SSH banner", H_OTHER_SERVICE
                 )
             raise StageError(
-                f"the server accepted TCP but sent nothing in {_secs(timeout)}", H_SILENT
+                f"the server accepted TCP but sent nothing in {secs(timeout)}", H_SILENT
             )
         sock.settimeout(remaining)
         try:
@@ -145,7 +145,7 @@ def handshake(sock: socket.socket, timeout: float) -> paramiko.Transport:
     if (error is None and not done.is_set()) or (timed_out and isinstance(error, EOFError)):
         # paramiko reports its own handshake timeout as EOFError
         raise StageError(
-            f"the key exchange did not finish within {_secs(timeout)}",
+            f"the key exchange did not finish within {secs(timeout)}",
             "the server stopped answering after its banner: an overloaded server or a proxy",
         )
     if isinstance(error, paramiko.IncompatiblePeer):
@@ -272,7 +272,7 @@ def open_sftp(transport: paramiko.Transport, timeout: float) -> paramiko.SFTPCli
             raise StageError("the server refused the SFTP subsystem", H_NO_SFTP) from None
         raise StageError(f"cannot start SFTP: {exc}", H_DROPPED) from None
     except TimeoutError:
-        raise StageError(f"the SFTP subsystem did not answer within {_secs(timeout)}",
+        raise StageError(f"the SFTP subsystem did not answer within {secs(timeout)}",
                          H_DROPPED) from None
     except (EOFError, OSError) as exc:
         raise StageError(f"the connection dropped while starting SFTP: {exc}",
@@ -327,7 +327,7 @@ class SshSession:
             yield
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if self.aborted:
-                raise StageError(f"no answer within {_secs(self.timeout)}", H_DROPPED) from exc
+                raise StageError(f"no answer within {secs(self.timeout)}", H_DROPPED) from exc
             raise
         finally:
             timer.cancel()
@@ -348,7 +348,7 @@ def probe_sftp(
     account: Account,
     creds: Credentials,
     hostkeys: HostKeyCheck,
-    runner: _Runner,
+    runner: StageRunner,
     timeout: float,
 ) -> tuple[HostKey | None, AudienceError | None]:
     """Runs the SFTP stages of ``account`` through ``runner``; returns the host key the
@@ -359,24 +359,24 @@ def probe_sftp(
     session = SshSession(account, timeout)
     error_box: dict[str, AudienceError] = {}
 
-    def dns() -> _Outcome:
+    def dns() -> Outcome:
         if not account.host:
             raise StageError("no host configured", "set the account's host, e.g. sftp.example.net")
         box["addrs"] = resolve(account.host, account.port, timeout)
-        return _Outcome(f"{account.host} → {_addr_text(box['addrs'])}")
+        return Outcome(f"{account.host} → {addr_text(box['addrs'])}")
 
-    def tcp() -> _Outcome:
+    def tcp() -> Outcome:
         session.sock = connect_tcp(box["addrs"], account.port, timeout)
         peer = session.sock.getpeername()
-        return _Outcome(f"connected to {peer[0]} port {peer[1]}")
+        return Outcome(f"connected to {peer[0]} port {peer[1]}")
 
-    def banner() -> _Outcome:
+    def banner() -> Outcome:
         assert session.sock is not None
         with session.watchdog():
             session.banner = read_banner(session.sock, timeout)
-        return _Outcome(session.banner)
+        return Outcome(session.banner)
 
-    def hostkey() -> _Outcome:
+    def hostkey() -> Outcome:
         assert session.sock is not None
         with session.watchdog():
             session.transport = handshake(session.sock, timeout)
@@ -387,33 +387,33 @@ def probe_sftp(
             raise
         key = session.host_key
         assert key is not None
-        return _Outcome(f"{key.key_type} {key.fingerprint}: {note}")
+        return Outcome(f"{key.key_type} {key.fingerprint}: {note}")
 
-    def auth() -> _Outcome:
+    def auth() -> Outcome:
         assert session.transport is not None
         with session.watchdog():
             detail = authenticate(session.transport, account.user, creds)
         status: StageStatus = "warn" if "without any credential" in detail else "pass"
-        return _Outcome(detail, status)
+        return Outcome(detail, status)
 
-    def sftp() -> _Outcome:
+    def sftp() -> Outcome:
         assert session.transport is not None
         with session.watchdog():
             session.sftp = open_sftp(session.transport, timeout)
             box["home"] = _home(session.sftp)
-        return _Outcome(f"SFTP started; the session starts in {box['home']}")
+        return Outcome(f"SFTP started; the session starts in {box['home']}")
 
-    def listing() -> _Outcome:
+    def listing() -> Outcome:
         assert session.sftp is not None
         with session.watchdog():
             return _sftp_list(session.sftp, account.remote_dir or ".", box)
 
-    def read() -> _Outcome:
+    def read() -> Outcome:
         assert session.sftp is not None
         with session.watchdog():
             return _sftp_read(session.sftp, account.remote_dir or ".", box)
 
-    def write() -> _Outcome:
+    def write() -> Outcome:
         assert session.sftp is not None
         with session.watchdog(timeout * 4 + 1.0):
             return _sftp_write(session.sftp, account.remote_dir or ".")
@@ -470,7 +470,7 @@ def raw_entries(
             sftp._request(CMD_CLOSE, handle)
 
 
-def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _Outcome:
+def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> Outcome:
     from core.transport import printable_name  # core.transport imports this module
 
     home = box.get("home") or _home(sftp)
@@ -506,13 +506,13 @@ def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _
     box["files"] = files
     box["raw_names"] = raw_names
     where = sftp.normalize(folder) if folder == "." else folder
-    return _Outcome(f"{where}: {len(files)} files, {others} other entries")
+    return Outcome(f"{where}: {len(files)} files, {others} other entries")
 
 
-def _sftp_read(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _Outcome:
+def _sftp_read(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> Outcome:
     files: list[tuple[str, int, float]] = box.get("files", [])
     if not files:
-        return _Outcome("the folder is empty; it could be listed, so it is readable")
+        return Outcome("the folder is empty; it could be listed, so it is readable")
     name, _size, _mtime = max(files, key=lambda f: (f[2], f[0]))
     raw = box.get("raw_names", {}).get(name, name.encode("utf-8", "surrogateescape"))
     path = posixpath.join(folder.encode("utf-8"), raw)
@@ -532,13 +532,13 @@ def _sftp_read(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _
     except OSError as exc:
         raise StageError(f"cannot read {name}: {exc}", H_DROPPED) from None
     when = datetime.fromtimestamp(attr.st_mtime or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return _Outcome(f"read {len(data)} bytes of the newest file {name} "
+    return Outcome(f"read {len(data)} bytes of the newest file {name} "
                     f"({attr.st_size} bytes, modified {when})")
 
 
 
-def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
-    first, second = _probe_names()
+def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> Outcome:
+    first, second = probe_names()
     paths = [posixpath.join(folder, first), posixpath.join(folder, second)]
     created = False
     renamed = False
@@ -549,13 +549,13 @@ def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
             handle = sftp.open(paths[0], "wb")
         except PermissionError:
             raise StageError(f"permission denied creating a file in {folder}",
-                             _WRITE_HINT) from None
+                             H_WRITE) from None
         created = True
         with handle:
-            handle.write(_PAYLOAD)
+            handle.write(PROBE_PAYLOAD)
         size = sftp.stat(paths[0]).st_size
-        if size != len(_PAYLOAD):
-            raise StageError(f"the probe file has {size} bytes instead of {len(_PAYLOAD)}",
+        if size != len(PROBE_PAYLOAD):
+            raise StageError(f"the probe file has {size} bytes instead of {len(PROBE_PAYLOAD)}",
                              "the server truncates uploads: disk full or quota?")
         try:
             sftp.posix_rename(paths[0], paths[1])
@@ -578,13 +578,13 @@ def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
     except TimeoutError:
         raise StageError("the write test got no answer within the timeout", H_DROPPED) from None
     except OSError as exc:
-        raise StageError(f"the write test failed: {exc}", _WRITE_HINT) from None
+        raise StageError(f"the write test failed: {exc}", H_WRITE) from None
     finally:
         if created:
             left = _sftp_cleanup(sftp, paths)
             if left:
                 note = f"; could not delete {', '.join(left)}: delete it by hand"
-    return _Outcome(f"created, renamed and deleted a {len(_PAYLOAD)}-byte probe file in "
+    return Outcome(f"created, renamed and deleted a {len(PROBE_PAYLOAD)}-byte probe file in "
                     f"{folder}{note}", status)
 
 
