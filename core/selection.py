@@ -37,10 +37,12 @@ class Selection:
 
 
 def manifests_to_read(names: Iterable[str], processed: set[str]) -> set[str]:
-    """Manifests not yet processed, and those of batches that have a new part."""
+    """Manifests not yet processed, and those that may be of a batch with a new part
+    (compared on the name up to the timestamp's first 10 digits, so that a manifest
+    of 13-digit names read as seconds and a split is read too)."""
     names = list(names)
-    keys_with_new_parts = {
-        parsed.batch_key
+    groups_with_new_parts = {
+        parsed.group_key
         for name in names
         if name not in processed and (parsed := parse_outbound_name(name)) is not None
     }
@@ -48,18 +50,22 @@ def manifests_to_read(names: Iterable[str], processed: set[str]) -> set[str]:
         name
         for name in names
         if (key := parse_manifest_name(name)) is not None
-        and (name not in processed or key in keys_with_new_parts)
+        and (
+            name not in processed
+            or key[: len(key) - len(key.rsplit("_", 1)[-1]) + 10] in groups_with_new_parts
+        )
     }
 
 
 def _newest_full(processed: set[str]) -> dict[int, int]:
-    """Per destination ID, the timestamp of the newest ``full`` batch already applied."""
+    """Per destination ID, the second of the newest ``full`` batch already applied (whole
+    seconds: a 13-digit name may be milliseconds or seconds and a split number)."""
     newest: dict[int, int] = {}
     for name in processed:
         parsed = parse_outbound_name(name)
         if parsed is not None and parsed.mode == "full":
             newest[parsed.destination_id] = max(
-                newest.get(parsed.destination_id, -1), parsed.timestamp_ms
+                newest.get(parsed.destination_id, -1), parsed.timestamp_ms // 1000
             )
     return newest
 
@@ -91,7 +97,7 @@ def select_batches(env: Environment, batches: Sequence[Batch], processed: set[st
             continue
         if not batch.parts:
             continue
-        if batch.timestamp_ms < newest.get(batch.destination_id, -1):
+        if batch.timestamp_ms // 1000 < newest.get(batch.destination_id, -1):
             selection.superseded.append(batch)
             continue
         sources = routes.get(batch.destination_id)

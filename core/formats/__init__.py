@@ -36,10 +36,12 @@ from core.formats.manifest import (
     verify_part,
 )
 from core.formats.names import (
+    BatchKey,
     OutboundName,
     SyncMode,
     inbound_name,
     manifest_name,
+    parse_batch_key,
     parse_manifest_name,
     parse_outbound_name,
 )
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MAX_MANIFEST_BYTES",
     "Batch",
+    "BatchKey",
     "Chunk",
     "IgnoredName",
     "Manifest",
@@ -63,6 +66,7 @@ __all__ = [
     "inbound_name",
     "iter_file_chunks",
     "manifest_name",
+    "parse_batch_key",
     "parse_manifest",
     "parse_manifest_name",
     "parse_outbound_name",
