@@ -58,16 +58,22 @@ def manifests_to_read(names: Iterable[str], processed: set[str]) -> set[str]:
 
 
 def _newest_full(processed: set[str]) -> dict[int, int]:
-    """Per destination ID, the second of the newest ``full`` batch already applied (whole
-    seconds: a 13-digit name may be milliseconds or seconds and a split number)."""
+    """Per destination ID, the timestamp of the newest ``full`` batch already applied."""
     newest: dict[int, int] = {}
     for name in processed:
         parsed = parse_outbound_name(name)
         if parsed is not None and parsed.mode == "full":
             newest[parsed.destination_id] = max(
-                newest.get(parsed.destination_id, -1), parsed.timestamp_ms // 1000
+                newest.get(parsed.destination_id, -1), parsed.timestamp_ms
             )
     return newest
+
+
+def _last_ms(batch: Batch) -> int:
+    """The last millisecond a batch's timestamp covers: a batch keyed in seconds covers
+    the whole second (its 13-digit parts read alone look like milliseconds of it)."""
+    seconds = len(batch.key.rsplit("_", 1)[-1]) == 10
+    return batch.timestamp_ms + (999 if seconds else 0)
 
 
 def _is_new(batch: Batch, processed: set[str]) -> bool:
@@ -97,7 +103,7 @@ def select_batches(env: Environment, batches: Sequence[Batch], processed: set[st
             continue
         if not batch.parts:
             continue
-        if batch.timestamp_ms // 1000 < newest.get(batch.destination_id, -1):
+        if _last_ms(batch) < newest.get(batch.destination_id, -1):
             selection.superseded.append(batch)
             continue
         sources = routes.get(batch.destination_id)

@@ -355,7 +355,9 @@ def test_pause_during_a_pass_finishes_the_batch_and_starts_no_other(
 
 
 def test_a_pass_reports_the_index_it_builds_but_the_cli_does_not_print_it(
-    run_cli, db_path: Path, wf: Environment  # type: ignore[no-untyped-def]
+    run_cli,
+    db_path: Path,
+    wf: Environment,  # type: ignore[no-untyped-def]
 ) -> None:
     write_file(inbox(wf), aam_name("full", 1), ["C1 201", "C2 202"])
     events = []
@@ -518,3 +520,46 @@ def test_selection_sorts_batches_by_what_the_pass_does(wf: Environment) -> None:
     assert [b.key for b in chosen.superseded] == [key(aam_name("iter", 10))]
     assert [b.key for b in chosen.waiting] == [key(aam_name("iter", 70))]
     assert [b.key for b in chosen.unrouted] == [f"ftp_777_{DPID}_iter_{80:013d}"]
+
+
+def test_a_split_full_batch_imports_every_part(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    """Seconds and a 3-digit split (``..._full_1449756724001.sync``, ``...002``, ``...003``,
+    AAM's macros page) are ONE full batch: every part's members are kept, not only the
+    last part's (the bug Adobe fixed in Campaign in 2018)."""
+    box = inbox(wf)
+    write_file(box, f"ftp_{DID}_{DPID}_full_1449000000.sync", ["C9 201"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P9"}}
+    for split, lines in (("001", ["C1 201"]), ("002", ["C2 201", "C3 202"]), ("003", ["C4 201"])):
+        write_file(box, f"ftp_{DID}_{DPID}_full_1449756724{split}.sync", lines)
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "ok" and report["batches"] == 1 and report["files"] == 3
+    assert members(db_path) == {"201": {"P1", "P2", "P4"}, "202": {"P3"}}
+
+
+def test_a_manifest_that_disagrees_holds_the_batch_back(
+    run_cli, db_path: Path, wf: Environment
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17.12: the manifest lists part 001 only, Totals claim 7 files and 5 lines,
+    parts 001 and 002 are here: nothing is imported and the reason is shown."""
+    box = inbox(wf)
+    key = f"ftp_{DID}_{DPID}_full_1449756724000"
+    part1 = write_file(box, f"{key}001.sync", ["C1 201"])
+    write_file(box, f"{key}002.sync", ["C2 201"])
+    raw = part1.read_bytes()
+    (box / f"{key}.info").write_text(
+        f'{{Files: [{{FileName: "{part1.name}", FileLineCount: 1, FileByteSize: {len(raw)}}}],'
+        f" Totals: {{TotalNumberFiles: 7, TotalNumberLines: 5, TotalByteSize: {len(raw)}}}}}"
+    )
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "nothing_new" and members(db_path) == {}
+    [waiting] = report["waiting"]
+    assert waiting["batch"] == key and "held back" in waiting["reason"]
+    assert "total file count says 7" in waiting["reason"]
+    assert f"{key}002.sync" in waiting["reason"]
+    human = run_cli("import", "run", "--once")
+    assert "held back" in human.out and "total line count says 5" in human.out

@@ -154,7 +154,8 @@ def _read_as_splits(parsed: list[OutboundName], seconds_keys: set[str]) -> list[
 
     Names sharing everything up to the timestamp's first 10 digits are parts of one
     delivery when their last 3 digits are split numbers (none is 000) and either two
-    or more of them start at 001, or a 10-digit name or manifest shares those 10 digits.
+    or more of them start at 001, or a 10-digit name or manifest shares those 10 digits,
+    and those 10 digits are a date AAM can send (no leading zero: 2001 or later).
     Otherwise a 13-digit timestamp is milliseconds.
     """
     candidates: dict[str, list[OutboundName]] = {}
@@ -164,7 +165,7 @@ def _read_as_splits(parsed: list[OutboundName], seconds_keys: set[str]) -> list[
     as_splits: dict[str, OutboundName] = {}
     for group, names in candidates.items():
         tails = [int(n.timestamp[10:]) for n in names]
-        if min(tails) < 1:
+        if min(tails) < 1 or group[-10] == "0":  # no split 000; AAM's seconds are 2001+
             continue
         if group in seconds_keys or (len(names) >= 2 and min(tails) == 1):
             as_splits.update((n.name, n.as_seconds_split()) for n in names)
