@@ -50,6 +50,10 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
     add(f"# Audience match report: {_cell(env_name)}")
     add("")
     add(f"Generated {iso(generated_at)} by `audiencectl dry-run` (offline; nothing was stored).")
+    if summary.skipped:
+        warning = "**Warning: most files were skipped.** " if summary.mostly_skipped() else ""
+        add("")
+        add(f"{warning}{summary.skipped_words().capitalize()}: see Skipped files below.")
     if summary.datasources:
         add("Data sources: " + ", ".join(_cell(label) for label in summary.datasources) + ".")
     add("")

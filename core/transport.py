@@ -51,6 +51,10 @@ Progress = Callable[[int, int], None]
 _PARTIAL = re.compile(r"^\..*\.part-[0-9a-f]{12}$|^\.audiencectl-probe-[0-9a-f]+\..*tmp$")
 
 
+#: Why a symbolic link in an account's folder (or given to the dry run) is never read.
+SYMLINK_REASON = "a symbolic link: never read (put the file itself in the folder)"
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A regular file in the account's folder; ``mtime`` in POSIX seconds."""
@@ -130,13 +134,16 @@ class FileTransport(ABC):
     """Files of one account's folder. Use as a context manager; ``close()`` is idempotent.
 
     ``list_rejected`` holds the names the last ``list()`` skipped because they
-    failed ``check_remote_name`` (made displayable by ``printable_name``).
+    failed ``check_remote_name`` (made displayable by ``printable_name``);
+    ``list_skipped`` holds ``(name, reason)`` for every file it left out (those
+    names, and symbolic links), for the reports that name each skipped file.
     """
 
     location: str
 
     def __init__(self) -> None:
         self.list_rejected: list[str] = []
+        self.list_skipped: list[tuple[str, str]] = []
 
     @abstractmethod
     def list(self) -> list[RemoteFile]:
@@ -295,6 +302,7 @@ class SftpTransport(FileTransport):
 
     def list(self) -> list[RemoteFile]:
         rejected: list[str] = []
+        skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         with self._errors("list", self.folder):
             for count, (raw, attr) in enumerate(self._readdir(self.folder), start=1):
@@ -302,18 +310,22 @@ class SftpTransport(FileTransport):
                     raise ConnectionFailure(
                         f"endless listing: {self.folder} returned more than {MAX_LISTING} "
                         "entries", "a broken server or the wrong folder; check remote_dir")
+                if attr.st_mode is not None and stat.S_ISLNK(attr.st_mode):
+                    skipped.append((printable_name(raw), SYMLINK_REASON))
                 if attr.st_mode is None or not stat.S_ISREG(attr.st_mode):
                     continue
                 name = raw.decode("utf-8", "surrogateescape")
                 try:
                     check_remote_name(name)
-                except InputError:
+                except InputError as exc:
                     rejected.append(printable_name(raw))
+                    skipped.append((printable_name(raw), f"{exc.message}: {exc.hint}"))
                     continue
                 if _PARTIAL.match(name):
                     continue
                 files.append(RemoteFile(name, attr.st_size or 0, float(attr.st_mtime or 0)))
         self.list_rejected = rejected
+        self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 
     @contextmanager
@@ -405,6 +417,7 @@ class LocalTransport(FileTransport):
 
     def list(self) -> list[RemoteFile]:
         rejected: list[str] = []
+        skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         with self._errors("list", str(self.folder)), os.scandir(self.folder) as entries:
             for count, entry in enumerate(entries, start=1):
@@ -412,18 +425,24 @@ class LocalTransport(FileTransport):
                     raise ConnectionFailure(
                         f"endless listing: {self.folder} has more than {MAX_LISTING} entries",
                         "check the account's path")
+                if entry.is_symlink():
+                    skipped.append((printable_name(os.fsencode(entry.name)), SYMLINK_REASON))
+                    continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
                 try:
                     check_remote_name(entry.name)
-                except InputError:
-                    rejected.append(printable_name(os.fsencode(entry.name)))
+                except InputError as exc:
+                    shown = printable_name(os.fsencode(entry.name))
+                    rejected.append(shown)
+                    skipped.append((shown, f"{exc.message}: {exc.hint}"))
                     continue
                 if _PARTIAL.match(entry.name):
                     continue
                 info = entry.stat(follow_symlinks=False)
                 files.append(RemoteFile(entry.name, info.st_size, info.st_mtime))
         self.list_rejected = rejected
+        self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 
     @contextmanager

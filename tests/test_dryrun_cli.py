@@ -151,7 +151,13 @@ def test_datasource_option_accepts_unnamed_files(run_cli, tmp_path: Path) -> Non
     phones = tmp_path / "phones.txt"
     phones.write_text("+33.6.12.34.56.78 77\n0033600000002 77\n", encoding="utf-8")
     result = dry_run(
-        run_cli, db, "--profiles", str(data.profiles_csv), "--datasource", "Mobile", "--json",
+        run_cli,
+        db,
+        "--profiles",
+        str(data.profiles_csv),
+        "--datasource",
+        "Mobile",
+        "--json",
         str(phones),
     )
     assert result.code == 0, result.err
@@ -207,3 +213,44 @@ def test_corrupt_part_exits_2_naming_the_file(run_cli, tmp_path: Path) -> None: 
     part.write_bytes(part.read_bytes()[:-5])
     result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(data.inbox))
     assert result.code == 2 and part.name in result.err
+
+
+def test_a_folder_of_mostly_skipped_files_says_so_loudly(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Nothing is dropped silently: every skipped file is named with its reason in the
+    headline's count, the JSON, the report; a symlink is skipped (the import's rule)."""
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = next(data.inbox.glob("ftp_800_*.sync"))
+    (folder / good.name).write_bytes(good.read_bytes())
+    ts = "1793541700000"
+    junk = {
+        "notes.txt": "not an AAM outbound file",
+        "ftp_800_14017_full_123.sync": "not 10 digits (seconds) or 13 digits",
+        f"ftp_800_14017_full_{ts}002.sync": "waiting for part 1",
+        f"ftp_800_14017_iter_{ts}.sync": "held back: manifest",
+        f"ftp_800_14017_iter_{ts}.info": "cannot be used: manifest: not valid JSON",
+    }
+    for name in junk:
+        (folder / name).write_text("06-11-22-33-44 32\n")
+    (folder / "link.sync").symlink_to(folder / good.name)
+    junk["link.sync"] = "a symbolic link: never read"
+    report = tmp_path / "report.md"
+    args = ["--profiles", str(data.profiles_csv), "--report", str(report)]
+    human = dry_run(run_cli, db, *args, str(folder))
+    assert human.code == 0, human.err
+    headline = human.out.splitlines()[0]
+    assert headline.startswith("WARNING: dry run")
+    assert "6 OF 7 FILE(S) SKIPPED" in headline
+    for name, reason in junk.items():
+        assert f"skipped {name}: " in human.out and reason in human.out
+    markdown = report.read_text()
+    assert "**Warning: most files were skipped.** 6 of 7 file(s) skipped" in markdown
+    assert all(name in markdown for name in junk)
+    doc = json.loads(
+        dry_run(run_cli, db, "--profiles", str(data.profiles_csv), "--json", str(folder)).out
+    )
+    reasons = {s["file"]: s["reason"] for s in doc["skipped"]}
+    assert set(reasons) == set(junk)
+    assert all(reason in reasons[name] for name, reason in junk.items())
+    assert [b["files"] for b in doc["batches"]] == [[good.name]]

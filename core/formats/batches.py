@@ -112,6 +112,7 @@ def _make_batch(
     info: str | None,
     manifests: Mapping[str, Manifest],
     present: set[str],
+    unreadable: Mapping[str, str],
 ) -> Batch:
     parts.sort(key=lambda p: (-1 if p.split is None else p.split, p.name))
     fields = parse_batch_key(key)
@@ -120,6 +121,9 @@ def _make_batch(
     held = False
     if info is None:
         reason = _contiguity_reason(parts)
+    elif info in unreadable:
+        held = True
+        reason = f"held back: manifest {info} cannot be used: {unreadable[info]}"
     elif info not in manifests:
         reason = f"manifest {info} has not been read yet"
     else:
@@ -191,7 +195,9 @@ def _attach_manifests(
 
 
 def classify_names(
-    names: Iterable[str], manifests: Mapping[str, Manifest] | None = None
+    names: Iterable[str],
+    manifests: Mapping[str, Manifest] | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> tuple[list[Batch], list[IgnoredName]]:
     """Group a folder listing into batches; also return the names that fit no batch.
 
@@ -206,7 +212,8 @@ def classify_names(
       manifest that disagrees with the files (its ``Totals`` against its list, or a
       part present that it does not list) holds the batch back (``held``). A
       manifest that is listed but not given in ``manifests`` keeps the batch
-      waiting, so that a batch is never processed on a guess;
+      waiting, so that a batch is never processed on a guess; one in ``unreadable``
+      (name: why it could not be read) holds it back with that reason;
     * without a manifest: complete when the split numbers run from 1 without a gap.
       We cannot know the last part without a manifest, so a batch whose trailing
       parts have not arrived yet looks complete; a single unsplit file is complete.
@@ -215,6 +222,7 @@ def classify_names(
     file for the same part (e.g. both ``.sync`` and ``.sync.gz``) is ignored.
     """
     manifests = manifests or {}
+    unreadable = unreadable or {}
     parsed: list[OutboundName] = []
     infos: dict[str, str] = {}
     ignored: list[IgnoredName] = []
@@ -249,7 +257,7 @@ def classify_names(
         parts.setdefault(outbound.batch_key, []).append(outbound)
     _attach_manifests(infos, parts, manifests)
     batches = [
-        _make_batch(key, parts.get(key, []), infos.get(key), manifests, present)
+        _make_batch(key, parts.get(key, []), infos.get(key), manifests, present, unreadable)
         for key in parts.keys() | infos.keys()
     ]
     batches.sort(key=lambda b: (b.timestamp_ms, b.key))

@@ -123,9 +123,12 @@ def _varied(summary: Summary, limit: int) -> list[Sample]:
 def _print_human(summary: Summary, env_name: str, batch_count: int) -> None:
     echo = click.echo
     reconciled_batches = len(summary.batches)
+    skipped = summary.skipped_words()
+    warning = "WARNING: " if summary.mostly_skipped() else ""
     echo(
-        f"dry run on environment {env_name!r}: {reconciled_batches} of {batch_count} batch(es) "
-        "reconciled (offline; nothing stored)"
+        f"{warning}dry run on environment {env_name!r}: {reconciled_batches} of {batch_count} "
+        "batch(es) reconciled (offline; nothing stored)"
+        + (f"; {skipped.upper() if warning else skipped}, each named below" if skipped else "")
     )
     if summary.datasources:
         echo("data sources: " + ", ".join(summary.datasources))

@@ -14,13 +14,13 @@ from typing import Any
 import click
 
 from core import clock
-from core.errors import ExitCode
-from core.formats import classify_names
+from core.errors import AudienceError, ExitCode
 from core.hostkeys import HostKeyCheck
 from core.model import Account, AccountType, DataSource, Environment
 from core.probe import Credentials
-from core.transport import FileTransport, open_transport
+from core.transport import FileTransport, LocalTransport, open_transport
 from core.workflow import (
+    Backlog,
     CancelledFn,
     PassEvent,
     PassReport,
@@ -28,6 +28,7 @@ from core.workflow import (
     State,
     check_can_run,
     expected_latency,
+    folder_backlog,
     is_overdue,
     iter_sleep,
     pause,
@@ -106,19 +107,18 @@ def run_import_pass(
         )
 
 
-def waiting_files(env: Environment, processed: set[str]) -> int | None:
-    """AAM files in a local import folder not imported yet; None for an SFTP account
-    (status never connects) or a folder that cannot be listed."""
+def waiting_files(env: Environment, processed: set[str]) -> Backlog | None:
+    """What a local import folder holds that is not imported yet (``folder_backlog``: the
+    import pass's own rules); None for an SFTP account (status never connects) or a
+    folder that cannot be listed."""
     account = env.import_account
     if account.type is not AccountType.LOCAL or not account.path:
         return None
     try:
-        names = [p.name for p in Path(account.path).iterdir() if p.is_file()]
-    except OSError:
+        with LocalTransport(Path(account.path)) as files:
+            return folder_backlog(files, processed)
+    except AudienceError:
         return None
-    batches, _ = classify_names(names)
-    files = {n for b in batches for n in (*b.part_names, b.manifest_name) if n}
-    return len(files - processed)
 
 
 def import_status(services: Services) -> dict[str, Any]:
@@ -136,7 +136,14 @@ def import_status(services: Services) -> dict[str, Any]:
             f"no run within 2 x {interval} min while running (last run: {since}): "
             "is `audiencectl import run` (or its scheduler) still going?"
         )
-    waiting = waiting_files(env, workflow.processed_names(env.name))
+    backlog = waiting_files(env, workflow.processed_names(env.name))
+    waiting = backlog.waiting_files if backlog is not None else None
+    if backlog is not None and backlog.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in backlog.skipped[:5])
+        more = f"; and {len(backlog.skipped) - 5} more" if len(backlog.skipped) > 5 else ""
+        notes.append(f"{len(backlog.skipped)} file(s) skipped, never imported: {shown}{more}")
+    if backlog is not None:
+        notes.extend(f"batch {key} waits: {reason}" for key, reason in backlog.waiting)
     if status.state in (State.PAUSED, State.STOPPED):
         held = f", {waiting} file(s) waiting" if waiting else ""
         notes.append(
@@ -151,6 +158,8 @@ def import_status(services: Services) -> dict[str, Any]:
         "last_run": last.to_json() if last else None,
         "processed_files": workflow.processed_count(env.name),
         "waiting_files": waiting,
+        "waiting": backlog.to_json()["waiting"] if backlog is not None else [],
+        "skipped": backlog.to_json()["skipped"] if backlog is not None else [],
         "segments": {seg: {"members": n} for seg, n in workflow.segment_counts(env.name).items()},
         "interval_minutes": interval,
         "overdue": overdue,
@@ -193,7 +202,9 @@ def _report_lines(report: PassReport) -> list[str]:
     for key, reason in report.waiting:
         lines.append(f"  waiting: {key} left for the next run ({reason})")
     for name, reason in report.ignored[:10]:
-        lines.append(f"  ignored: {name} ({reason})")
+        lines.append(f"  skipped: {name} ({reason})")
+    if len(report.ignored) > 10:
+        lines.append(f"  ... and {len(report.ignored) - 10} more skipped file(s) (--json for all)")
     lines.extend(f"  note: {note}" for note in report.notes)
     return lines
 
@@ -282,6 +293,8 @@ def import_status_command(state: CliState, as_json: bool) -> int:
     click.echo(f"processed files: {data['processed_files']}")
     if data["waiting_files"]:
         click.echo(f"waiting files: {data['waiting_files']} (not imported yet)")
+    for item in data["skipped"]:
+        click.echo(f"skipped {item['file']}: {item['reason']}")
     segments = data["segments"]
     if segments:
         shown = ", ".join(f"{seg}: {v['members']}" for seg, v in segments.items())
