@@ -745,3 +745,42 @@ def test_manifest_whose_totals_lie_holds_the_batch_back() -> None:
     assert "total line count says 5 but the files add up to 2" in batch.waiting_reason
     assert "total file count says 7 but the files add up to 1" in batch.waiting_reason
     assert f"present but not listed: {names[1]}" in batch.waiting_reason
+
+
+def test_inbound_names_of_the_ftp_inbound_page() -> None:
+    """``ftp_dpm_478_1366545717.sync.1.gz``, ``.sync.2.gz`` and ``.overwrite``."""
+    assert inbound_name(478, 1366545717, 1, True) == "ftp_dpm_478_1366545717.sync.1.gz"
+    assert inbound_name(478, 1366545717, 2, True) == "ftp_dpm_478_1366545717.sync.2.gz"
+    assert inbound_name(478, 1366545717, None, False, overwrite=True) == (
+        "ftp_dpm_478_1366545717.overwrite"
+    )
+    assert inbound_name(478, 1366545717, 3, True, overwrite=True) == (
+        "ftp_dpm_478_1366545717.overwrite.3.gz"
+    )
+
+
+@pytest.mark.parametrize("id_", ["CRM:1", "a%3Ab", "a%3ab"])
+def test_an_inbound_line_refuses_a_colon_in_the_id(id_: str) -> None:
+    with pytest.raises(InputError, match="':' or '%3A'"):
+        format_inbound_line(id_, ["1"])
+
+
+def test_inbound_limits_are_aams(tmp_path: Path) -> None:
+    from core.formats import (
+        MAX_INBOUND_BYTES,
+        MAX_INBOUND_GZ_INPUT_BYTES,
+        MAX_INBOUND_LINE_BYTES,
+        MAX_LINES_PER_ID,
+    )
+
+    assert (MAX_INBOUND_LINE_BYTES, MAX_INBOUND_BYTES, MAX_LINES_PER_ID) == (
+        102_400,
+        5 * 10**9,
+        200,
+    )
+    assert MAX_INBOUND_GZ_INPUT_BYTES < 10**9  # each compressed part under S3's 1 GB
+    line = "x" * (MAX_INBOUND_LINE_BYTES - 2)
+    [path] = write_inbound([(line, ["1"])], tmp_path, 1, 1486140843)
+    assert path.stat().st_size == MAX_INBOUND_LINE_BYTES + 1
+    with pytest.raises(InputError, match="at most 102400"):
+        write_inbound([(line + "x", ["1"])], tmp_path, 1, 1486140844)

@@ -17,7 +17,15 @@ into batches), ``lines`` (reading an outbound file in chunks of records) and
 """
 
 from core.formats.batches import Batch, IgnoredName, classify_names, group_batches
-from core.formats.inbound import format_inbound_line, write_inbound
+from core.formats.inbound import (
+    MAX_INBOUND_BYTES,
+    MAX_INBOUND_GZ_INPUT_BYTES,
+    MAX_INBOUND_LINE_BYTES,
+    MAX_LINES_PER_ID,
+    format_inbound_line,
+    has_colon,
+    write_inbound,
+)
 from core.formats.lines import (
     MAX_LINE_BYTES,
     Chunk,
@@ -47,6 +55,10 @@ from core.formats.names import (
 )
 
 __all__ = [
+    "MAX_INBOUND_BYTES",
+    "MAX_INBOUND_GZ_INPUT_BYTES",
+    "MAX_INBOUND_LINE_BYTES",
+    "MAX_LINES_PER_ID",
     "MAX_LINE_BYTES",
     "MAX_MANIFEST_BYTES",
     "Batch",
@@ -63,6 +75,7 @@ __all__ = [
     "excerpt",
     "format_inbound_line",
     "group_batches",
+    "has_colon",
     "inbound_name",
     "iter_file_chunks",
     "manifest_name",

@@ -198,8 +198,12 @@ def parse_manifest_name(name: str) -> str | None:
     return _prefix(match) + digits
 
 
-def inbound_name(dpid: int, unix_seconds: int, part: int | None, gz: bool) -> str:
-    """``ftp_dpm_<DPID>_<10-digit seconds>.sync[.N][.gz]``, the AAM inbound file name.
+def inbound_name(
+    dpid: int, unix_seconds: int, part: int | None, gz: bool, *, overwrite: bool = False
+) -> str:
+    """``ftp_dpm_<DPID>_<10-digit seconds>.sync[.N][.gz]``, the AAM inbound file name;
+    ``.overwrite`` instead of ``.sync`` when ``overwrite`` (each ID's traits of the data
+    source are replaced, not added to: AAM's inbound FTP and S3 file-name pages).
 
     Raises ``InputError`` for a DPID that is not positive, seconds that are not
     10 digits (years 2001-2286), or a part number below 1.
@@ -214,4 +218,5 @@ def inbound_name(dpid: int, unix_seconds: int, part: int | None, gz: bool) -> st
     if part is not None and part < 1:
         raise InputError(f"part number {part} must be 1 or more", "parts are numbered .1, .2 ...")
     suffix = "" if part is None else f".{part}"
-    return f"ftp_dpm_{dpid}_{unix_seconds:010d}.sync{suffix}{'.gz' if gz else ''}"
+    kind = "overwrite" if overwrite else "sync"
+    return f"ftp_dpm_{dpid}_{unix_seconds:010d}.{kind}{suffix}{'.gz' if gz else ''}"

@@ -53,6 +53,11 @@ def _human(report: ExportReport) -> None:
 )
 @click.option("--upload", is_flag=True, help="Upload through the export account instead.")
 @click.option("--gzip", "gz", is_flag=True, help="Compress (.sync.gz).")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write the .overwrite form: AAM replaces each listed ID's traits of the data source.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def export_command(
@@ -63,9 +68,10 @@ def export_command(
     out_dir: Path | None,
     upload: bool,
     gz: bool,
+    overwrite: bool,
     as_json: bool,
 ) -> int:
-    """Build the AAM inbound file (ftp_dpm_<DPID>_<seconds>.sync) for a segment.
+    """Build the AAM inbound file (ftp_dpm_<DPID>_<seconds>.sync, or .overwrite) for a segment.
 
     Members whose profile has no usable ID are counted per reason and listed.
     Exit 0 written, 2 input or configuration error, 3 connection error.
@@ -84,6 +90,7 @@ def export_command(
         out_dir=out_dir,
         open_account=account_opener(services, env) if upload else None,
         gz=gz,
+        overwrite=overwrite,
         hooks=services.hooks,
     )
     if as_json:
