@@ -189,9 +189,7 @@ class CheckContext:
 class CheckRun:
     """One pass over some checks: shares the probe reports between the account checks."""
 
-    def __init__(
-        self, ctx: CheckContext, cancelled: Callable[[], bool] | None = None
-    ) -> None:
+    def __init__(self, ctx: CheckContext, cancelled: Callable[[], bool] | None = None) -> None:
         self.ctx = ctx
         self.cancelled = cancelled
         self._probes: dict[Role, ProbeReport] = {}
@@ -229,9 +227,7 @@ def credentials(ctx: CheckContext, account: Account) -> Credentials:
         password=ctx.secret(account, "password") if account.password else "",
         private_key=ctx.secret(account, "private_key") if account.private_key else "",
         passphrase=(
-            ctx.secret(account, "private_key_passphrase")
-            if account.private_key_passphrase
-            else ""
+            ctx.secret(account, "private_key_passphrase") if account.private_key_passphrase else ""
         ),
     )
 
@@ -507,8 +503,10 @@ def _folder_access(role: Role) -> CheckFn:
 def check_direction(run: CheckRun) -> Verdict:
     findings = direction_findings(run.env)
     imp, exp = run.env.import_account, run.env.export_account
-    where = f"import {imp.endpoint if imp.configured else '(not set)'}; " \
+    where = (
+        f"import {imp.endpoint if imp.configured else '(not set)'}; "
         f"export {exp.endpoint if exp.configured else '(not set)'}"
+    )
     if not findings:
         return Verdict("pass", f"{where}: distinct, pointed the right way, no deprecated host")
     status: CheckStatus = "fail" if any(f.level == "fail" for f in findings) else "warn"
@@ -520,8 +518,10 @@ def check_direction(run: CheckRun) -> Verdict:
 
 
 def _ds_summary(ds: DataSource) -> str:
-    dest = "triggers only" if ds.triggers_only and ds.destination_id is None else (
-        f"destination {ds.destination_id or '-'}"
+    dest = (
+        "triggers only"
+        if ds.triggers_only and ds.destination_id is None
+        else (f"destination {ds.destination_id or '-'}")
     )
     return f"{ds.label}: alias {ds.alias or '-'}, DPID {ds.dpid or '-'}, {dest}"
 
@@ -754,9 +754,7 @@ def check_workflow(run: CheckRun) -> Verdict:
     last = facts.last_run()
     interval = run.env.workflow.interval_minutes
     since = clock.iso(status.changed_at)
-    last_text = (
-        f"last run {clock.iso(last.started_at)} ({last.status})" if last else "never run"
-    )
+    last_text = f"last run {clock.iso(last.started_at)} ({last.status})" if last else "never run"
     base = f"Import shared audience workflow {status.state.value} since {since}, {last_text}"
     latency = _latency_text(run)
     if status.state in (State.PAUSED, State.STOPPED, State.FAILED):
@@ -799,8 +797,11 @@ def check_unreconciled(run: CheckRun) -> Verdict:
         )
     rate = last.match_rate
     failures = sorted(
-        ((Outcome(k), v) for k, v in last.outcomes.items() if k in {o.value for o in FAILURES}
-         and v > 0),
+        (
+            (Outcome(k), v)
+            for k, v in last.outcomes.items()
+            if k in {o.value for o in FAILURES} and v > 0
+        ),
         key=lambda kv: -kv[1],
     )[:3]
     head = (
@@ -876,42 +877,124 @@ SECTIONS: tuple[str, ...] = (
 )
 
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("request.complete", "Provisioning request filled and sent",
-              SECTIONS[0], "request", check_request),
-    CheckSpec("account.import.configured", "Import account configured",
-              SECTIONS[1], "accounts", _configured(Role.IMPORT)),
-    CheckSpec("account.import.reachable", "Import account reachable",
-              SECTIONS[1], "accounts", _reachable(Role.IMPORT)),
-    CheckSpec("account.import.readable", "Import folder readable",
-              SECTIONS[1], "accounts", _folder_access(Role.IMPORT)),
-    CheckSpec("account.export.configured", "Export account configured",
-              SECTIONS[1], "accounts", _configured(Role.EXPORT)),
-    CheckSpec("account.export.reachable", "Export account reachable",
-              SECTIONS[1], "accounts", _reachable(Role.EXPORT)),
-    CheckSpec("account.export.writable", "Export folder writable",
-              SECTIONS[1], "accounts", _folder_access(Role.EXPORT)),
-    CheckSpec("account.direction", "Accounts pointed the right way",
-              SECTIONS[1], "accounts", check_direction),
-    CheckSpec("datasource.configured", "Data sources: alias, DPID, destination",
-              SECTIONS[2], "datasources", check_datasource_configured),
-    CheckSpec("datasource.priority", "Data source priorities distinct",
-              SECTIONS[2], "datasources", check_priority),
-    CheckSpec("datasource.reconciliation_key", "Reconciliation key filled in profiles",
-              SECTIONS[2], "datasources", check_reconciliation_key),
-    CheckSpec("datasource.encryption", "AES key and IV valid",
-              SECTIONS[2], "datasources", check_encryption),
-    CheckSpec("datasource.channel", "Channel fits the reconciliation key",
-              SECTIONS[2], "datasources", check_channel),
-    CheckSpec("datasource.website_sample", "Website sample matches",
-              SECTIONS[2], "datasources", check_website_sample),
-    CheckSpec("workflow.import", "Import workflow running",
-              SECTIONS[3], "audiences", check_workflow),
-    CheckSpec("data.unreconciled", "Last import reconciled",
-              SECTIONS[4], "audiences", check_unreconciled),
-    CheckSpec("tracking.cname", "Tracking server delegated (CNAME/NS)",
-              SECTIONS[5], "checklist", check_tracking_cname),
-    CheckSpec("website.visitor_id", "Visitor ID service on the website",
-              SECTIONS[6], "checklist", check_visitor_id),
+    CheckSpec(
+        "request.complete",
+        "Provisioning request filled and sent",
+        SECTIONS[0],
+        "request",
+        check_request,
+    ),
+    CheckSpec(
+        "account.import.configured",
+        "Import account configured",
+        SECTIONS[1],
+        "accounts",
+        _configured(Role.IMPORT),
+    ),
+    CheckSpec(
+        "account.import.reachable",
+        "Import account reachable",
+        SECTIONS[1],
+        "accounts",
+        _reachable(Role.IMPORT),
+    ),
+    CheckSpec(
+        "account.import.readable",
+        "Import folder readable",
+        SECTIONS[1],
+        "accounts",
+        _folder_access(Role.IMPORT),
+    ),
+    CheckSpec(
+        "account.export.configured",
+        "Export account configured",
+        SECTIONS[1],
+        "accounts",
+        _configured(Role.EXPORT),
+    ),
+    CheckSpec(
+        "account.export.reachable",
+        "Export account reachable",
+        SECTIONS[1],
+        "accounts",
+        _reachable(Role.EXPORT),
+    ),
+    CheckSpec(
+        "account.export.writable",
+        "Export folder writable",
+        SECTIONS[1],
+        "accounts",
+        _folder_access(Role.EXPORT),
+    ),
+    CheckSpec(
+        "account.direction",
+        "Accounts pointed the right way",
+        SECTIONS[1],
+        "accounts",
+        check_direction,
+    ),
+    CheckSpec(
+        "datasource.configured",
+        "Data sources: alias, DPID, destination",
+        SECTIONS[2],
+        "datasources",
+        check_datasource_configured,
+    ),
+    CheckSpec(
+        "datasource.priority",
+        "Data source priorities distinct",
+        SECTIONS[2],
+        "datasources",
+        check_priority,
+    ),
+    CheckSpec(
+        "datasource.reconciliation_key",
+        "Reconciliation key filled in profiles",
+        SECTIONS[2],
+        "datasources",
+        check_reconciliation_key,
+    ),
+    CheckSpec(
+        "datasource.encryption",
+        "AES key and IV valid",
+        SECTIONS[2],
+        "datasources",
+        check_encryption,
+    ),
+    CheckSpec(
+        "datasource.channel",
+        "Channel fits the reconciliation key",
+        SECTIONS[2],
+        "datasources",
+        check_channel,
+    ),
+    CheckSpec(
+        "datasource.website_sample",
+        "Website sample matches",
+        SECTIONS[2],
+        "datasources",
+        check_website_sample,
+    ),
+    CheckSpec(
+        "workflow.import", "Import workflow running", SECTIONS[3], "audiences", check_workflow
+    ),
+    CheckSpec(
+        "data.unreconciled", "Last import reconciled", SECTIONS[4], "audiences", check_unreconciled
+    ),
+    CheckSpec(
+        "tracking.cname",
+        "Tracking server delegated (CNAME/NS)",
+        SECTIONS[5],
+        "checklist",
+        check_tracking_cname,
+    ),
+    CheckSpec(
+        "website.visitor_id",
+        "Visitor ID service on the website",
+        SECTIONS[6],
+        "checklist",
+        check_visitor_id,
+    ),
 )
 
 CHECK_IDS: tuple[str, ...] = tuple(spec.id for spec in CHECKS)

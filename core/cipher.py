@@ -98,7 +98,8 @@ def _parse_secret_bytes(text: str, field: str, hint: str) -> bytes:
         raise ValidationError(field, "is empty", hint)
     if not _HEX.fullmatch(raw):
         raise ValidationError(
-            field, "is not hexadecimal (only 0-9 and a-f expected; write base64:... for base64)",
+            field,
+            "is not hexadecimal (only 0-9 and a-f expected; write base64:... for base64)",
             hint,
         )
     if len(raw) % 2:
@@ -227,9 +228,7 @@ def _cbc_decrypt_concat(key: bytes, iv: bytes, blob: bytes, starts: np.ndarray) 
     return plain
 
 
-def _cbc_encrypt_groups(
-    key: bytes, iv: bytes, padded: Sequence[bytes]
-) -> list[bytes]:
+def _cbc_encrypt_groups(key: bytes, iv: bytes, padded: Sequence[bytes]) -> list[bytes]:
     """CBC encryption of records already a multiple of 16 bytes long (may be empty)."""
     out: list[bytes] = [b""] * len(padded)
     groups: dict[int, list[int]] = {}
@@ -519,7 +518,10 @@ class IdCodec:
             for index in where[~valid].tolist():
                 out[index] = Outcome.BAD_PADDING
             where, nblocks, last, pad = (
-                where[valid], nblocks[valid], block_ends[valid] - 1, pad[valid]
+                where[valid],
+                nblocks[valid],
+                block_ends[valid] - 1,
+                pad[valid],
             )
             # Plaintext bytes: every block of a valid record, its last block up to the pad.
             kept = np.repeat(valid, block_ends - np.concatenate(([0], block_ends[:-1])))
@@ -618,7 +620,8 @@ class IdCodec:
         """
         if self.visitor:
             return [
-                Outcome.NOT_FOUND if not v.strip()
+                Outcome.NOT_FOUND
+                if not v.strip()
                 else (v.strip() if is_ecid(v.strip()) else Outcome.INVALID_VISITOR_ID)
                 for v in values
             ]

@@ -321,8 +321,9 @@ def _decode_sample(text: str, configured: CipherEncoding) -> tuple[bytes | None,
     # Configured base64: hex text is also valid base64 text, so prefer hex when the text
     # is hex and its hex reading is block-aligned or a digest (real base64 ciphertext is
     # all hex characters with a vanishing probability: it ends in "=" below 48 bytes).
-    if hex_bytes is not None and (b64_bytes is None or len(hex_bytes) % BLOCK == 0
-                                  or len(hex_bytes) in (16, 20, 32)):
+    if hex_bytes is not None and (
+        b64_bytes is None or len(hex_bytes) % BLOCK == 0 or len(hex_bytes) in (16, 20, 32)
+    ):
         return hex_bytes, "hex"
     if b64_bytes is not None:
         return b64_bytes, b64_kind
@@ -391,12 +392,14 @@ def _diagnose_passphrase(text: str, cl: _Clear, key: bytes) -> Diagnosis:
     fix = (
         "The website passes the key to CryptoJS.AES.encrypt as a string, which turns on "
         "passphrase mode (a random salt, a key derived with MD5, the IV ignored, output "
-        "starting U2FsdGVkX1 = \"Salted__\"): it can never match. Pass "
+        'starting U2FsdGVkX1 = "Salted__"): it can never match. Pass '
         "CryptoJS.enc.Hex.parse(key) and {iv: CryptoJS.enc.Hex.parse(iv)}, and send "
         ".ciphertext.toString()."
     )
-    raw = _b64(text) if text.startswith("U2FsdGVkX1") else (
-        bytes.fromhex(text) if _HEX.fullmatch(text) else None
+    raw = (
+        _b64(text)
+        if text.startswith("U2FsdGVkX1")
+        else (bytes.fromhex(text) if _HEX.fullmatch(text) else None)
     )
     if raw is None or len(raw) < 32 or (len(raw) - 16) % BLOCK:
         return _verdict("passphrase_mode", fix)
@@ -473,9 +476,7 @@ def _diagnose_aes(
     return inner
 
 
-def _analyse_bytes(
-    cl: _Clear, ct: bytes, expected_ct: bytes, key: bytes, iv: bytes
-) -> Diagnosis:
+def _analyse_bytes(cl: _Clear, ct: bytes, expected_ct: bytes, key: bytes, iv: bytes) -> Diagnosis:
     """What the decoded sample bytes show, the encoding put aside."""
     if ct == expected_ct:
         return _verdict("ok", "The sample matches once surrounding spaces are removed.")

@@ -55,8 +55,7 @@ def _datasource_row(ds: DataSource) -> str:
         ident = "visitor ID"
     else:
         ident = (
-            f"declared `{ds.reconciliation_key}`, {ds.transform.value}, "
-            f"channel {ds.channel.value}"
+            f"declared `{ds.reconciliation_key}`, {ds.transform.value}, channel {ds.channel.value}"
         )
     if ds.transform is Transform.AES:
         key = ds.aes_key.display() if ds.aes_key else "-"
@@ -64,8 +63,10 @@ def _datasource_row(ds: DataSource) -> str:
         crypto = f"key {key}, IV {iv}, {ds.ciphertext_encoding.value}"
     else:
         crypto = "-"
-    dest = "triggers only" if ds.triggers_only and ds.destination_id is None else (
-        ds.destination_id or "-"
+    dest = (
+        "triggers only"
+        if ds.triggers_only and ds.destination_id is None
+        else (ds.destination_id or "-")
     )
     cells = (ds.label, ds.alias or "-", ds.dpid or "-", dest, ds.priority, ident, crypto)
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
@@ -131,8 +132,9 @@ def render_report(
             if lines[-1] != "":
                 lines.append("")
             lines += [f"### {section}", ""]
-        lines.append(f"- {GLYPH[result.status]} **{result.status.upper()}** `{result.id}`: "
-                     f"{result.title}")
+        lines.append(
+            f"- {GLYPH[result.status]} **{result.status.upper()}** `{result.id}`: {result.title}"
+        )
         if result.detail:
             lines.append(f"  - Evidence: {result.detail}")
         if result.fix:

@@ -120,8 +120,7 @@ class HostKeyUnknown(AudienceError):
 
     def __init__(self, host: str, port: int, key: HostKey) -> None:
         super().__init__(
-            f"unknown host key for {host_label(host, port)}: "
-            f"{key.fingerprint} ({key.key_type})",
+            f"unknown host key for {host_label(host, port)}: {key.fingerprint} ({key.key_type})",
             "confirm this fingerprint with Adobe, then accept it (--trust-new-host-key) "
             "or set host_key in the configuration",
         )

@@ -49,9 +49,7 @@ _EMAIL = re.compile(rf"[^@{_BAD}]+@[^@.{_BAD}]+(?:\.[^@.{_BAD}]+)+")
 # The same shape for ASCII text only (there, \s and the controls are exactly \x00-\x20 and
 # \x7f); simpler classes and possessive repeats make it about 25% faster.
 _BAD_ASCII = r"\x00-\x20\x7f"
-_EMAIL_ASCII = re.compile(
-    rf"[^@{_BAD_ASCII}]++@[^@.{_BAD_ASCII}]++(?:\.[^@.{_BAD_ASCII}]++)++"
-)
+_EMAIL_ASCII = re.compile(rf"[^@{_BAD_ASCII}]++@[^@.{_BAD_ASCII}]++(?:\.[^@.{_BAD_ASCII}]++)++")
 # Everything a written phone number may contain (ASCII only).
 _PHONE_CHARS = re.compile(r"\+?[0-9 .()\-\t]*")
 _PHONE_DROP = str.maketrans("", "", " .()-\t")

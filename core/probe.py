@@ -170,15 +170,21 @@ class StageResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "status": self.status, "ms": self.ms,
-            "detail": self.detail, "hint": self.hint,
+            "name": self.name,
+            "status": self.status,
+            "ms": self.ms,
+            "detail": self.detail,
+            "hint": self.hint,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StageResult:
         return cls(
-            name=str(data["name"]), status=data["status"], ms=int(data.get("ms", 0)),
-            detail=str(data.get("detail", "")), hint=str(data.get("hint", "")),
+            name=str(data["name"]),
+            status=data["status"],
+            ms=int(data.get("ms", 0)),
+            detail=str(data.get("detail", "")),
+            hint=str(data.get("hint", "")),
         )
 
 
@@ -263,8 +269,7 @@ H_BAD_PASSWORD = "wrong user name or password (the server does not say which)"
 H_UNKNOWN_KEY = "the server does not know this key: send Adobe the public key"
 H_NO_SFTP = "no SFTP subsystem: shell/SCP-only account"
 H_DROPPED = (
-    "the server stopped answering or dropped the connection: overloaded server or "
-    "network trouble"
+    "the server stopped answering or dropped the connection: overloaded server or network trouble"
 )
 
 
@@ -343,8 +348,9 @@ def connect_tcp(addrs: list[tuple[Any, ...]], port: int, timeout: float) -> sock
             )
         except TimeoutError:
             sock.close()
-            error = StageError(f"no answer from {sockaddr[0]} port {port} within "
-                               f"{_secs(timeout)}", H_FILTERED)
+            error = StageError(
+                f"no answer from {sockaddr[0]} port {port} within {_secs(timeout)}", H_FILTERED
+            )
         except OSError as exc:
             sock.close()
             error = StageError(
@@ -397,9 +403,7 @@ def read_banner(sock: socket.socket, timeout: float) -> str:
                     )
                 return text
             if number == 0 and text.startswith(_OTHER_PROTOCOL):
-                raise StageError(
-                    f"the server answered {_shorten(raw)!r}, not SSH", H_OTHER_SERVICE
-                )
+                raise StageError(f"the server answered {_shorten(raw)!r}, not SSH", H_OTHER_SERVICE)
         if len(chunk) >= 8192 or len(lines) > 20:
             raise StageError(f"the server sent {_shorten(chunk)!r}, not SSH", H_OTHER_SERVICE)
         if chunk == seen:
@@ -474,8 +478,10 @@ def authenticate(transport: paramiko.Transport, user: str, creds: Credentials) -
     except InputError as exc:
         raise StageError(exc.message, exc.hint) from None
     if key is None and not creds.password:
-        raise StageError("no password or private key configured",
-                         "configure the account's private key (recommended) or password")
+        raise StageError(
+            "no password or private key configured",
+            "configure the account's private key (recommended) or password",
+        )
     try:
         try:
             transport.auth_none(user)
@@ -523,25 +529,32 @@ def authenticate(transport: paramiko.Transport, user: str, creds: Credentials) -
                     H_KEYS_ONLY,
                 )
         if refused == ["key"]:
-            raise StageError(f"the server refused the key {key_fp.fingerprint} for {user}",
-                             H_UNKNOWN_KEY)
+            raise StageError(
+                f"the server refused the key {key_fp.fingerprint} for {user}", H_UNKNOWN_KEY
+            )
         if refused == ["password"]:
-            raise StageError(f"the server refused the user name or password ({user})",
-                             H_BAD_PASSWORD)
+            raise StageError(
+                f"the server refused the user name or password ({user})", H_BAD_PASSWORD
+            )
         if refused:
-            raise StageError(f"the server refused both the key and the password for {user}",
-                             f"{H_BAD_PASSWORD}; {H_UNKNOWN_KEY}")
-        raise StageError(f"the server accepts only: {', '.join(allowed)}",
-                         "configure a credential of that kind")
+            raise StageError(
+                f"the server refused both the key and the password for {user}",
+                f"{H_BAD_PASSWORD}; {H_UNKNOWN_KEY}",
+            )
+        raise StageError(
+            f"the server accepts only: {', '.join(allowed)}", "configure a credential of that kind"
+        )
     except paramiko.SSHException as exc:
         if "No existing session" in str(exc):
-            raise StageError("the server closed the session during authentication",
-                             "too many authentication attempts (MaxAuthTries) or an account "
-                             "lock") from None
+            raise StageError(
+                "the server closed the session during authentication",
+                "too many authentication attempts (MaxAuthTries) or an account lock",
+            ) from None
         raise StageError(f"authentication failed: {exc}", H_DROPPED) from None
     except (EOFError, OSError) as exc:
-        raise StageError(f"the connection dropped during authentication: {exc}",
-                         H_DROPPED) from None
+        raise StageError(
+            f"the connection dropped during authentication: {exc}", H_DROPPED
+        ) from None
 
 
 def _answer_with(password: str) -> Callable[[str, str, list[tuple[str, bool]]], list[str]]:
@@ -564,11 +577,11 @@ def open_sftp(transport: paramiko.Transport, timeout: float) -> paramiko.SFTPCli
             raise StageError("the server refused the SFTP subsystem", H_NO_SFTP) from None
         raise StageError(f"cannot start SFTP: {exc}", H_DROPPED) from None
     except TimeoutError:
-        raise StageError(f"the SFTP subsystem did not answer within {_secs(timeout)}",
-                         H_DROPPED) from None
+        raise StageError(
+            f"the SFTP subsystem did not answer within {_secs(timeout)}", H_DROPPED
+        ) from None
     except (EOFError, OSError) as exc:
-        raise StageError(f"the connection dropped while starting SFTP: {exc}",
-                         H_DROPPED) from None
+        raise StageError(f"the connection dropped while starting SFTP: {exc}", H_DROPPED) from None
 
 
 class SshSession:
@@ -681,8 +694,11 @@ class _Runner:
         except (HostKeyChanged, HostKeyUnknown) as exc:
             outcome = _Outcome(exc.message, "fail", exc.hint)
         except Exception as exc:  # a probe reports, it never crashes
-            outcome = _Outcome(f"unexpected error: {type(exc).__name__}: {exc}", "fail",
-                               "please report this; the other stages were skipped")
+            outcome = _Outcome(
+                f"unexpected error: {type(exc).__name__}: {exc}",
+                "fail",
+                "please report this; the other stages were skipped",
+            )
         ms = int((time.monotonic() - started) * 1000)
         self.record(StageResult(name, outcome.status, ms, outcome.detail, outcome.hint))
         if outcome.status == "fail":
@@ -810,8 +826,13 @@ def _report(
 ) -> ProbeReport:
     ok = not runner.failed and not runner.was_cancelled
     return ProbeReport(
-        role=account.role, ok=ok, host_key=host_key, stages=tuple(runner.results),
-        started_at=started_at, endpoint=account.endpoint, host_key_error=error,
+        role=account.role,
+        ok=ok,
+        host_key=host_key,
+        stages=tuple(runner.results),
+        started_at=started_at,
+        endpoint=account.endpoint,
+        host_key_error=error,
     )
 
 
@@ -832,8 +853,10 @@ def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _
     try:
         for count, attr in enumerate(sftp.listdir_iter(folder), start=1):
             if count > 100_000:
-                raise StageError(f"{folder} lists more than 100 000 entries",
-                                 "endless listing: a broken server or the wrong folder")
+                raise StageError(
+                    f"{folder} lists more than 100 000 entries",
+                    "endless listing: a broken server or the wrong folder",
+                )
             if attr.st_mode is not None and stat.S_ISREG(attr.st_mode):
                 files.append((attr.filename, attr.st_size or 0, float(attr.st_mtime or 0)))
             else:
@@ -845,12 +868,13 @@ def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _
             f"the path as this server shows it (relative to {home})",
         ) from None
     except PermissionError:
-        raise StageError(f"permission denied listing {folder}",
-                         "permission denied: ask Adobe to grant this account access to the "
-                         "folder, or check remote_dir") from None
+        raise StageError(
+            f"permission denied listing {folder}",
+            "permission denied: ask Adobe to grant this account access to the "
+            "folder, or check remote_dir",
+        ) from None
     except TimeoutError:
-        raise StageError(f"listing {folder} got no answer within the timeout",
-                         H_DROPPED) from None
+        raise StageError(f"listing {folder} got no answer within the timeout", H_DROPPED) from None
     except OSError as exc:
         raise StageError(f"cannot list {folder}: {exc}", "check remote_dir") from None
     box["files"] = files
@@ -869,19 +893,22 @@ def _sftp_read(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> _
         with sftp.open(path, "rb") as handle:
             data = handle.read(READ_LIMIT)
     except PermissionError:
-        raise StageError(f"permission denied reading {name}",
-                         "the account can list but not read the files: ask Adobe to fix "
-                         "the file permissions") from None
+        raise StageError(
+            f"permission denied reading {name}",
+            "the account can list but not read the files: ask Adobe to fix the file permissions",
+        ) from None
     except FileNotFoundError:
-        raise StageError(f"{name} disappeared before it could be read",
-                         "another client moved it; probe again") from None
+        raise StageError(
+            f"{name} disappeared before it could be read", "another client moved it; probe again"
+        ) from None
     except TimeoutError:
         raise StageError(f"reading {name} got no answer within the timeout", H_DROPPED) from None
     except OSError as exc:
         raise StageError(f"cannot read {name}: {exc}", H_DROPPED) from None
     when = datetime.fromtimestamp(attr.st_mtime or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return _Outcome(f"read {len(data)} bytes of the newest file {name} "
-                    f"({attr.st_size} bytes, modified {when})")
+    return _Outcome(
+        f"read {len(data)} bytes of the newest file {name} ({attr.st_size} bytes, modified {when})"
+    )
 
 
 def _probe_names() -> tuple[str, str]:
@@ -890,8 +917,9 @@ def _probe_names() -> tuple[str, str]:
 
 
 _PAYLOAD = b"audiencectl write probe: this file is deleted right away\n"
-_WRITE_HINT = ("the account cannot write this folder: ask Adobe for write access to it, "
-               "or check remote_dir")
+_WRITE_HINT = (
+    "the account cannot write this folder: ask Adobe for write access to it, or check remote_dir"
+)
 
 
 def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
@@ -905,15 +933,18 @@ def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
         try:
             handle = sftp.open(paths[0], "wb")
         except PermissionError:
-            raise StageError(f"permission denied creating a file in {folder}",
-                             _WRITE_HINT) from None
+            raise StageError(
+                f"permission denied creating a file in {folder}", _WRITE_HINT
+            ) from None
         created = True
         with handle:
             handle.write(_PAYLOAD)
         size = sftp.stat(paths[0]).st_size
         if size != len(_PAYLOAD):
-            raise StageError(f"the probe file has {size} bytes instead of {len(_PAYLOAD)}",
-                             "the server truncates uploads: disk full or quota?")
+            raise StageError(
+                f"the probe file has {size} bytes instead of {len(_PAYLOAD)}",
+                "the server truncates uploads: disk full or quota?",
+            )
         try:
             sftp.posix_rename(paths[0], paths[1])
         except OSError as exc:
@@ -929,9 +960,10 @@ def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
         raise
     except PermissionError:
         step = "delete" if renamed else "rename"
-        raise StageError(f"permission denied: the probe file could be created but not {step}d",
-                         "the account must be allowed to rename and delete its own files"
-                         ) from None
+        raise StageError(
+            f"permission denied: the probe file could be created but not {step}d",
+            "the account must be allowed to rename and delete its own files",
+        ) from None
     except TimeoutError:
         raise StageError("the write test got no answer within the timeout", H_DROPPED) from None
     except OSError as exc:
@@ -941,8 +973,9 @@ def _sftp_write(sftp: paramiko.SFTPClient, folder: str) -> _Outcome:
             left = _sftp_cleanup(sftp, paths)
             if left:
                 note = f"; could not delete {', '.join(left)}: delete it by hand"
-    return _Outcome(f"created, renamed and deleted a {len(_PAYLOAD)}-byte probe file in "
-                    f"{folder}{note}", status)
+    return _Outcome(
+        f"created, renamed and deleted a {len(_PAYLOAD)}-byte probe file in {folder}{note}", status
+    )
 
 
 def _sftp_cleanup(sftp: paramiko.SFTPClient, paths: list[str]) -> list[str]:
@@ -977,14 +1010,16 @@ def _local_list(folder: Path, box: dict[str, Any]) -> _Outcome:
                 else:
                     others += 1
     except FileNotFoundError:
-        raise StageError(f"the folder {folder} does not exist",
-                         "folder missing: check the account's path") from None
+        raise StageError(
+            f"the folder {folder} does not exist", "folder missing: check the account's path"
+        ) from None
     except NotADirectoryError:
-        raise StageError(f"{folder} is a file, not a folder",
-                         "check the account's path") from None
+        raise StageError(f"{folder} is a file, not a folder", "check the account's path") from None
     except PermissionError:
-        raise StageError(f"permission denied listing {folder}",
-                         "permission denied: check the folder's permissions") from None
+        raise StageError(
+            f"permission denied listing {folder}",
+            "permission denied: check the folder's permissions",
+        ) from None
     box["files"] = files
     return _Outcome(f"{folder}: {len(files)} files, {others} other entries")
 
@@ -998,11 +1033,11 @@ def _local_read(folder: Path, box: dict[str, Any]) -> _Outcome:
         with open(folder / name, "rb") as handle:
             data = handle.read(READ_LIMIT)
     except PermissionError:
-        raise StageError(f"permission denied reading {name}",
-                         "check the file's permissions") from None
+        raise StageError(
+            f"permission denied reading {name}", "check the file's permissions"
+        ) from None
     except OSError as exc:
-        raise StageError(f"cannot read {name}: {exc.strerror or exc}",
-                         "check the folder") from None
+        raise StageError(f"cannot read {name}: {exc.strerror or exc}", "check the folder") from None
     return _Outcome(f"read {len(data)} bytes of the newest file {name} ({size} bytes)")
 
 
@@ -1015,14 +1050,16 @@ def _local_write(folder: Path) -> _Outcome:
         os.replace(paths[0], paths[1])
         os.remove(paths[1])
     except PermissionError:
-        raise StageError(f"permission denied writing in {folder}",
-                         "check the folder's permissions") from None
+        raise StageError(
+            f"permission denied writing in {folder}", "check the folder's permissions"
+        ) from None
     except OSError as exc:
-        raise StageError(f"the write test failed in {folder}: {exc.strerror or exc}",
-                         "check the folder (missing, full or read-only?)") from None
+        raise StageError(
+            f"the write test failed in {folder}: {exc.strerror or exc}",
+            "check the folder (missing, full or read-only?)",
+        ) from None
     finally:
         for path in paths:
             with suppress(OSError):
                 path.unlink()
-    return _Outcome(f"created, renamed and deleted a {len(_PAYLOAD)}-byte probe file in "
-                    f"{folder}")
+    return _Outcome(f"created, renamed and deleted a {len(_PAYLOAD)}-byte probe file in {folder}")

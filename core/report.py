@@ -113,13 +113,17 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
         add("| file | line | ID | outcome | hint |")
         add("| --- | ---: | --- | --- | --- |")
         for s in summary.unreconciled_samples:
-            add(
-                f"| {_cell(s.file)} | {s.line} | {_code(s.id)} | `{s.outcome}` "
-                f"| {_cell(s.hint)} |"
-            )
+            add(f"| {_cell(s.file)} | {s.line} | {_code(s.id)} | `{s.outcome}` | {_cell(s.hint)} |")
     else:
         add("None: every line was reconciled or a duplicate.")
     add("")
+    notes = [(b.key, note) for b in summary.batches for note in b.notes]
+    if notes:
+        add("## Notes")
+        add("")
+        for key, note in notes:
+            add(f"- batch {_cell(key)}: {_cell(note)}")
+        add("")
     if summary.skipped:
         add("## Skipped files")
         add("")

@@ -85,30 +85,32 @@ def check_remote_name(name: str) -> str:
         raise InputError("empty file name", "give a plain file name")
     shown = name.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
     if "/" in name or "\\" in name:
-        raise InputError(f"file name {shown!r} contains a path separator",
-                         "give a plain file name, no folder")
+        raise InputError(
+            f"file name {shown!r} contains a path separator", "give a plain file name, no folder"
+        )
     if name in (".", "..") or ".." in name:
         raise InputError(f"file name {shown!r} contains '..'", "give a plain file name")
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
-        raise InputError(f"file name {shown!r} contains control characters",
-                         "rename the file on the server")
+        raise InputError(
+            f"file name {shown!r} contains control characters", "rename the file on the server"
+        )
     try:
         size = len(name.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InputError(f"file name {shown!r} is not valid UTF-8",
-                         "rename the file on the server") from None
+        raise InputError(
+            f"file name {shown!r} is not valid UTF-8", "rename the file on the server"
+        ) from None
     if size > MAX_NAME_BYTES:
-        raise InputError(f"file name {shown[:40]!r}… is longer than {MAX_NAME_BYTES} bytes",
-                         "use a shorter name")
+        raise InputError(
+            f"file name {shown[:40]!r}… is longer than {MAX_NAME_BYTES} bytes", "use a shorter name"
+        )
     return name
 
 
 def printable_name(raw: bytes) -> str:
     """A file name safe to display: undecodable bytes and control characters as ``\\xNN``."""
     text = raw.decode("utf-8", "backslashreplace")
-    return "".join(
-        f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text
-    )
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)
 
 
 def _open_source(local_path: Path | str) -> BinaryIO:
@@ -229,8 +231,9 @@ class _GuardedStream(io.RawIOBase):
         try:
             data = self._handle.read(len(buffer))
         except TimeoutError:
-            raise ConnectionFailure(f"reading {self._label} stalled: no data within the "
-                                    "timeout", H_DROPPED) from None
+            raise ConnectionFailure(
+                f"reading {self._label} stalled: no data within the timeout", H_DROPPED
+            ) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionFailure(f"reading {self._label} failed: {exc}", H_DROPPED) from None
         size = len(data)
@@ -265,15 +268,18 @@ class SftpTransport(FileTransport):
         except AudienceError:
             raise
         except FileNotFoundError:
-            raise ConnectionFailure(f"cannot {action} {what}: it does not exist",
-                                    "check remote_dir and the file name") from None
+            raise ConnectionFailure(
+                f"cannot {action} {what}: it does not exist", "check remote_dir and the file name"
+            ) from None
         except PermissionError:
-            raise ConnectionFailure(f"cannot {action} {what}: permission denied",
-                                    "ask Adobe to check the account's rights on this folder"
-                                    ) from None
+            raise ConnectionFailure(
+                f"cannot {action} {what}: permission denied",
+                "ask Adobe to check the account's rights on this folder",
+            ) from None
         except TimeoutError:
-            raise ConnectionFailure(f"cannot {action} {what}: no answer within the timeout",
-                                    H_DROPPED) from None
+            raise ConnectionFailure(
+                f"cannot {action} {what}: no answer within the timeout", H_DROPPED
+            ) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionFailure(f"cannot {action} {what}: {exc}", H_DROPPED) from None
 
@@ -290,8 +296,9 @@ class SftpTransport(FileTransport):
                 except EOFError:
                     return
                 if kind != CMD_NAME or msg is None:
-                    raise ConnectionFailure(f"cannot list {path}: unexpected server reply",
-                                            H_DROPPED)
+                    raise ConnectionFailure(
+                        f"cannot list {path}: unexpected server reply", H_DROPPED
+                    )
                 for _ in range(msg.get_int()):
                     raw = msg.get_string()
                     msg.get_string()  # longname
@@ -308,8 +315,9 @@ class SftpTransport(FileTransport):
             for count, (raw, attr) in enumerate(self._readdir(self.folder), start=1):
                 if count > MAX_LISTING:
                     raise ConnectionFailure(
-                        f"endless listing: {self.folder} returned more than {MAX_LISTING} "
-                        "entries", "a broken server or the wrong folder; check remote_dir")
+                        f"endless listing: {self.folder} returned more than {MAX_LISTING} entries",
+                        "a broken server or the wrong folder; check remote_dir",
+                    )
                 if attr.st_mode is not None and stat.S_ISLNK(attr.st_mode):
                     skipped.append((printable_name(raw), SYMLINK_REASON))
                 if attr.st_mode is None or not stat.S_ISREG(attr.st_mode):
@@ -394,8 +402,9 @@ class LocalTransport(FileTransport):
     def __init__(self, folder: Path) -> None:
         super().__init__()
         if not str(folder) or not folder.is_dir():
-            raise ConnectionFailure(f"the folder {folder} does not exist",
-                                    "folder missing: check the account's path")
+            raise ConnectionFailure(
+                f"the folder {folder} does not exist", "folder missing: check the account's path"
+            )
         self.folder = folder
         self.location = f"local:{folder}"
 
@@ -406,14 +415,19 @@ class LocalTransport(FileTransport):
         except AudienceError:
             raise
         except FileNotFoundError:
-            raise ConnectionFailure(f"cannot {action} {what}: it does not exist",
-                                    "check the account's path and the file name") from None
+            raise ConnectionFailure(
+                f"cannot {action} {what}: it does not exist",
+                "check the account's path and the file name",
+            ) from None
         except PermissionError:
-            raise ConnectionFailure(f"cannot {action} {what}: permission denied",
-                                    "check the folder's permissions") from None
+            raise ConnectionFailure(
+                f"cannot {action} {what}: permission denied", "check the folder's permissions"
+            ) from None
         except OSError as exc:
-            raise ConnectionFailure(f"cannot {action} {what}: {exc.strerror or exc}",
-                                    "check the folder (full or read-only?)") from None
+            raise ConnectionFailure(
+                f"cannot {action} {what}: {exc.strerror or exc}",
+                "check the folder (full or read-only?)",
+            ) from None
 
     def list(self) -> list[RemoteFile]:
         rejected: list[str] = []
@@ -424,7 +438,8 @@ class LocalTransport(FileTransport):
                 if count > MAX_LISTING:
                     raise ConnectionFailure(
                         f"endless listing: {self.folder} has more than {MAX_LISTING} entries",
-                        "check the account's path")
+                        "check the account's path",
+                    )
                 if entry.is_symlink():
                     skipped.append((printable_name(os.fsencode(entry.name)), SYMLINK_REASON))
                     continue

@@ -254,3 +254,33 @@ def test_a_folder_of_mostly_skipped_files_says_so_loudly(run_cli, tmp_path: Path
     assert set(reasons) == set(junk)
     assert all(reason in reasons[name] for name, reason in junk.items())
     assert [b["files"] for b in doc["batches"]] == [[good.name]]
+
+
+def test_a_manifest_md5_that_is_not_hex_is_a_note_not_a_failure(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """AAM's transfer-control example has md5 values like "983g634b...": the batch is
+    reconciled (checked by size and line count) and the warning is shown everywhere."""
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "noted"
+    folder.mkdir()
+    key = "ftp_800_14017_full_1500727351632"
+    part = folder / f"{key}-1.sync"
+    part.write_bytes(next(data.inbox.glob("ftp_800_*.sync")).read_bytes())
+    raw = part.read_bytes()
+    lines = raw.count(b"\n")
+    (folder / "ftp_800_14017_iter_1500727351632.info").write_text(
+        f"{{Files: [{{FileByteSize: {len(raw)}, FileLineCount: {lines}, "
+        f'FileName: "{part.name}", FileSequenceNumber: 1, '
+        'md5: "983g634be2ad5263c6a6c4958bf61d9f"}], '
+        f'Totals: {{FileName: "{key}.sync", TotalByteSize: {len(raw)}, TotalNumberFiles: 1, '
+        f"TotalNumberLines: {lines}}}}}"
+    )
+    report = tmp_path / "r.md"
+    args = ["--profiles", str(data.profiles_csv)]
+    human = dry_run(run_cli, db, *args, "--report", str(report), str(folder))
+    assert human.code == 0, human.err
+    assert "1 of 1 batch(es) reconciled" in human.out and "skipped" not in human.out
+    assert f"note: batch {key}: {part.name}: the manifest's md5 '983g634b" in human.out
+    assert "is not 32 hexadecimal digits" in report.read_text()
+    doc = json.loads(dry_run(run_cli, db, *args, "--json", str(folder)).out)
+    [batch] = doc["batches"]
+    assert batch["key"] == key and "983g634b" in batch["notes"][0]

@@ -109,6 +109,7 @@ def batch_input(
         mode=batch.mode,
         destination_id=batch.destination_id if destination_id is None else destination_id,
         files=tuple(AudienceFile.from_path(paths[name]) for name in batch.part_names),
+        notes=batch.notes,
     )
 
 

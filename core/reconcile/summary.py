@@ -66,6 +66,7 @@ class Summary:
                     "outcomes": _outcomes_json(b.outcomes),
                     "segments": _segments_json(b.segments),
                     "datasources": list(b.datasources),
+                    "notes": list(b.notes),
                 }
                 for b in self.batches
             ],

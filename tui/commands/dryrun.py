@@ -132,6 +132,9 @@ def _print_human(summary: Summary, env_name: str, batch_count: int) -> None:
     )
     if summary.datasources:
         echo("data sources: " + ", ".join(summary.datasources))
+    for batch in summary.batches:
+        for note in batch.notes:
+            echo(f"note: batch {batch.key}: {note}")
     echo(f"  records      {summary.records:>9}")
     echo(f"  reconciled   {summary.reconciled:>9}   match rate {summary.match_rate * 100:.1f} %")
     echo(f"  duplicates   {summary.duplicates:>9}")
