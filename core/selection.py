@@ -50,11 +50,14 @@ def manifests_to_read(names: Iterable[str], processed: set[str]) -> set[str]:
         name
         for name in names
         if (key := parse_manifest_name(name)) is not None
-        and (
-            name not in processed
-            or key[: len(key) - len(key.rsplit("_", 1)[-1]) + 10] in groups_with_new_parts
-        )
+        and (name not in processed or _group(key) in groups_with_new_parts)
     }
+
+
+def _group(key: str) -> str:
+    """A batch key with only its timestamp's first 10 digits (``OutboundName.group_key``)."""
+    prefix, timestamp = key.rsplit("_", 1)
+    return f"{prefix}_{timestamp[:10]}"
 
 
 def _newest_full(processed: set[str]) -> dict[int, int]:
