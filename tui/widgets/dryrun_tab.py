@@ -2,7 +2,7 @@
 
 The form names the audience files, the profiles (the store's, or a CSV with an
 optional visitor map) and the data source; the report shows totals, outcomes as
-a bar chart, segments, the website mistakes found in the misses (causes) and
+a bar chart, the website mistakes found in the misses (causes), segments and
 unreconciled samples. Nothing is written to the store.
 """
 
@@ -129,14 +129,14 @@ class DryRunTab(JobTab):
             yield Static("", id="dr-totals", markup=False)
             yield Label("Outcomes (one per non-empty line)", classes="table-title")
             yield OutcomeChart(id="dr-chart")
-            yield Label("Segments (distinct profiles)", classes="table-title")
-            yield Static("", id="dr-segments", markup=False)
             yield Label(
                 "Website mistakes (confirmed against the profiles)",
                 id="dr-causes-title",
                 classes="table-title",
             )
             yield Static("", id="dr-causes", markup=False)
+            yield Label("Segments (distinct profiles)", classes="table-title")
+            yield Static("", id="dr-segments", markup=False)
             yield Label("Unreconciled samples", classes="table-title")
             yield DataTable(id="dr-samples", cursor_type="row", zebra_stripes=False)
             yield Static("", id="dr-sample-detail", markup=False)
