@@ -38,13 +38,13 @@ the mistake implies, gives a profile's normalized value (or its digest):
 (core/cipher.py), so upper-case IDs reconcile; nor is ``normalization`` for AES
 or clear data sources, whose decrypted values are normalized before lookup.
 
-Wiring into a run: per routed data source, a ``MissSample`` fed with each
-unreconciled line (file, line, the raw ID as read, that data source's own
-outcome, ``not_found`` when it decoded the ID); after the batch,
-``find_causes(ds, key, iv, sample.misses, ProfileValues.from_profiles(profiles,
-ds, contains=...), totals=sample.totals)``. ``contains`` may be the run's index
-lookup for AES and clear data sources; the column is then read again only when
-a hypothesis needs the values themselves.
+Wiring into a run (``core/reconcile/misses.py``): per routed data source, a
+``MissSample`` fed with the unreconciled lines (file, line, the raw ID as read,
+that data source's own outcome); after the run (the import pass: after each
+batch), ``find_causes(ds, key, iv, sample.misses, ProfileValues(...),
+totals=sample.totals)`` with the normalized values the run indexed and its index
+as ``contains`` (AES and clear data sources), or the column read again when a
+hypothesis needs it (hashed ones).
 
 Work is bounded: at most ``limit_per_outcome`` misses per outcome are tested,
 spread evenly over the file (``MissSample`` does the same while a run streams).
