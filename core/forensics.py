@@ -245,6 +245,8 @@ class ProfileValues:
         self._digests: dict[tuple[Transform, bool], _Digests] = {}
         self._samples: dict[tuple[Transform, bool], tuple[_Digests, int]] = {}
         self._is_ascii: bool | None = None
+        self._variants: list[str] | None = None
+        self._stored_raw: list[str] | None = None
         self._lengths: np.ndarray | None = None  # each normalized value's length
         self.reads = 0  # how often the values were read (tests, bench)
 
@@ -294,17 +296,20 @@ class ProfileValues:
         known = self._set
         return [v in known for v in values]
 
-    def variants(self) -> list[str]:
-        """Other spellings of the values a careless website hashes: as stored, trimmed only,
-        lower-cased only; for phone numbers also without ``+`` or with ``00``."""
-        if self.normalized:
-            if self._stored is None or not self._plain_hits:
-                return []
-            raw = [v for v in self._stored() if v]
+    def _variant_raw(self) -> list[str] | None:
+        """The values as stored that the spellings come from, or None when they are not
+        tried (normalized values without ``stored``, or no plain digest found yet)."""
+        if not self.normalized:
+            return self.raw()
+        if self._stored is None or not self._plain_hits:
+            return None
+        if self._stored_raw is None:
+            self._stored_raw = [v for v in self._stored() if v]
             self.reads += 1
-        else:
-            raw = self.raw()
-        normal = normalize_batch(raw, self.channel)
+        return self._stored_raw
+
+    def _variants_of(self, raw: Sequence[str]) -> list[str]:
+        normal = normalize_batch(list(raw), self.channel)
         out: set[str] = set()
         for value, norm in zip(raw, normal, strict=True):
             if norm is None:
@@ -317,23 +322,45 @@ class ProfileValues:
                 out.update((norm[1:], "00" + norm[1:]))
         return sorted(out)
 
+    def variants(self) -> list[str]:
+        """Other spellings of the values a careless website hashes: as stored, trimmed only,
+        lower-cased only; for phone numbers also without ``+`` or with ``00``."""
+        if self._variants is None:
+            raw = self._variant_raw()
+            if raw is None:
+                return []
+            self._variants = self._variants_of(raw)
+        return self._variants
+
+    def _gate(self, variants: bool, step: int) -> list[str]:
+        """A spread sample of what ``digest_hits`` would hash (every ``step``-th value),
+        without normalizing or spelling the whole column."""
+        if variants:
+            raw = self._variant_raw() or []
+            return self._variants_of(raw[::step])
+        if self.normalized or self._normals is not None:
+            return self.normals()[::step]
+        return [v for v in normalize_batch(self.raw()[::step], self.channel) if v]
+
     def digest_hits(self, algo: Transform, variants: bool, digests: Sequence[bytes]) -> list[bool]:
         """Whether each digest is ``algo``'s of a normalized value (``variants``: of another
         spelling of one), gated by a sample for a large column (see the class)."""
+        if variants and self._variant_raw() is None:
+            return [False] * len(digests)
         key = (algo, variants)
         index = self._digests.get(key)
         if index is None:
-            values = self.variants() if variants else self.normals()
-            if len(values) > _DIGEST_GATE:
+            size = len(self._variant_raw() or []) if variants else len(self.raw())
+            if size > _DIGEST_GATE:
                 sample, step = self._samples.get(key) or (None, 0)
                 if sample is None:
                     # Many IDs need a smaller sample for the same expected hits.
-                    step = max(len(values) // _DIGEST_GATE, len(digests) // _GATE_HITS)
-                    sample = _Digests(algo, values[::step])
+                    step = max(size // _DIGEST_GATE, len(digests) // _GATE_HITS)
+                    sample = _Digests(algo, self._gate(variants, step))
                     self._samples[key] = (sample, step)
                 if not any(sample.find(digests)) and len(digests) / step >= 3:
                     return [False] * len(digests)
-            index = _Digests(algo, values)
+            index = _Digests(algo, self.variants() if variants else self.normals())
             self._digests[key] = index
         found = index.find(digests)
         if not variants and any(found):

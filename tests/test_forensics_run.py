@@ -9,8 +9,10 @@ store and the CLI are the real ones.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ from hypothesis import strategies as st
 from core import clock
 from core.forensics import Cause, MissSample
 from core.model import Channel, DataSource, Environment, IdType, Transform
-from core.reconcile import SourceCause
+from core.profiles import CsvProfiles
+from core.reconcile import SourceCause, batches_from_paths, build_codecs, reconcile_batches
 from core.secrets import Secret
 from core.workflow import BatchWrite
 from storage.audiences import SqliteWorkflowStore
@@ -326,3 +329,29 @@ def test_miss_sample_extend_keeps_what_add_keeps(cap: int, chunks: list[tuple[st
         bulk.extend("f", lines, ids, outcome)
     assert bulk.misses == one.misses and bulk.totals == one.totals
     assert all(len([m for m in bulk.misses if m.outcome == o]) <= cap for o in bulk.totals)
+
+
+def test_the_search_reads_no_profile_again(tmp_path: Path) -> None:
+    """The run keeps the column as it indexes it: finding both data sources' causes
+    reads each column once, for the index."""
+    wrong_iv = _openssl_cbc(LONG[:6], WRONG_IV_HEX)
+    typed = [hashlib.sha256(v.encode()).hexdigest() for v in TYPED]
+    _, profiles_csv, inbox = _setup(tmp_path, wrong_iv + typed, hashed=True)
+    env = _env(hashed=True)
+    reads: list[str] = []
+
+    class Counted(CsvProfiles):
+        def column_chunks(self, column: str) -> Iterator[tuple[list[str], list[str]]]:
+            reads.append(column)
+            yield from super().column_chunks(column)
+
+    codecs = build_codecs(env, lambda ds, name: getattr(ds, name).ref)
+    batches, _ = batches_from_paths([inbox])
+    causes: list[SourceCause] = []
+    results = list(reconcile_batches(batches, env, codecs, Counted(profiles_csv), causes=causes))
+    assert sum(r.reconciled for r in results) == 0
+    assert {(c.datasource, c.cause.code, c.cause.count) for c in causes} == {
+        (AES_LABEL, "wrong_iv", 6),
+        (HASH_LABEL, "normalization", len(TYPED)),
+    }
+    assert reads == ["email", "email"]  # one index per data source, nothing more

@@ -10,12 +10,12 @@ The misses of an AES data source that decrypted to a well-formed value are not
 kept: its key, IV and mode are right (``core.forensics`` settles them on their
 outcome alone), so the website made no mistake there to find.
 
-The profile side: for an AES or clear data source, the normalized values the run
-indexes are kept as they go into the index (``keep``: one text per chunk, about
-30 bytes a profile) and the index answers membership, so the search reads the
-profiles again only for the digests of values as stored (see
-``core.forensics.ProfileValues``); a hashed data source's column is read again
-when a hypothesis needs it.
+The profile side: the column the run indexes is kept as it goes into the index
+(``keep``: one text per chunk, about 30 bytes a profile): an AES or clear data
+source's normalized values, whose membership the index answers, so the search
+reads the profiles again only for the digests of values as stored (see
+``core.forensics.ProfileValues``); a hashed data source's values as stored
+(normalized by the search only when a hypothesis needs them).
 """
 
 from __future__ import annotations
@@ -67,12 +67,13 @@ class MissCollector:
         #: Per data source, its normalized values as indexed (``keep``).
         self.kept: dict[str, list[str | list[str]]] = {}
 
-    def keep(self, ds: DataSource, keys: Sequence[str | None]) -> None:
-        """Keep a chunk of an AES or clear data source's lookup keys (its normalized
-        values) as the run indexes them: one newline-joined text per chunk."""
-        if ds.id_type is IdType.VISITOR or ds.transform.is_hash:
+    def keep(self, ds: DataSource, keys: Sequence[str | None], stored: Sequence[str]) -> None:
+        """Keep a chunk of the column as the run indexes it: an AES or clear data
+        source's lookup keys (its normalized values), a hashed one's values as stored
+        (its keys are digests); one newline-joined text per chunk."""
+        if ds.id_type is IdType.VISITOR:
             return
-        values = [k for k in keys if k]
+        values = [k for k in (stored if ds.transform.is_hash else keys) if k]
         text = "\n".join(values)
         chunks = self.kept.setdefault(ds.label, [])
         # A value holding a newline (an ``other`` channel) cannot be split back.
@@ -149,7 +150,9 @@ class MissCollector:
             test = None if ds.transform.is_hash else contains(label)
             values = ProfileValues.from_profiles(profiles, ds, contains=test)
             kept = self.kept.get(label)
-            if kept is not None and test is not None:
+            if kept is not None and ds.transform.is_hash:  # as stored, normalized if needed
+                values = ProfileValues(_values_of(kept), ds.channel)
+            elif kept is not None and test is not None:
                 values = ProfileValues(
                     _values_of(kept),
                     ds.channel,

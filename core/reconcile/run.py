@@ -184,8 +184,8 @@ class Reconciler:
                 self.check_cancelled()
                 keys = codec.profile_keys(values)
                 index.add(keys, pids)
-                if self.forensics is not None:  # its normalized values, for forensics
-                    self.forensics.keep(ds, keys)
+                if self.forensics is not None:  # the column, for forensics
+                    self.forensics.keep(ds, keys, values)
                 rows += len(pids)
                 self._indexed(ds, rows)
         self.indexes[ds.label] = index.finish(self.check_cancelled)
