@@ -64,7 +64,7 @@ class MissCollector:
     def __init__(self, cap: int = RUN_CAP) -> None:
         self.cap = cap
         self.samples: dict[str, MissSample] = {}
-        #: Per data source, its normalized values as indexed (``keep``).
+        #: Per data source, its column as indexed (``keep``).
         self.kept: dict[str, list[str | list[str]]] = {}
 
     def keep(self, ds: DataSource, keys: Sequence[str | None], stored: Sequence[str]) -> None:
@@ -148,11 +148,12 @@ class MissCollector:
             pair = codec.key_iv
             key, iv = pair if pair is not None else (None, None)
             test = None if ds.transform.is_hash else contains(label)
-            values = ProfileValues.from_profiles(profiles, ds, contains=test)
             kept = self.kept.get(label)
-            if kept is not None and ds.transform.is_hash:  # as stored, normalized if needed
+            if kept is None:  # not indexed by this collector: read when needed
+                values = ProfileValues.from_profiles(profiles, ds, contains=test)
+            elif ds.transform.is_hash:  # as stored, normalized if a hypothesis needs it
                 values = ProfileValues(_values_of(kept), ds.channel)
-            elif kept is not None and test is not None:
+            else:
                 values = ProfileValues(
                     _values_of(kept),
                     ds.channel,
