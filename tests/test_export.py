@@ -461,10 +461,8 @@ def test_ids_with_a_colon_are_skipped_with_the_reason(tmp_path: Path) -> None:
 def test_each_id_is_written_once_so_never_over_200_lines(tmp_path: Path) -> None:
     """AAM keeps the first 200 lines of an ID and drops the rest: an export writes one."""
     from core.export import make_codec, write_export
-    from core.formats import MAX_LINES_PER_ID
-
     ds = _clear_ds()
-    ids = [f"P{n}" for n in range(MAX_LINES_PER_ID + 50)]
+    ids = [f"P{n}" for n in range(200 + 50)]  # AAM's 200 lines per ID, and more
     profiles = _Profiles({p: ["SAME"] for p in ids} | {"Q": ["OTHER"]})
     members = members_csv(tmp_path / "m.csv", [*ids, "Q"])
     report = write_export(

@@ -343,6 +343,11 @@ region = "{region}"
         ({"region": ""}, ["region", "is required"]),
         ({"key": ""}, ["access_key_id", "is required"]),
         ({"key": "ASIAIOSFODNN7EXAMPLE"}, ["access_key_id", "temporary", "session-token"]),
+        (
+            {"key": "akiaiosfodnn7example"},
+            ["access_key_id", "16 to 128 capital letters and digits", "AKIA"],
+        ),
+        ({"key": "AKIA12345678"}, ["access_key_id", "16 to 128"]),
         ({"secret": "file:/nonexistent/s3-secret"}, ["secret_access_key", "does not exist"]),
         ({"extra": 'ca_bundle = "{notpem}"'}, ["ca_bundle", "not a PEM"]),
         ({"extra": 'endpoint_url = "ftp://host"'}, ["endpoint_url"]),

@@ -27,8 +27,9 @@ MAX_INBOUND_BYTES = 5 * 10**9
 #: never grows data by more than a fraction of a percent, so each part stays under the
 #: 1 GB compressed limit (the inbound compression page; FTP allows 3 GB).
 MAX_INBOUND_GZ_INPUT_BYTES = 900 * 10**6
-#: AAM keeps the first 200 lines of an ID and drops the rest (inbound file contents page).
-MAX_LINES_PER_ID = 200
+# AAM keeps the first 200 lines of an ID and drops the rest (inbound file contents page).
+# No constant enforces that here: an export writes each ID once (core/export.py counts
+# an ID met again in ``duplicate_ids``), so the rule holds by construction.
 
 
 def has_colon(id_: str) -> bool:
