@@ -23,6 +23,7 @@ from core.formats.inbound import (
     MAX_INBOUND_LINE_BYTES,
     format_inbound_line,
     has_colon,
+    has_control,
     write_inbound,
 )
 from core.formats.lines import (
@@ -74,6 +75,7 @@ __all__ = [
     "format_inbound_line",
     "group_batches",
     "has_colon",
+    "has_control",
     "inbound_name",
     "iter_file_chunks",
     "manifest_name",

@@ -37,6 +37,12 @@ def has_colon(id_: str) -> bool:
     return _COLON.search(id_) is not None
 
 
+def has_control(id_: str) -> bool:
+    """The ID holds a TAB, newline or other control character, which would break the
+    ``ID<TAB>segments`` line."""
+    return _BAD_ID_CHARS.search(id_) is not None
+
+
 def format_inbound_line(id_: str, segments: Sequence[str]) -> str:
     """``ID<TAB>seg1,seg2`` (no newline) for an AAM inbound file.
 
