@@ -26,7 +26,7 @@ from core.model import (
 from core.probe import Credentials, ProbeReport, probe
 from core.secrets import MASK
 from core.text import printable_name
-from core.website import fetch_page
+from core.website import Page, fetch_page
 from core.workflow import RunRecord, WorkflowStatus
 
 CheckStatus = Literal["pass", "warn", "fail", "skip"]
@@ -127,10 +127,10 @@ class Facts(Protocol):
 
 SecretResolver = Callable[[Account | DataSource, str], str]
 ProbeFn = Callable[..., ProbeReport]
-FetchFn = Callable[[str, float], str]
+FetchFn = Callable[[str, float], Page]
 
 
-def _default_fetch(url: str, timeout: float) -> str:
+def _default_fetch(url: str, timeout: float) -> Page:
     return fetch_page(url, timeout=timeout)
 
 

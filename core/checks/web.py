@@ -10,7 +10,7 @@ from core.dnscheck import check_tracking
 from core.model import (
     IdType,
 )
-from core.website import inspect_page, judge, read_page_file
+from core.website import judge_page, read_page_file
 
 
 def check_tracking_cname(run: CheckRun) -> Verdict:
@@ -40,10 +40,10 @@ def check_visitor_id(run: CheckRun) -> Verdict:
             "set [tracking] website (or website_file, a saved page, for offline checks)",
         )
     if tracking.website and not run.ctx.offline:
-        html = run.ctx.fetch(tracking.website, run.ctx.fetch_timeout)
+        page = run.ctx.fetch(tracking.website, run.ctx.fetch_timeout)
         source = tracking.website
     elif tracking.website_file:
-        html = read_page_file(tracking.website_file)
+        page = read_page_file(tracking.website_file)
         source = f"saved page {tracking.website_file}"
     else:
         return Verdict(
@@ -52,5 +52,5 @@ def check_visitor_id(run: CheckRun) -> Verdict:
             "run without --offline, or save the page and set tracking.website_file",
         )
     needs_declared = any(ds.id_type is IdType.DECLARED for ds in run.env.datasources)
-    verdict = judge(inspect_page(html), run.env.request.ims_org_id, needs_declared, source)
+    verdict = judge_page(page, run.env.request.ims_org_id, needs_declared, source)
     return Verdict(verdict.status, verdict.detail, verdict.fix)
