@@ -98,6 +98,27 @@ def test_online_dns_check_uses_the_given_nameserver(
     assert checks["tracking.cname"]["status"] == "pass", checks["tracking.cname"]
 
 
+def test_dns_lookups_follow_the_timeout_with_or_without_nameserver(
+    run_cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """``--timeout`` bounds the tracking check's DNS lookups, whatever the resolver."""
+    import socket
+
+    from usecases.doctor import dns_settings
+
+    assert dns_settings("", 8.0).timeout == 8.0 and not dns_settings("", 8.0).nameservers
+    chosen = dns_settings("127.0.0.1:5353", 0.5)
+    assert (chosen.nameservers, chosen.port, chosen.timeout) == (("127.0.0.1",), 5353, 0.5)
+    _import(run_cli, _toml(tmp_path))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        done = run_cli("doctor", "--json", "--timeout", "0.5", "--nameserver", f"127.0.0.1:{port}")
+    checks = {c["id"]: c for c in json.loads(done.out)["checks"]}
+    assert "no DNS answer within 0.5 s" in checks["tracking.cname"]["detail"], checks
+
+
 def test_bad_store_or_environment_exits_two(run_cli, tmp_path: Path, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = run_cli("doctor", "--offline")
     assert done.code == 2
