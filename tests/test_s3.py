@@ -3,6 +3,7 @@ probe stages, the transport, import and export through the CLI, and bad configur
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -170,6 +171,56 @@ def test_transport_lists_fetches_uploads_and_removes(
         assert files.remove("a.sync") is True
         assert files.remove("a.sync") is False
         assert not (box / "a.sync").exists()
+
+
+def test_a_download_over_the_maximum_is_refused_before_it_starts(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SFTP rule on S3 too: a listed size over MAX_DOWNLOAD_BYTES is refused, one at
+    the maximum reads whole."""
+    import core.transport.base
+
+    box = folder(s3_server, s3_bucket)
+    (box / "big.sync").write_bytes(b"9" * 41)
+    (box / "fits.sync").write_bytes(b"8" * 40)
+    monkeypatch.setattr(core.transport.base, "MAX_DOWNLOAD_BYTES", 40)
+    account = s3_account(s3_server, s3_bucket)
+    with open_transport(account, creds(s3_server.secret_key), None, 5.0) as files:  # type: ignore[arg-type]
+        with pytest.raises(ConnectionFailure) as caught, files.fetch("big.sync"):
+            pytest.fail("the download must not start")
+        assert "big.sync: 41 bytes is larger than the 40 bytes" in str(caught.value)
+        with files.fetch("fits.sync") as stream:
+            assert stream.read() == b"8" * 40
+
+
+def test_a_body_longer_than_its_listed_size_is_refused() -> None:
+    """A server sending more than the ContentLength it gave: the read stops there."""
+    from core.transport.s3 import _Body
+
+    class LongBody:
+        def __init__(self) -> None:
+            self.data = io.BytesIO(b"A" * 10 + b"B" * 5)
+            self.closed = False
+
+        def read(self, size: int = -1) -> bytes:
+            return self.data.read(size)
+
+        def close(self) -> None:
+            self.closed = True
+
+    wire = LongBody()
+    stream = _Body(wire, "x.sync", 10, 5.0)
+    got = b""
+    with pytest.raises(ConnectionFailure) as caught:
+        while block := stream.read(3):
+            got += block
+    assert got == b"A" * 10
+    assert "x.sync: the server sent more than the 10 bytes it listed" in str(caught.value)
+    stream.close()
+    assert wire.closed
+    whole = LongBody()
+    whole.data = io.BytesIO(b"A" * 10)
+    assert io.BufferedReader(_Body(whole, "y.sync", 10, 5.0)).read() == b"A" * 10
 
 
 def test_cancelled_multipart_upload_leaves_nothing(
