@@ -110,12 +110,64 @@ def test_missing_bucket_fails_bucket(s3_server: S3Server) -> None:
     assert "server" in hint
 
 
-def test_certificate_from_unknown_ca_fails_tls(s3_server: S3Server, s3_bucket: str) -> None:
+@pytest.fixture
+def no_ca_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No AWS_CA_BUNDLE nor OpenSSL override from the machine running the tests."""
+    for name in ("AWS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_certificate_from_unknown_ca_fails_tls(
+    s3_server: S3Server, s3_bucket: str, no_ca_settings: pytest.MonkeyPatch
+) -> None:
     for bundle in ("", str(s3_server.other_ca_file)):
         account = s3_account(s3_server, s3_bucket, ca_bundle=bundle)
         detail, hint = failed_at(run_probe(account, s3_server.secret_key), "tls")
         assert "not trusted" in detail
         assert "ca_bundle" in hint
+
+
+def test_aws_ca_bundle_is_trusted_when_ca_bundle_is_empty(
+    s3_server: S3Server, s3_bucket: str, no_ca_settings: pytest.MonkeyPatch
+) -> None:
+    """The throwaway CA through AWS_CA_BUNDLE: the tls stage and the transfers trust it;
+    without it, the tls stage fails with the "not trusted" hint; ca_bundle wins."""
+    (folder(s3_server, s3_bucket) / "trusted.sync").write_bytes(b"x")
+    account = s3_account(s3_server, s3_bucket, ca_bundle="")
+    detail, hint = failed_at(run_probe(account, s3_server.secret_key), "tls")
+    assert "not trusted" in detail and "ca_bundle" in hint
+    with pytest.raises(ConnectionFailure):
+        open_transport(account, creds(s3_server.secret_key), None, 5.0)  # type: ignore[arg-type]
+    no_ca_settings.setenv("AWS_CA_BUNDLE", str(s3_server.ca_file))
+    report = run_probe(account, s3_server.secret_key)
+    assert report.ok, [s.to_json() for s in report.stages]
+    assert "audiencectl-test-ca" in report.stage("tls").detail  # type: ignore[union-attr]
+    with open_transport(account, creds(s3_server.secret_key), None, 5.0) as files:  # type: ignore[arg-type]
+        assert "trusted.sync" in [f.name for f in files.list()]
+    no_ca_settings.setenv("AWS_CA_BUNDLE", str(s3_server.other_ca_file))
+    failed_at(run_probe(account, s3_server.secret_key), "tls")
+    assert run_probe(s3_account(s3_server, s3_bucket), s3_server.secret_key).ok  # ca_bundle wins
+    no_ca_settings.setenv("AWS_CA_BUNDLE", str(s3_server.ca_file.parent / "missing.pem"))
+    detail, hint = failed_at(run_probe(account, s3_server.secret_key), "tls")
+    assert "AWS_CA_BUNDLE" in detail and "AWS_CA_BUNDLE" in hint
+
+
+def test_the_system_ca_store_is_trusted_by_default(
+    s3_server: S3Server, s3_bucket: str, no_ca_settings: pytest.MonkeyPatch
+) -> None:
+    """No ca_bundle, no AWS_CA_BUNDLE: the system's CA store (here OpenSSL's default
+    file, pointed at the throwaway CA through SSL_CERT_FILE) is what TLS trusts."""
+    from core.probe.s3 import ca_source
+
+    (folder(s3_server, s3_bucket) / "system.sync").write_bytes(b"x")
+    account = s3_account(s3_server, s3_bucket, ca_bundle="")
+    no_ca_settings.setenv("SSL_CERT_FILE", str(s3_server.ca_file))
+    assert ca_source(account) == (str(s3_server.ca_file), "the system's CA store")
+    report = run_probe(account, s3_server.secret_key)
+    assert report.ok, [s.to_json() for s in report.stages]
+    with open_transport(account, creds(s3_server.secret_key), None, 5.0) as files:  # type: ignore[arg-type]
+        assert "system.sync" in [f.name for f in files.list()]
 
 
 def test_silent_port_fails_tls_within_the_timeout(
