@@ -490,6 +490,7 @@ def test_ids_with_a_control_character_are_skipped_not_fatal(tmp_path: Path) -> N
 def test_each_id_is_written_once_so_never_over_200_lines(tmp_path: Path) -> None:
     """AAM keeps the first 200 lines of an ID and drops the rest: an export writes one."""
     from core.export import make_codec, write_export
+
     ds = _clear_ds()
     ids = [f"P{n}" for n in range(200 + 50)]  # AAM's 200 lines per ID, and more
     profiles = _Profiles({p: ["SAME"] for p in ids} | {"Q": ["OTHER"]})
