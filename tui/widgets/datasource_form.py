@@ -75,7 +75,8 @@ CHANNELS = [
     ("Other", Channel.OTHER.value),
 ]
 
-SECRET_HELP = "hex, base64:…, env:NAME or file:PATH"
+#: Hex may be bare, ``0x…`` or Campaign's ``\\x…`` (core.cipher.parse_key).
+SECRET_HELP = "hex (bare, 0x… or Campaign's \\x…), base64:…, env:NAME or file:PATH"
 
 #: Resolves an ``env:``/``file:`` reference to its text (raises ``AudienceError``).
 SecretResolver = Callable[[Secret, str], str]
@@ -273,7 +274,7 @@ class DataSourceForm(VerticalScroll):
             box = self.query_one(f"#{field}", Input)
             box.value = ""
             box.placeholder = (
-                f"keep {secret.display()}; or hex, base64:…, env:NAME, file:PATH"
+                f"keep {secret.display()}; or hex (0x…, \\x…), base64:…, env:NAME, file:PATH"
                 if secret is not None
                 else SECRET_HELP
             )
