@@ -1,0 +1,131 @@
+"""Issue 15's checklist rules, each made to pass and made to fail over real stores.
+
+Reserved names (RFC 2606/6761), the service and priority findings, the direction
+by evidence and the manual checks. The ``World`` of tests/test_checks.py builds
+the environments.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from core.checks import run_checks
+from core.dnscheck import reserved_name
+from storage.checks import context_for
+from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
+from tests.test_checks import World, _status
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+# ----------------------------------------------------------------- reserved names
+
+
+@pytest.mark.parametrize(
+    ("host", "reserved"),
+    [
+        ("t.news.demo-retail.example", ".example"),
+        ("www.shop.test.", ".test"),
+        ("T.NEWS.BROKEN.INVALID", ".invalid"),
+        ("localhost", "localhost"),
+        ("app.localhost", "localhost"),
+        ("t.news.example.com", ""),  # example.com is a real, resolvable domain
+        ("www.shop.co.in", ""),
+        ("test.example.org", ""),
+        ("", ""),
+    ],
+)
+def test_reserved_name(host: str, reserved: str) -> None:
+    assert reserved_name(host) == reserved
+
+
+def test_reserved_tracking_server_skips_without_asking_dns(
+    world: World, dns_server: DnsServer
+) -> None:
+    env = world.save(world.toml().replace("t.news.example.com", "t.news.demo-retail.example"))
+    before = list(dns_server.queries)
+    result = world.run(env, "tracking.cname", dns=dns_server.settings)
+    assert result.status == "skip", _status(result)
+    assert ".example" in result.detail and "cannot be delegated" in result.detail
+    assert dns_server.queries == before, "a reserved name must not be looked up"
+
+
+def test_ordinary_tracking_server_is_still_asked_and_fails(
+    world: World, dns_server: DnsServer
+) -> None:
+    env = world.save(world.toml().replace("t.news.example.com", "t.gone.example.com"))
+    result = world.run(env, "tracking.cname", dns=dns_server.settings)
+    assert result.status == "fail", _status(result)
+    assert any("t.gone.example.com" in q for q in dns_server.queries)
+
+
+def test_reserved_website_reads_the_saved_page_and_never_fetches(world: World) -> None:
+    env = world.save(world.toml().replace("https://www.example.com", "https://www.shop.test"))
+
+    ctx = context_for(world.store, env, box=world.repo.box)
+
+    def no_fetch(url: str, timeout: float) -> str:
+        raise AssertionError(f"fetched {url}")
+
+    ctx.fetch = no_fetch
+    (result,) = run_checks(ctx, only=["website.visitor_id"])
+    assert result.status == "pass", _status(result)
+    assert "saved page" in result.detail and "not fetched" in result.detail
+
+
+def test_reserved_website_without_saved_page_skips_and_ordinary_one_is_fetched(
+    world: World,
+) -> None:
+
+    text = world.toml().replace("https://www.example.com", "http://localhost:8080/")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("website_file"))
+    env = world.save(text)
+    fetched: list[str] = []
+
+    def fetch(url: str, timeout: float) -> str:
+        fetched.append(url)
+        return "<html></html>"
+
+    ctx = context_for(world.store, env, box=world.repo.box)
+    ctx.fetch = fetch
+    (result,) = run_checks(ctx, only=["website.visitor_id"])
+    assert result.status == "skip", _status(result)
+    assert "localhost" in result.detail and fetched == []
+
+    env = world.save(text.replace("http://localhost:8080/", "https://www.example.com"))
+    ctx = context_for(world.store, env, box=world.repo.box)
+    ctx.fetch = fetch
+    (result,) = run_checks(ctx, only=["website.visitor_id"])
+    assert fetched == ["https://www.example.com"]
+    assert result.status == "fail", _status(result)
+
+
+def test_online_demo_checklist_shows_only_its_planted_findings(
+    tmp_path: Path, frozen_clock: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run online, the demo's reserved names are neither looked up nor fetched."""
+    from tests.test_demo import FINDINGS, installed
+
+    services, _ = installed(tmp_path / "demo")
+    try:
+
+        def no_network(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the demo's checklist must not touch the network")
+
+        monkeypatch.setattr(socket, "create_connection", no_network)
+        monkeypatch.setattr(socket.socket, "connect", no_network)
+        monkeypatch.setattr(socket, "getaddrinfo", no_network)
+        results = run_checks(context_for(services.store, services.env(), box=services.box))
+    finally:
+        services.close()
+    found = {r.id: r.status for r in results if r.status in ("warn", "fail")}
+    assert found == FINDINGS, [(r.id, r.detail) for r in results if r.id in found]
+    by_id = {r.id: r for r in results}
+    assert by_id["tracking.cname"].status == "skip"
+    assert by_id["website.visitor_id"].status == "pass"
