@@ -37,7 +37,7 @@ from tui.commands.demo import install_demo
 from usecases.importwf import run_import_pass
 from usecases.services import Services
 
-FINDINGS = {"datasource.priority": "fail", "workflow.import": "fail"}
+FINDINGS = {"datasource.priority": "warn", "workflow.import": "fail"}
 
 
 def installed(root: Path) -> tuple[Services, DemoWorkspace]:

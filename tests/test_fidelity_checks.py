@@ -129,3 +129,57 @@ def test_online_demo_checklist_shows_only_its_planted_findings(
     by_id = {r.id: r for r in results}
     assert by_id["tracking.cname"].status == "skip"
     assert by_id["website.visitor_id"].status == "pass"
+
+
+# ------------------------------------------------------------ service and priority
+
+VISITOR_DS = """
+[[datasources]]
+label = "Recipient - Visitor ID"
+alias = "{alias}"
+dpid = 14016
+destination_id = 46391
+priority = {priority}
+id_type = "visitor"
+"""
+
+
+def test_aes_with_people_core_service_fails_with_adobes_fix(world: World) -> None:
+    env = world.save(
+        world.toml().replace('ims_org_id = "', 'service = "Adobe Audience Manager"\nims_org_id = "')
+    )
+    result = world.run(env, "datasource.encryption")
+    assert result.status == "pass", _status(result)
+    env = world.save(
+        world.toml().replace('ims_org_id = "', 'service = "People core service"\nims_org_id = "')
+    )
+    result = world.run(env, "datasource.encryption")
+    assert result.status == "fail", _status(result)
+    assert "People core service" in result.detail and "'Recipient - Email'" in result.detail
+    assert "Adobe Audience Manager is required for encrypted declared IDs" in result.fix
+
+
+def test_hashed_source_with_people_core_service_passes(world: World) -> None:
+    text = world.toml().replace('ims_org_id = "', 'service = "People core service"\nims_org_id = "')
+    text = text.replace('transform = "aes"', 'transform = "sha256"')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("aes_"))
+    env = world.save(text)
+    result = world.run(env, "datasource.encryption")
+    assert result.status == "skip", _status(result)  # nothing encrypts: nothing to require
+
+
+def test_id_types_mixed_under_one_alias_fail(world: World) -> None:
+    env = world.save(world.toml() + VISITOR_DS.format(alias="Adobe Campaign", priority=5))
+    result = world.run(env, "datasource.priority")
+    assert result.status == "fail", _status(result)
+    assert "mixes ID types" in result.detail
+    assert "'Recipient - Visitor ID' (Visitor ID" in result.detail
+    assert "'Recipient - Email' (Declared ID email aes" in result.detail
+    assert "do not mix ID types" in result.fix
+
+
+def test_visitor_and_declared_under_their_own_aliases_pass(world: World) -> None:
+    env = world.save(world.toml() + VISITOR_DS.format(alias="Adobe Campaign Visitor", priority=10))
+    result = world.run(env, "datasource.priority")
+    assert result.status == "pass", _status(result)
+    assert "one ID type per alias" in result.detail

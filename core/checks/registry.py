@@ -112,7 +112,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     ),
     CheckSpec(
         "datasource.priority",
-        "Data source priorities distinct",
+        "One ID type per alias, distinct priorities",
         SECTIONS[2],
         "datasources",
         check_priority,
