@@ -183,3 +183,44 @@ def test_visitor_and_declared_under_their_own_aliases_pass(world: World) -> None
     result = world.run(env, "datasource.priority")
     assert result.status == "pass", _status(result)
     assert "one ID type per alias" in result.detail
+
+
+# ---------------------------------------------------------------- direction by files
+
+
+def _local_pair(world: World, imp: str, exp: str) -> tuple[Path, Path]:
+    a, b = world.tmp / imp, world.tmp / exp
+    a.mkdir(parents=True)
+    b.mkdir(parents=True)
+    return a, b
+
+
+def test_import_on_in_holding_aam_files_passes(world: World) -> None:
+    imp, exp = _local_pair(world, "sftp/in", "sftp/out")
+    (imp / "ftp_12345_67890_full_1500727351632-1.sync.gz").write_bytes(b"")
+    (imp / "ftp_12345_67890_full_1500727351632.info").write_text("{}")
+    env = world.save(imp=str(imp), exp=str(exp))
+    result = world.run(env, "account.direction", offline=True)
+    assert result.status == "pass", _status(result)
+    assert "the files in the folders agree" in result.detail
+    assert "ftp_12345_67890_full_1500727351632-1.sync.gz" in result.detail
+
+
+def test_campaign_exports_in_the_import_folder_fail_naming_them(world: World) -> None:
+    imp, exp = _local_pair(world, "aam/one", "aam/two")
+    (imp / "ftp_dpm_14016_1700000000.sync").write_bytes(b"")
+    (imp / "date=2026-11-02").mkdir()
+    env = world.save(imp=str(imp), exp=str(exp))
+    result = world.run(env, "account.direction", offline=True)
+    assert result.status == "fail", _status(result)
+    assert "ftp_dpm_14016_1700000000.sync" in result.detail
+    assert "date=2026-11-02/" in result.detail
+    assert "importSharedAudience" in result.fix
+
+
+def test_folder_words_alone_pass_with_a_note(world: World) -> None:
+    imp, exp = _local_pair(world, "x/inbound", "x/outbound")
+    env = world.save(imp=str(imp), exp=str(exp))
+    result = world.run(env, "account.direction", offline=True)
+    assert result.status == "pass", _status(result)
+    assert "note:" in result.detail
