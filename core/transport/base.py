@@ -23,6 +23,10 @@ Progress = Callable[[int, int], None]
 _PARTIAL = re.compile(r"^\..*\.part-[0-9a-f]{12}$|^\.audiencectl-probe-[0-9a-f]+\..*tmp$")
 
 
+#: Why a symbolic link in an account's folder (or given to the dry run) is never read.
+SYMLINK_REASON = "a symbolic link: never read (put the file itself in the folder)"
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A regular file in the account's folder; ``mtime`` in POSIX seconds."""
@@ -98,13 +102,16 @@ class FileTransport(ABC):
     """Files of one account's folder. Use as a context manager; ``close()`` is idempotent.
 
     ``list_rejected`` holds the names the last ``list()`` skipped because they
-    failed ``check_remote_name`` (made displayable by ``printable_name``).
+    failed ``check_remote_name`` (made displayable by ``printable_name``);
+    ``list_skipped`` holds ``(name, reason)`` for every file it left out (those
+    names, and symbolic links), for the reports that name each skipped file.
     """
 
     location: str
 
     def __init__(self) -> None:
         self.list_rejected: list[str] = []
+        self.list_skipped: list[tuple[str, str]] = []
 
     @abstractmethod
     def list(self) -> list[RemoteFile]:

@@ -14,6 +14,7 @@ from core.transport.base import (
     _PARTIAL,
     CHUNK,
     MAX_LISTING,
+    SYMLINK_REASON,
     FileTransport,
     Progress,
     RemoteFile,
@@ -61,6 +62,7 @@ class LocalTransport(FileTransport):
 
     def list(self) -> list[RemoteFile]:
         rejected: list[str] = []
+        skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         with self._errors("list", str(self.folder)), os.scandir(self.folder) as entries:
             for count, entry in enumerate(entries, start=1):
@@ -69,18 +71,24 @@ class LocalTransport(FileTransport):
                         f"endless listing: {self.folder} has more than {MAX_LISTING} entries",
                         "check the account's path",
                     )
+                if entry.is_symlink():
+                    skipped.append((printable_name(os.fsencode(entry.name)), SYMLINK_REASON))
+                    continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
                 try:
                     check_remote_name(entry.name)
-                except InputError:
-                    rejected.append(printable_name(os.fsencode(entry.name)))
+                except InputError as exc:
+                    shown = printable_name(os.fsencode(entry.name))
+                    rejected.append(shown)
+                    skipped.append((shown, f"{exc.message}: {exc.hint}"))
                     continue
                 if _PARTIAL.match(entry.name):
                     continue
                 info = entry.stat(follow_symlinks=False)
                 files.append(RemoteFile(entry.name, info.st_size, info.st_mtime))
         self.list_rejected = rejected
+        self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 
     @contextmanager

@@ -161,6 +161,7 @@ class S3Transport(FileTransport):
 
     def list(self) -> list[RemoteFile]:
         rejected: list[str] = []
+        skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         seen = 0
         token: str | None = None
@@ -188,8 +189,10 @@ class S3Transport(FileTransport):
                         continue  # a console's "folder" marker
                     try:
                         check_remote_name(name)
-                    except InputError:
-                        rejected.append(printable_name(name.encode("utf-8", "surrogateescape")))
+                    except InputError as exc:
+                        shown = printable_name(name.encode("utf-8", "surrogateescape"))
+                        rejected.append(shown)
+                        skipped.append((shown, f"{exc.message}: {exc.hint}"))
                         continue
                     if _PARTIAL.match(name):
                         continue
@@ -200,6 +203,7 @@ class S3Transport(FileTransport):
                 if not page.get("IsTruncated") or not token:
                     break
         self.list_rejected = rejected
+        self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 
     def fetch(self, name: str) -> AbstractContextManager[BinaryIO]:

@@ -21,6 +21,7 @@ from core.transport.base import (
     _PARTIAL,
     CHUNK,
     MAX_LISTING,
+    SYMLINK_REASON,
     FileTransport,
     Progress,
     RemoteFile,
@@ -148,6 +149,7 @@ class SftpTransport(FileTransport):
 
     def list(self) -> list[RemoteFile]:
         rejected: list[str] = []
+        skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         with self._errors("list", self.folder):
             for count, (raw, attr) in enumerate(self._readdir(self.folder), start=1):
@@ -156,18 +158,22 @@ class SftpTransport(FileTransport):
                         f"endless listing: {self.folder} returned more than {MAX_LISTING} entries",
                         "a broken server or the wrong folder; check remote_dir",
                     )
+                if attr.st_mode is not None and stat.S_ISLNK(attr.st_mode):
+                    skipped.append((printable_name(raw), SYMLINK_REASON))
                 if attr.st_mode is None or not stat.S_ISREG(attr.st_mode):
                     continue
                 name = raw.decode("utf-8", "surrogateescape")
                 try:
                     check_remote_name(name)
-                except InputError:
+                except InputError as exc:
                     rejected.append(printable_name(raw))
+                    skipped.append((printable_name(raw), f"{exc.message}: {exc.hint}"))
                     continue
                 if _PARTIAL.match(name):
                     continue
                 files.append(RemoteFile(name, attr.st_size or 0, float(attr.st_mtime or 0)))
         self.list_rejected = rejected
+        self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 
     @contextmanager
