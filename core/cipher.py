@@ -71,14 +71,13 @@ _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 
 KEY_HINT = (
     "a 128/192/256-bit AES key: 32, 48 or 64 hex characters (16, 24 or 32 bytes; bare, "
-    "or with a 0x or Campaign's \\x prefix), or base64:... of 16/24/32 bytes. Adobe's documentation is wrong here: it says "
-    "16/24/32 hex characters, which is only half a key"
+    "or with a 0x or Campaign's \\x prefix), or base64:... of 16/24/32 bytes. Adobe's "
+    "documentation is wrong here: it says 16/24/32 hex characters, which is only half a key"
 )
 IV_HINT = (
     "the IV is always 16 bytes: 32 hex characters (bare, 0x or \\x prefix), or base64:... "
-    "of 16 bytes, whatever "
-    "the key size. Adobe's documentation is wrong here: it says the IV has the same "
-    "length as the key"
+    "of 16 bytes, whatever the key size. Adobe's documentation is wrong here: it says the "
+    "IV has the same length as the key"
 )
 
 

@@ -7,16 +7,21 @@ the environments.
 
 from __future__ import annotations
 
+import json
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from core.checks import run_checks
 from core.dnscheck import reserved_name
-from storage.checks import context_for
+from core.errors import InputError
+from storage.checks import context_for, last_results
 from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
 from tests.test_checks import World, _status
+from usecases.checklist import confirm_check, unconfirm_check
+from usecases.services import Services
 
 
 @pytest.fixture
@@ -224,3 +229,109 @@ def test_folder_words_alone_pass_with_a_note(world: World) -> None:
     result = world.run(env, "account.direction", offline=True)
     assert result.status == "pass", _status(result)
     assert "note:" in result.detail
+
+
+# -------------------------------------------------------------------- manual checks
+
+
+def _services(world: World, env_name: str) -> Services:
+    return Services(db_path=world.store.path, env_name=env_name)
+
+
+def test_manual_checks_skip_until_confirmed_then_pass_with_who_when_note(
+    world: World, frozen_clock: object
+) -> None:
+    env = world.save()
+    result = world.run(env, "aam.merge_rule")
+    assert (result.status, result.manual) == ("skip", True)
+    assert "not confirmed yet" in result.detail and "Profile Merge Rules" in result.detail
+    assert "DPID 14016" in result.detail and "checklist confirm aam.merge_rule" in result.fix
+    services = _services(world, env.name)
+    try:
+        confirmed = confirm_check(services, "aam.merge_rule", "  rule  LAP\n incl 14016 ", "ana")
+    finally:
+        services.close()
+    assert confirmed.status == "pass", confirmed.detail
+    assert (
+        "confirmed by ana at 2026-" in confirmed.detail
+        and ": rule LAP incl 14016" in confirmed.detail
+    )
+    stored = {r.id: r for r in last_results(world.store, env.name)}
+    assert stored["aam.merge_rule"].status == "pass" and stored["aam.merge_rule"].manual
+    assert world.run(env, "aam.merge_rule").status == "pass"
+
+
+def test_a_confirmation_lapses_when_its_configuration_changes(world: World) -> None:
+    env = world.save()
+    services = _services(world, env.name)
+    try:
+        confirm_check(services, "aam.merge_rule", "", "ana")
+        confirm_check(services, "campaign.workflow_started", "started", "ana")
+    finally:
+        services.close()
+    # the DPID the merge rule concerns changes; the workflow's import account does not
+    env = world.save(world.toml().replace("dpid = 14016", "dpid = 14099"))
+    lapsed = world.run(env, "aam.merge_rule")
+    assert lapsed.status == "skip", _status(lapsed)
+    assert "confirmed by ana" in lapsed.detail and "lapsed" in lapsed.detail
+    assert world.run(env, "campaign.workflow_started").status == "pass"
+    # a label edit is not what the merge rule concerns: it would not lapse
+    env = world.save(
+        world.toml()
+        .replace("dpid = 14016", "dpid = 14099")
+        .replace('label = "Recipient - Email"', 'label = "Recipient - E-mail"')
+    )
+    assert world.run(env, "campaign.workflow_started").status == "pass"
+
+
+def test_unconfirm_returns_to_skip_and_other_checks_are_not_manual(world: World) -> None:
+    env = world.save()
+    services = _services(world, env.name)
+    try:
+        confirm_check(services, "campaign.permissions", "", "ana")
+        removed, result = unconfirm_check(services, "campaign.permissions")
+        assert removed and result.status == "skip"
+        removed, _ = unconfirm_check(services, "campaign.permissions")
+        assert not removed
+        with pytest.raises(InputError) as info:
+            confirm_check(services, "workflow.import")
+        assert "not a manual check" in info.value.message
+        assert "campaign.workflow_started" in (info.value.hint or "")
+        with pytest.raises(InputError):
+            confirm_check(services, "aam.merge_rule", "x" * 501)
+    finally:
+        services.close()
+    assert world.run(env, "workflow.import").manual is False
+    assert world.run(env, "workflow.import").to_json()["manual"] is False
+
+
+def test_manual_check_without_declared_sources_skips_as_not_applicable(world: World) -> None:
+    text = world.toml().replace('id_type = "declared"', 'id_type = "visitor"')
+    text = "\n".join(
+        line
+        for line in text.splitlines()
+        if not line.startswith(("reconciliation_key", "transform", "aes_", "channel"))
+    )
+    env = world.save(text)
+    result = world.run(env, "aam.merge_rule")
+    assert result.status == "skip" and "nothing to confirm" in result.detail
+
+
+def test_checklist_confirm_cli(run_cli, sample_toml: Path, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("config", "import", str(sample_toml)).code == 0
+    done = run_cli("checklist", "confirm", "campaign.workflow_started", "--note", "started")
+    assert done.code == 0, done.err
+    assert done.out.startswith("campaign.workflow_started: pass: confirmed by ")
+    doctor = json.loads(run_cli("doctor", "--offline", "--json").out)
+    by_id = {c["id"]: c for c in doctor["checks"]}
+    assert by_id["campaign.workflow_started"]["status"] == "pass"
+    assert by_id["campaign.workflow_started"]["manual"] is True
+    assert by_id["aam.merge_rule"] == {**by_id["aam.merge_rule"], "status": "skip", "manual": True}
+    assert by_id["workflow.import"]["manual"] is False
+    before = sqlite3.connect(db_path).execute("SELECT * FROM manual_confirmations").fetchall()
+    bad = run_cli("checklist", "confirm", "tracking.cname")
+    assert bad.code == 2 and "not a manual check" in bad.err and len(bad.err.splitlines()) == 1
+    after = sqlite3.connect(db_path).execute("SELECT * FROM manual_confirmations").fetchall()
+    assert before == after
+    gone = run_cli("checklist", "unconfirm", "campaign.workflow_started")
+    assert gone.code == 0 and "campaign.workflow_started: skip" in gone.out
