@@ -54,7 +54,10 @@ class ChecklistScreen(ConsoleScreen):
         # on the toolbar, labelled there: "Run all (a)", "offline (o)"
         Binding("a", "run_all", "Run all", id="checklist.run_all"),
         Binding("o", "toggle_offline", "Offline", id="checklist.offline"),
-        Binding("c", "confirm_manual", "Confirm (manual)", id="checklist.confirm"),
+        # not on the footer (F1 Help must stay visible at 80 columns): the row says "c: ..."
+        Binding(
+            "c", "confirm_manual", "Confirm a manual check", show=False, id="checklist.confirm"
+        ),
         # priority: the scrolling list would otherwise take the arrows
         Binding("down,j", "move(1)", "Next", show=False, priority=True, id="checklist.next"),
         Binding("up,k", "move(-1)", "Previous", show=False, priority=True, id="checklist.previous"),

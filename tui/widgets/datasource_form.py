@@ -76,7 +76,7 @@ CHANNELS = [
 ]
 
 #: Hex may be bare, ``0x…`` or Campaign's ``\\x…`` (core.cipher.parse_key).
-SECRET_HELP = "hex (bare, 0x… or Campaign's \\x…), base64:…, env:NAME or file:PATH"
+SECRET_HELP = "hex (or 0x…, \\x…), base64:…, env:NAME, file:PATH"
 
 #: Resolves an ``env:``/``file:`` reference to its text (raises ``AudienceError``).
 SecretResolver = Callable[[Secret, str], str]
@@ -274,7 +274,7 @@ class DataSourceForm(VerticalScroll):
             box = self.query_one(f"#{field}", Input)
             box.value = ""
             box.placeholder = (
-                f"keep {secret.display()}; or hex (0x…, \\x…), base64:…, env:NAME, file:PATH"
+                f"keep {secret.display()}; or hex, base64:…, env:NAME, file:PATH"
                 if secret is not None
                 else SECRET_HELP
             )
