@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from core.dnscheck import reserved_name
 from core.errors import InputError
 from storage.checks import context_for, last_results
 from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
-from tests.test_checks import World, _status
+from tests.sshd import Sshd, SshdWorld
+from tests.test_checks import World, _sftp_toml, _status
 from usecases.checklist import confirm_check, unconfirm_check
 from usecases.services import Services
 
@@ -335,3 +337,27 @@ def test_checklist_confirm_cli(run_cli, sample_toml: Path, db_path: Path) -> Non
     assert before == after
     gone = run_cli("checklist", "unconfirm", "campaign.workflow_started")
     assert gone.code == 0 and "campaign.workflow_started: skip" in gone.out
+
+
+@pytest.mark.sshd
+def test_direction_over_sftp_reads_the_listed_files(
+    world: World, sshd: Sshd, sshd_world: SshdWorld, chroot_dir: Callable[..., str]
+) -> None:
+    """Online, the import folder's listing (real sshd) is the evidence: Campaign's exports
+    and a date= folder in the import folder fail, naming them; AAM's files pass."""
+    wrong, right, outbox = chroot_dir(), chroot_dir(), chroot_dir()
+    local = sshd_world.disk(wrong)
+    (local / "ftp_dpm_14016_1700000000.sync").write_bytes(b"")
+    (local / "date=2026-11-02").mkdir()
+    (sshd_world.disk(right) / "ftp_46390_14016_iter_1449756724.sync").write_bytes(b"")
+    pin = sshd.host_key_fingerprint
+    env = world.save(_sftp_toml(world, sshd, sshd_world, wrong, outbox, pin))
+    result = world.run(env, "account.direction", probe_timeout=5)
+    assert result.status == "fail", _status(result)
+    assert "ftp_dpm_14016_1700000000.sync" in result.detail and "date=2026-11-02/" in result.detail
+    env = world.save(_sftp_toml(world, sshd, sshd_world, right, outbox, pin))
+    result = world.run(env, "account.direction", probe_timeout=5)
+    assert result.status == "pass", _status(result)
+    assert "ftp_46390_14016_iter_1449756724.sync" in result.detail
+    offline = world.run(env, "account.direction", offline=True)
+    assert offline.status == "pass" and "files in the folders agree" not in offline.detail
