@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 
 from core.checks import run_checks
+from core.direction import direction_findings
 from core.dnscheck import reserved_name
 from core.errors import InputError
+from core.model import Environment, Role
 from storage.checks import context_for, last_results
 from tests.dns_server import DnsServer, dns_server_fixture  # noqa: F401 (fixture)
+from tests.s3server import S3Server
 from tests.sshd import Sshd, SshdWorld
 from tests.test_checks import World, _sftp_toml, _status
 from usecases.checklist import confirm_check, unconfirm_check
@@ -361,3 +364,23 @@ def test_direction_over_sftp_reads_the_listed_files(
     assert "ftp_46390_14016_iter_1449756724.sync" in result.detail
     offline = world.run(env, "account.direction", offline=True)
     assert offline.status == "pass" and "files in the folders agree" not in offline.detail
+
+
+def test_s3_probe_keeps_the_listed_names_as_direction_evidence(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    """On S3 the folder is the prefix: its objects and its sub-prefixes (``date=``) are
+    what the probe saw; Campaign's exports under the import prefix fail."""
+    from tests.test_s3 import folder, run_probe, s3_account
+
+    box = folder(s3_server, s3_bucket)
+    (box / "ftp_dpm_14016_1700000000.sync").write_bytes(b"x\n")
+    (box / "date=2026-12-06").mkdir()
+    account = s3_account(s3_server, s3_bucket)
+    report = run_probe(account, s3_server.secret_key)
+    assert report.ok, [s.to_json() for s in report.stages]
+    assert set(report.seen) >= {"ftp_dpm_14016_1700000000.sync", "date=2026-12-06/"}
+    env = Environment("prod", import_account=account)
+    findings = direction_findings(env, {Role.IMPORT: report.seen})
+    assert [(f.code, f.level) for f in findings] == [("wrong_files", "fail")]
+    assert "s3://" in findings[0].message and "date=2026-12-06/" in findings[0].message
