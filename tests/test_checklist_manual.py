@@ -1,4 +1,5 @@
-"""The checklist's c key: confirm a manual check with a note, withdraw it, refuse others."""
+"""Console: the checklist's c key (confirm a manual check with a note, withdraw it, refuse
+others), and Campaign's ``\\x`` key form in the data-source form."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from pathlib import Path
 
 from textual.widgets import Input
 
+from core.cipher import parse_key
 from storage.checks import last_results
 from storage.confirmations import get_confirmation
 from tests.tui_helpers import app_for, services_with_sample, wait_until
 from tui.modals.prompt import PromptModal
 from tui.widgets.check_item import CheckItem
+from tui.widgets.datasource_form import SECRET_HELP
 
 
 async def test_c_confirms_a_manual_check_and_c_again_withdraws_it(db_path: Path) -> None:
@@ -64,3 +67,29 @@ async def test_escape_on_the_note_prompt_confirms_nothing(db_path: Path) -> None
         await pilot.pause()
         await app.workers.wait_for_complete()
         assert get_confirmation(services.store, env.name, "campaign.workflow_started") is None
+
+
+async def test_the_source_form_takes_campaigns_backslash_x_key_and_refuses_a_broken_one(
+    db_path: Path,
+) -> None:
+    """Keys pasted from Campaign (``\\x`` before every byte) save; a cut one is refused."""
+    from tests.test_datasources_screen import open_sources, text_of
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    key = bytes(range(0x10, 0x30))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_sources(pilot)
+        box = app.screen.query_one("#aes_key", Input)
+        assert "\\x" in SECRET_HELP
+        box.value = "".join(f"\\x{b:02x}" for b in key)[:-1]  # the last byte cut short
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "not hexadecimal" in text_of(app, "#aes_key-error")
+        box.value = "".join(f"\\x{b:02X}" for b in key)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert text_of(app, "#aes_key-error") == ""
+    env = services.repo.require(None)
+    ds = env.datasource("Recipient - Email")
+    assert parse_key(services.secret(env, ds, "aes_key")) == key
