@@ -121,7 +121,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, key)
     );
     """,
-    # 3: the website mistakes forensics found in an import run's misses (JSON list).
+    # 3: confirmations of the manual checks (who, when, note, and the fingerprint of the
+    # configuration each concerned: a changed configuration lapses it).
+    """
+    CREATE TABLE manual_confirmations (
+        env TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+        check_id TEXT NOT NULL,
+        who TEXT NOT NULL,
+        note TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (env, check_id)
+    );
+    """,
+    # 4: the website mistakes forensics found in an import run's misses (JSON list).
     """
     ALTER TABLE import_runs ADD COLUMN causes TEXT NOT NULL DEFAULT '[]';
     """,

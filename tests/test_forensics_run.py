@@ -29,7 +29,7 @@ from core.workflow import BatchWrite
 from storage.audiences import SqliteWorkflowStore
 from storage.db import Store
 from storage.repo import EnvironmentRepo
-from tests.test_forensics import (  # noqa: F401 - cryptojs is a fixture
+from tests.test_forensics import (
     IV_HEX,
     KEY_HEX,
     LONG,
@@ -40,7 +40,6 @@ from tests.test_forensics import (  # noqa: F401 - cryptojs is a fixture
     _node,
     _openssl,
     _openssl_cbc,
-    cryptojs,
 )
 
 DEST = 46391
@@ -111,7 +110,7 @@ def _lines_of(ids: list[str], chosen: list[str]) -> set[str]:
 
 
 @pytest.fixture
-def mixed(cryptojs: Path) -> tuple[list[str], dict[str, list[str]]]:  # noqa: F811
+def mixed(cryptojs: Path) -> tuple[list[str], dict[str, list[str]]]:
     """An audience file mixing five website mistakes, good IDs and true misses."""
     made = {
         "wrong_iv": _openssl_cbc(LONG[:7], WRONG_IV_HEX),
