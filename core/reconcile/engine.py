@@ -1,0 +1,466 @@
+"""The profile side of a run in DuckDB: each data source's index (lookup key ->
+profiles), built from a ``ProfileSource``, and the join of decoded keys with it.
+
+One in-process DuckDB database per run (``Engine``), nothing on disk, no extension
+ever installed or loaded. An index is a table ``(key, kid)`` of the distinct keys;
+``kid`` numbers a key, and ``ProfileIndex.single`` / ``multi`` give its profile
+id(s) in Python (they go into the segments' sets).
+
+Profiles reach DuckDB two ways:
+
+- a plain profiles CSV (no quote, CR or NUL; every line with the header's
+  number of fields; UTF-8) of an e-mail data source is read by DuckDB itself
+  (``read_csv``, every column as text) and normalized in SQL: ids trimmed of
+  the ASCII characters Python's ``str.strip`` removes, addresses trimmed the
+  same way, lower-cased and checked against ``core.normalize``'s ASCII pattern.
+  Rows holding any non-ASCII character are normalized in Python
+  (``IdCodec.profile_keys``), so every key equals ``core.normalize``'s. Anything
+  the SQL checks do not accept (duplicate or empty ids, blank lines, long
+  fields, a parse error) drops the result and takes the second way, whose
+  reader gives the same rows and the same error messages as ever;
+- every other source (the store's profiles, the visitor map, other channels,
+  CSV files with quotes...) in chunks from ``column_chunks`` /
+  ``visitor_chunks``, keys made by ``IdCodec.profile_keys`` in Python, handed
+  over as one text per chunk.
+
+A chunk of decoded keys comes as one newline-joined text (what the decoding
+process sends) and is joined with the index in one query; several chunks are
+joined at once by the run (``Reconciler``), so the number of queries stays small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import is_not
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from core.cipher import IdCodec
+from core.model import Channel
+from core.outcomes import Outcome
+from core.profiles import _BOM, ID_COLUMN, CsvProfiles, ProfilesCheck, _names, _plain_text
+
+__all__ = ["Engine", "ProfileIndex"]
+
+#: DuckDB settings: never download or load an extension; two threads (the machine's
+#: cores are shared with the decoding process, which does most of its work meanwhile).
+_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "enable_external_access": True,  # read_csv of the profiles file
+    "threads": 2,
+    "memory_limit": "1GB",
+}
+#: The ASCII characters ``str.strip`` removes that can be inside a plain CSV field
+#: (line breaks, CR and NUL never are).
+_ASCII_SPACE = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
+#: ``core.normalize._EMAIL_ASCII`` in RE2's syntax.
+_EMAIL_RE2 = r"[^@\x00-\x20\x7f]+@[^@.\x00-\x20\x7f]+(?:\.[^@.\x00-\x20\x7f]+)+"
+_POLL_SECONDS = 0.05
+_READ_BLOCK = 1 << 20
+
+
+@dataclass
+class _Found:
+    """One data source's answer for a list of lookup keys (positions in that list).
+
+    ``single[j]`` is the profile id when the key belongs to one profile (``hit[j]``),
+    ``multi`` maps positions to the ids of several profiles; ``done`` marks both.
+    ``failed`` holds the data source's outcome for IDs it could not decode;
+    ``decoded`` the positions decoded but not found.
+    """
+
+    single: np.ndarray  # object array: a profile id where ``hit``
+    hit: np.ndarray
+    multi: dict[int, list[str]]
+    done: np.ndarray
+    failed: dict[int, Outcome]
+    decoded: np.ndarray
+
+
+class ProfileIndex:
+    """One data source's lookup keys in DuckDB and, per key number, its profiles."""
+
+    def __init__(self, engine: Engine, table: str) -> None:
+        self.engine = engine
+        self.table = table
+        self.size = 0
+        self.single = np.empty(0, dtype=object)  # kid -> the pid (keys of one profile)
+        self.is_multi = np.empty(0, dtype=bool)
+        self.multi: dict[int, list[str]] = {}  # kid -> ids of several profiles
+
+    def kids(
+        self, keys: str | Sequence[str], count: int, misses: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each key's number in the index (``-1``: not found), for ``count`` keys given as
+        one newline-joined text or as a list (keys holding newlines); with ``misses``,
+        also the keys not found (an object array, ``None`` where found)."""
+        kids = np.full(count, -1, dtype=np.int64)
+        missed: np.ndarray | None = None
+        if misses:
+            missed = np.empty(count, dtype=object)
+        if not count:
+            return kids, missed
+        if not self.size:
+            if missed is not None:
+                missed[:] = keys.split("\n") if isinstance(keys, str) else list(keys)
+            return kids, missed
+        if isinstance(keys, str):
+            source, param = "string_split(?, chr(10))", keys
+        else:
+            source, param = "?::VARCHAR[]", list(keys)  # type: ignore[assignment]
+        queried = (
+            f"(SELECT unnest(s) AS key, generate_subscripts(s, 1) - 1 AS p FROM (SELECT {source}"
+            " AS s)) q"
+        )
+        if misses:
+            got = self.engine.execute(
+                f"SELECT q.p, coalesce(i.kid, -1) AS kid, CASE WHEN i.kid IS NULL THEN q.key END"
+                f" AS miss FROM {queried} LEFT JOIN {self.table} i USING (key)",
+                [param],
+            ).fetchnumpy()
+            at = got["p"].astype(np.int64)
+            kids[at] = got["kid"]
+            miss = got["miss"]
+            assert missed is not None
+            missed[at] = miss.filled(None) if isinstance(miss, np.ma.MaskedArray) else miss
+        else:
+            got = self.engine.execute(
+                f"SELECT q.p, i.kid FROM {queried} JOIN {self.table} i USING (key)", [param]
+            ).fetchnumpy()
+            kids[got["p"].astype(np.int64)] = got["kid"]
+        return kids, missed
+
+    def find(self, keys: Sequence[str]) -> np.ndarray:
+        """For each key, its key number in the index, or -1."""
+        keys = list(keys)
+        text = "\n".join(keys)
+        if text.count("\n") == len(keys) - 1:
+            return self.kids(text, len(keys))[0]
+        return self.kids(keys, len(keys))[0]
+
+    def contains(self, keys: Sequence[str]) -> list[bool]:
+        """Whether each key is some profile's key (one query for the whole list)."""
+        return (self.find(keys) >= 0).tolist()
+
+    def get(self, key: str) -> str | list[str] | None:
+        """The profile id of ``key`` (a list for several), or ``None``."""
+        k = int(self.find([key])[0])
+        if k < 0:
+            return None
+        return self.multi.get(k) or str(self.single[k])
+
+    def found(
+        self,
+        kids: np.ndarray,
+        outcomes: dict[int, Outcome],
+        shaped: Callable[[str], bool] | None,
+        key_at: Callable[[list[int]], list[str]],
+    ) -> _Found:
+        """The answer for one chunk's keys from their key numbers (``-1``: not found).
+
+        ``outcomes``: positions whose codec gave an outcome instead of a key;
+        ``shaped``: the codec's e-mail shape check, for keys it left unchecked
+        (only the keys not found need it: ``invalid_email`` when it fails);
+        ``key_at`` gives the keys at some positions.
+        """
+        at = kids
+        n = at.size
+        failed: dict[int, Outcome] = dict(outcomes)
+        is_outcome = np.zeros(n, dtype=bool)
+        if failed:
+            where = np.fromiter(failed, dtype=np.int64, count=len(failed))
+            is_outcome[where] = True
+            at[where] = -1  # an outcome is never a key, whatever its text
+        done = at >= 0
+        hit = done.copy()
+        multi: dict[int, list[str]] = {}
+        if self.multi:
+            shared = np.flatnonzero(done)
+            shared = shared[self.is_multi[at[shared]]]
+            if shared.size:
+                hit[shared] = False
+                pids_of = self.multi
+                pairs = zip(shared.tolist(), at[shared].tolist(), strict=True)
+                multi = {j: pids_of[k] for j, k in pairs}
+        single = np.empty(n, dtype=object)
+        single[hit] = self.single[at[hit]]
+        decoded = np.flatnonzero(~done & ~is_outcome)
+        if shaped is not None and decoded.size:
+            texts = key_at(decoded.tolist())
+            ok = np.fromiter(map(shaped, texts), dtype=bool, count=decoded.size)
+            if not ok.all():
+                invalid = Outcome.INVALID_EMAIL
+                failed.update(dict.fromkeys(decoded[~ok].tolist(), invalid))
+                decoded = decoded[ok]
+        return _Found(single, hit, multi, done, failed, decoded)
+
+
+class Engine:
+    """The run's DuckDB database (in memory) and the indexes built in it."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect(":memory:", config=dict(_CONFIG))
+        self.con.execute("SET enable_progress_bar = true")
+        self.con.execute("SET enable_progress_bar_print = false")
+        self._tables = 0
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
+
+    def execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    def watched(
+        self,
+        sql: str,
+        check: Callable[[], None],
+        progress: Callable[[float], None] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` in a thread; here, every 50 ms, ``check()`` (an exception from it
+        interrupts the query and is raised) and ``progress(fraction done)``."""
+        result: list[Any] = []
+        error: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                result.extend(self.con.execute(sql).fetchall())
+            except BaseException as exc:
+                error.append(exc)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        try:
+            while thread.is_alive():
+                thread.join(_POLL_SECONDS)
+                if not thread.is_alive():
+                    break
+                check()
+                if progress is not None:
+                    with contextlib.suppress(duckdb.Error):
+                        done = self.con.query_progress()
+                        if done >= 0:
+                            progress(done / 100)
+        except BaseException:
+            self.con.interrupt()
+            thread.join()
+            raise
+        if error:
+            raise error[0]
+        return result
+
+    def new_table(self) -> str:
+        self._tables += 1
+        return f"t{self._tables}"
+
+    # -- building an index ----------------------------------------------------------
+
+    def build(
+        self,
+        codec: IdCodec,
+        chunks: Iterable[tuple[list[str | None], list[str]]],
+        check: Callable[[], None],
+        rows_read: Callable[[int], None],
+    ) -> ProfileIndex:
+        """An index from ``(keys, profile ids)`` chunks (a ``None`` key is skipped)."""
+        raw = self.new_table()
+        self.execute(f"CREATE TEMP TABLE {raw} (key VARCHAR, pid VARCHAR)")
+        rows = 0
+        try:
+            for keys, pids in chunks:
+                check()
+                rows += len(pids)
+                self._insert(raw, keys, pids)
+                rows_read(rows)
+            return self._finish(raw, check)
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {raw}")
+
+    def _insert(self, raw: str, keys: Sequence[str | None], pids: Sequence[str]) -> None:
+        if None in keys:
+            present = list(map(is_not, keys, repeat(None)))
+            keys = list(compress(keys, present))
+            pids = list(compress(pids, present))
+        if not keys:
+            return
+        key_text, pid_text = "\n".join(keys), "\n".join(pids)  # type: ignore[arg-type]
+        if key_text.count("\n") == len(keys) - 1 and pid_text.count("\n") == len(pids) - 1:
+            self.execute(
+                f"INSERT INTO {raw} SELECT unnest(string_split(?, chr(10))),"
+                " unnest(string_split(?, chr(10)))",
+                [key_text, pid_text],
+            )
+        else:  # a key or an id holds a newline
+            self.execute(
+                f"INSERT INTO {raw} SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                [list(keys), list(pids)],
+            )
+
+    def _finish(self, raw: str, check: Callable[[], None]) -> ProfileIndex:
+        """The index of the ``(key, pid)`` rows of table ``raw``: distinct keys numbered,
+        keys of several profiles grouped (a profile once per key)."""
+        agg, table = self.new_table(), self.new_table()
+        self.watched(
+            f"CREATE TEMP TABLE {agg} AS SELECT key, count(DISTINCT pid) AS n, min(pid) AS pid"
+            f" FROM {raw} GROUP BY key",
+            check,
+        )
+        try:
+            got = self.execute(f"SELECT rowid, pid, n FROM {agg}").fetchnumpy()
+            check()
+            size = int(got["rowid"].size)
+            order = got["rowid"].astype(np.int64)
+            index = ProfileIndex(self, table)
+            index.size = size
+            index.single = np.empty(size, dtype=object)
+            index.single[order] = got["pid"]
+            index.is_multi = np.zeros(size, dtype=bool)
+            index.is_multi[order] = got["n"] > 1
+            del got
+            if index.is_multi.any():
+                rows = self.execute(
+                    f"SELECT a.rowid, list(DISTINCT r.pid) FROM {raw} r JOIN {agg} a"
+                    " USING (key) WHERE a.n > 1 GROUP BY a.rowid"
+                ).fetchall()
+                index.multi = {int(k): list(pids) for k, pids in rows}
+            self.watched(f"CREATE TEMP TABLE {table} AS SELECT key, rowid AS kid FROM {agg}", check)
+            return index
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {agg}")
+
+    # -- a plain profiles CSV read by DuckDB -------------------------------------------
+
+    def build_from_csv(
+        self,
+        codec: IdCodec,
+        source: CsvProfiles,
+        column: str,
+        check: Callable[[], None],
+        rows_read: Callable[[int], None],
+    ) -> ProfileIndex | None:
+        """The index of ``column`` of a plain profiles CSV read and normalized by DuckDB,
+        or ``None`` when the file or the data source is not one this path reads
+        exactly (the caller then reads it chunk by chunk)."""
+        if codec.visitor or codec.channel is not Channel.EMAIL or codec.transform.is_hash:
+            return None
+        columns = source.columns()
+        path = source.profiles_file.path
+        layout = _plain_layout(path, columns)
+        if layout is None:
+            return None
+        lines = layout
+        at, col = columns.index(ID_COLUMN), columns.index(column)
+        names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
+        longest = "greatest(" + ", ".join(f"strlen(c{i})" for i in range(len(columns))) + ")"
+        src, raw = self.new_table(), self.new_table()
+        literal = str(path).replace("'", "''")
+        space = _sql_text(_ASCII_SPACE)
+
+        def progress(done: float) -> None:
+            rows_read(int(lines * done))
+
+        try:
+            try:
+                self.watched(
+                    f"CREATE TEMP TABLE {src} AS SELECT row_number() OVER () AS seq,"
+                    f" coalesce(c{at}, '') AS id, coalesce(c{col}, '') AS v,"
+                    f" coalesce({longest}, 0) AS longest"
+                    f" FROM read_csv('{literal}', header = false, skip = 1, delim = ',',"
+                    " quote = '', escape = '', new_line = '\\n', all_varchar = true,"
+                    " auto_detect = false, strict_mode = true, null_padding = false,"
+                    f" ignore_errors = false, columns = {{{names}}})",
+                    check,
+                    progress,
+                )
+            except duckdb.Error:
+                return None
+            count, widest, odd = self.execute(
+                f"SELECT count(*), coalesce(max(longest), 0),"
+                f" count(*) FILTER (WHERE strlen(id) != length(id) OR strlen(v) != length(v))"
+                f" FROM {src}"
+            ).fetchone()  # type: ignore[misc]
+            if count != lines or widest > csv.field_size_limit():
+                return None  # blank lines (skipped by both readers), or a long field
+            check()
+            self.execute(
+                f"CREATE TEMP TABLE {raw} AS SELECT seq, trim(id, {space}) AS pid,"
+                f" lower(trim(v, {space})) AS key FROM {src}"
+                f" WHERE strlen(id) = length(id) AND strlen(v) = length(v)"
+            )
+            if odd:  # rows with non-ASCII text: Python's strip and lower
+                rows = self.execute(
+                    f"SELECT seq, id, v FROM {src}"
+                    " WHERE strlen(id) != length(id) OR strlen(v) != length(v)"
+                ).fetchall()
+                seqs = [r[0] for r in rows]
+                pids = [r[1].strip() for r in rows]
+                keys = codec.profile_keys([r[2] for r in rows])
+                self.execute(
+                    f"INSERT INTO {raw} SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]),"
+                    " unnest(?::VARCHAR[])",
+                    [seqs, pids, [k if k is not None else "" for k in keys]],
+                )
+            self.execute(f"DROP TABLE {src}")
+            total, distinct, empty = self.execute(
+                f"SELECT count(*), count(DISTINCT pid), count(*) FILTER (WHERE pid = '') FROM {raw}"
+            ).fetchone()  # type: ignore[misc]
+            if empty or distinct != total:
+                return None  # the reader chunk by chunk names the line
+            check()
+            self.execute(
+                f"DELETE FROM {raw} WHERE key = '' OR NOT (strlen(key) != length(key)"
+                f" OR regexp_full_match(key, '{_EMAIL_RE2}'))"
+            )
+            index = self._finish(raw, check)
+            if source.visitors_file is None and source._check is None:
+                source._check = ProfilesCheck(int(count), 0, tuple(columns))
+            rows_read(int(count))
+            return index
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {src}")
+            self.execute(f"DROP TABLE IF EXISTS {raw}")
+
+
+def _sql_text(text: str) -> str:
+    """``text`` as an SQL string expression (control characters through ``chr``)."""
+    return " || ".join(f"chr({ord(c)})" for c in text)
+
+
+def _plain_layout(path: Path, columns: list[str]) -> int | None:
+    """The number of data lines of a profiles CSV that DuckDB reads as the csv module
+    does: its header plain and equal to ``columns`` (at least two), no quote, CR or
+    NUL anywhere. ``None`` otherwise (or when it cannot be read)."""
+    if len(columns) < 2:
+        return None
+    try:
+        handle = path.open("rb")
+    except OSError:
+        return None
+    with handle:
+        try:
+            head = handle.readline()
+            text = _plain_text(head.removeprefix(_BOM).removesuffix(b"\n"))
+            if text is None or _names(text) != columns or not head.endswith(b"\n"):
+                return None
+            breaks = 0
+            last = b"\n"
+            while True:
+                block = handle.read(_READ_BLOCK)
+                if not block:
+                    break
+                if b'"' in block or b"\r" in block or b"\x00" in block:
+                    return None
+                breaks += block.count(b"\n")
+                last = block[-1:]
+        except OSError:
+            return None
+    return breaks + (0 if last == b"\n" else 1)
