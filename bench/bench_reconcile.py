@@ -240,13 +240,20 @@ def run_baseline(profiles_csv: Path, audience: Path) -> dict[str, Any]:
 def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     """``core.reconcile`` through its public API with ``CsvProfiles``, timed.
 
-    The index is built lazily when the batch starts; the profile column's
-    generator is exhausted right after the last rows went into the index: that
-    moment marks the end of profile loading.
+    The index is built lazily when the batch starts; the run reports it ready
+    (``indexing`` with ``done``) right after: that moment marks the end of
+    profile loading.
     """
     from core.model import DataSource, Environment, Transform
     from core.profiles import CsvProfiles
-    from core.reconcile import AudienceFile, BatchInput, build_codecs, reconcile_batches, summarize
+    from core.reconcile import (
+        AudienceFile,
+        BatchInput,
+        IndexProgress,
+        build_codecs,
+        reconcile_batches,
+        summarize,
+    )
     from core.secrets import Secret
 
     ds = DataSource(
@@ -265,15 +272,15 @@ def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     env = Environment(name="bench", datasources=(ds,))
     marks: list[float] = []
 
-    class TimedProfiles(CsvProfiles):
-        def column_chunks(self, column: str) -> Any:
-            yield from super().column_chunks(column)
+    def indexing(step: IndexProgress) -> None:
+        if step.done:
             marks.append(time.perf_counter())
 
     start = time.perf_counter()
     codecs = build_codecs(env, lambda d, f: getattr(d, f).ref)
     batch = BatchInput("bench", "full", DESTINATION, (AudienceFile.from_path(audience),))
-    summary = summarize(reconcile_batches([batch], env, codecs, TimedProfiles(profiles_csv)))
+    results = reconcile_batches([batch], env, codecs, CsvProfiles(profiles_csv), indexing=indexing)
+    summary = summarize(results)
     end = time.perf_counter()
     segments = {s: (r.members, r.removed) for s, r in summary.segments.items()}
     answer = _answer(

@@ -59,9 +59,6 @@ _CONFIG = {
     "threads": 2,
     "memory_limit": "1GB",
 }
-#: The ASCII characters ``str.strip`` removes that can be inside a plain CSV field
-#: (line breaks, CR and NUL never are).
-_ASCII_SPACE = " \t\x0b\x0c\x1c\x1d\x1e\x1f"
 #: ``core.normalize._EMAIL_ASCII`` in RE2's syntax.
 _EMAIL_RE2 = r"[^@\x00-\x20\x7f]+@[^@.\x00-\x20\x7f]+(?:\.[^@.\x00-\x20\x7f]+)+"
 _POLL_SECONDS = 0.05
@@ -270,8 +267,12 @@ class Engine:
         chunks: Iterable[tuple[list[str | None], list[str]]],
         check: Callable[[], None],
         rows_read: Callable[[int], None],
+        *,
+        distinct_pids: bool = True,
     ) -> ProfileIndex:
-        """An index from ``(keys, profile ids)`` chunks (a ``None`` key is skipped)."""
+        """An index from ``(keys, profile ids)`` chunks (a ``None`` key is skipped).
+        ``distinct_pids=False`` when no ``(key, pid)`` pair can come twice (each
+        profile has one value of a column)."""
         raw = self.new_table()
         self.execute(f"CREATE TEMP TABLE {raw} (key VARCHAR, pid VARCHAR)")
         rows = 0
@@ -281,7 +282,7 @@ class Engine:
                 rows += len(pids)
                 self._insert(raw, keys, pids)
                 rows_read(rows)
-            return self._finish(raw, check)
+            return self._finish(raw, check, distinct_pids)
         finally:
             self.execute(f"DROP TABLE IF EXISTS {raw}")
 
@@ -295,22 +296,28 @@ class Engine:
         key_text, pid_text = "\n".join(keys), "\n".join(pids)  # type: ignore[arg-type]
         if key_text.count("\n") == len(keys) - 1 and pid_text.count("\n") == len(pids) - 1:
             self.execute(
-                f"INSERT INTO {raw} SELECT unnest(string_split(?, chr(10))),"
+                f"INSERT INTO {raw} (key, pid) SELECT unnest(string_split(?, chr(10))),"
                 " unnest(string_split(?, chr(10)))",
                 [key_text, pid_text],
             )
         else:  # a key or an id holds a newline
             self.execute(
-                f"INSERT INTO {raw} SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                f"INSERT INTO {raw} (key, pid) SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
                 [list(keys), list(pids)],
             )
 
-    def _finish(self, raw: str, check: Callable[[], None]) -> ProfileIndex:
+    def _finish(
+        self, raw: str, check: Callable[[], None], distinct_pids: bool = True
+    ) -> ProfileIndex:
         """The index of the ``(key, pid)`` rows of table ``raw``: distinct keys numbered,
-        keys of several profiles grouped (a profile once per key)."""
+        keys of several profiles grouped (a profile once per key). ``distinct_pids``
+        when a ``(key, pid)`` pair may come more than once."""
         agg, table = self.new_table(), self.new_table()
+        # ``distinct_pids``: a pair may come twice (a visitor map); each profile
+        # has one value of a column, so there it need not be counted distinctly.
+        count = "count(DISTINCT pid)" if distinct_pids else "count(*)"
         self.watched(
-            f"CREATE TEMP TABLE {agg} AS SELECT key, count(DISTINCT pid) AS n, min(pid) AS pid"
+            f"CREATE TEMP TABLE {agg} AS SELECT key, {count} AS n, any_value(pid) AS pid"
             f" FROM {raw} GROUP BY key",
             check,
         )
@@ -360,10 +367,16 @@ class Engine:
         lines = layout
         at, col = columns.index(ID_COLUMN), columns.index(column)
         names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
-        longest = "greatest(" + ", ".join(f"strlen(c{i})" for i in range(len(columns))) + ")"
         src, raw = self.new_table(), self.new_table()
         literal = str(path).replace("'", "''")
-        space = _sql_text(_ASCII_SPACE)
+        # Rows whose id or value is not ASCII, or starts or ends with a character
+        # ``str.strip`` may remove (all of them in ASCII are at most 32), are made
+        # in Python; the others need no trimming.
+        odd = (
+            "strlen(id) != length(id) OR strlen(v) != length(v) OR ascii(id) <= 32"
+            " OR ascii(right(id, 1)) <= 32 OR (v != '' AND (ascii(v) <= 32"
+            " OR ascii(right(v, 1)) <= 32))"
+        )
 
         def progress(done: float) -> None:
             rows_read(int(lines * done))
@@ -371,56 +384,49 @@ class Engine:
         try:
             try:
                 self.watched(
-                    f"CREATE TEMP TABLE {src} AS SELECT row_number() OVER () AS seq,"
-                    f" coalesce(c{at}, '') AS id, coalesce(c{col}, '') AS v,"
-                    f" coalesce({longest}, 0) AS longest"
+                    f"CREATE TEMP TABLE {src} AS SELECT *, {odd} AS odd FROM (SELECT"
+                    f" coalesce(c{at}, '') AS id, coalesce(c{col}, '') AS v"
                     f" FROM read_csv('{literal}', header = false, skip = 1, delim = ',',"
                     " quote = '', escape = '', new_line = '\\n', all_varchar = true,"
                     " auto_detect = false, strict_mode = true, null_padding = false,"
-                    f" ignore_errors = false, columns = {{{names}}})",
+                    f" ignore_errors = false, columns = {{{names}}}))",
                     check,
                     progress,
                 )
             except duckdb.Error:
                 return None
-            count, widest, odd = self.execute(
-                f"SELECT count(*), coalesce(max(longest), 0),"
-                f" count(*) FILTER (WHERE strlen(id) != length(id) OR strlen(v) != length(v))"
-                f" FROM {src}"
+            count, distinct, odd_rows = self.execute(
+                f"SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE odd) FROM {src}"
             ).fetchone()  # type: ignore[misc]
-            if count != lines or widest > csv.field_size_limit():
-                return None  # blank lines (skipped by both readers), or a long field
+            if count != lines or distinct != count:
+                # Blank lines (skipped by both readers) or ids used twice: the reader
+                # chunk by chunk counts the lines and names the duplicate.
+                return None
             check()
-            self.execute(
-                f"CREATE TEMP TABLE {raw} AS SELECT seq, trim(id, {space}) AS pid,"
-                f" lower(trim(v, {space})) AS key FROM {src}"
-                f" WHERE strlen(id) = length(id) AND strlen(v) = length(v)"
+            self.watched(
+                f"CREATE TEMP TABLE {raw} AS SELECT key, id AS pid FROM (SELECT id,"
+                f" lower(v) AS key FROM {src} WHERE NOT odd AND v != '')"
+                f" WHERE regexp_full_match(key, '{_EMAIL_RE2}')",
+                check,
             )
-            if odd:  # rows with non-ASCII text: Python's strip and lower
-                rows = self.execute(
-                    f"SELECT seq, id, v FROM {src}"
-                    " WHERE strlen(id) != length(id) OR strlen(v) != length(v)"
-                ).fetchall()
-                seqs = [r[0] for r in rows]
-                pids = [r[1].strip() for r in rows]
-                keys = codec.profile_keys([r[2] for r in rows])
-                self.execute(
-                    f"INSERT INTO {raw} SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]),"
-                    " unnest(?::VARCHAR[])",
-                    [seqs, pids, [k if k is not None else "" for k in keys]],
-                )
+            if odd_rows:  # Python's strip and lower
+                rows = self.execute(f"SELECT id, v FROM {src} WHERE odd").fetchall()
+                pids = [r[0].strip() for r in rows]
+                if "" in pids:
+                    return None  # an empty id
+                self._insert(raw, codec.profile_keys([r[1] for r in rows]), pids)
+                if any(pid != r[0] for pid, r in zip(pids, rows, strict=True)):
+                    # Ids trimmed here may now equal others: all of them counted again.
+                    (unique,) = self.execute(
+                        f"SELECT count(DISTINCT x) FROM (SELECT id AS x FROM {src} WHERE NOT odd"
+                        " UNION ALL SELECT unnest(?::VARCHAR[]))",
+                        [pids],
+                    ).fetchone()  # type: ignore[misc]
+                    if unique != count:
+                        return None
             self.execute(f"DROP TABLE {src}")
-            total, distinct, empty = self.execute(
-                f"SELECT count(*), count(DISTINCT pid), count(*) FILTER (WHERE pid = '') FROM {raw}"
-            ).fetchone()  # type: ignore[misc]
-            if empty or distinct != total:
-                return None  # the reader chunk by chunk names the line
             check()
-            self.execute(
-                f"DELETE FROM {raw} WHERE key = '' OR NOT (strlen(key) != length(key)"
-                f" OR regexp_full_match(key, '{_EMAIL_RE2}'))"
-            )
-            index = self._finish(raw, check)
+            index = self._finish(raw, check, distinct_pids=False)
             if source.visitors_file is None and source._check is None:
                 source._check = ProfilesCheck(int(count), 0, tuple(columns))
             rows_read(int(count))
@@ -428,11 +434,6 @@ class Engine:
         finally:
             self.execute(f"DROP TABLE IF EXISTS {src}")
             self.execute(f"DROP TABLE IF EXISTS {raw}")
-
-
-def _sql_text(text: str) -> str:
-    """``text`` as an SQL string expression (control characters through ``chr``)."""
-    return " || ".join(f"chr({ord(c)})" for c in text)
 
 
 def _plain_layout(path: Path, columns: list[str]) -> int | None:
@@ -453,12 +454,19 @@ def _plain_layout(path: Path, columns: list[str]) -> int | None:
                 return None
             breaks = 0
             last = b"\n"
+            # A line longer than the csv module's field limit covers a whole aligned
+            # piece of half that size: no such piece may lack a line break.
+            half = max(1, csv.field_size_limit() // 2)
             while True:
                 block = handle.read(_READ_BLOCK)
                 if not block:
                     break
                 if b'"' in block or b"\r" in block or b"\x00" in block:
                     return None
+                if len(block) > half:
+                    for start in range(0, len(block) - half + 1, half):
+                        if block.find(b"\n", start, start + half) < 0:
+                            return None
                 breaks += block.count(b"\n")
                 last = block[-1:]
         except OSError:

@@ -195,7 +195,10 @@ class Reconciler:
                 for pids, values in self.profiles.column_chunks(column)
             )
         if index is None:
-            index = engine.build(codec, chunks, self.check_cancelled, rows_read)
+            visitors = ds.id_type is IdType.VISITOR  # a pair may be listed twice
+            index = engine.build(
+                codec, chunks, self.check_cancelled, rows_read, distinct_pids=visitors
+            )
         self.indexes[ds.label] = index
         self._indexed(ds, self._rows.get(ds.label, 0), done=True)
         return index
