@@ -310,12 +310,12 @@ def child(which: str, profiles_csv: Path, audience: Path) -> None:
     print(json.dumps(result))
 
 
-def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
-    """One child process; its parsed JSON result."""
+def spawn(which: str, profiles_csv: Path, audience: Path, root: Path = ROOT) -> dict[str, Any]:
+    """One child process (``ours`` of the checkout at ``root``); its parsed JSON result."""
     proc = subprocess.run(
         [
             sys.executable,
-            __file__,
+            str(root / "bench" / "bench_reconcile.py"),
             "--child",
             which,
             "--profiles-csv",
@@ -326,7 +326,7 @@ def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=root,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{which} child failed:\n{proc.stderr}")
@@ -344,6 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=("baseline", "ours"), help="run one side only")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout of the project (e.g. the previous version): its `ours` runs "
+        "too, as `before`, in the same rounds",
+    )
     parser.add_argument("--child", choices=("baseline", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--profiles-csv", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--audience", type=Path, help=argparse.SUPPRESS)
@@ -364,10 +370,15 @@ def main(argv: list[str] | None = None) -> int:
         "each in a fresh child process"
     )
     sides = [args.only] if args.only else ["baseline", "ours"]
+    if args.before is not None:
+        sides.insert(-1 if "ours" in sides else len(sides), "before")
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for round_no in range(1, args.rounds + 1):
         for side in sides:
-            got = spawn(side, profiles_csv, audience)
+            if side == "before":
+                got = spawn("ours", profiles_csv, audience, args.before.resolve())
+            else:
+                got = spawn(side, profiles_csv, audience)
             results[side].append(got)
             print(
                 f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
@@ -402,12 +413,14 @@ def main(argv: list[str] | None = None) -> int:
             f"peak RSS {b['rss']:.0f} MB"
             + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else "")
         )
-    if len(sides) == 2:
-        base, ours = best["baseline"], best["ours"]
-        ratios = [base[k] / ours[k] for k in ("total", "audience", "profiles")]
+    base = best.get("baseline")
+    for side in ("before", "ours"):
+        if base is None or side not in best:
+            continue
+        ratios = [base[k] / best[side][k] for k in ("total", "audience", "profiles")]
         print(
-            "ratio (baseline / ours, best times): end to end {:.1f}x, audience part {:.1f}x, "
-            "profile part {:.1f}x".format(*ratios)
+            f"ratio (baseline / {side}, best times): end to end {{:.1f}}x, audience part "
+            "{:.1f}x, profile part {:.1f}x".format(*ratios)
         )
     return 0
 

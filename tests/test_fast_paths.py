@@ -933,3 +933,34 @@ def test_profiles_csv_in_duckdb_equals_the_reader(
                 assert fast is not None  # a plain valid file is read by DuckDB
     finally:
         engine.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(
+        st.one_of(
+            st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=12),
+            st.from_regex(r"[a-z0-9.@\x00-\x20\x7f]{0,12}", fullmatch=True),
+            st.text(max_size=12).map(lambda t: t.strip().lower()),
+        ),
+        max_size=30,
+    )
+)
+def test_shape_check_in_duckdb_equals_python(keys: list[str]) -> None:
+    """The e-mail shape of keys not found, checked in DuckDB (``ProfileIndex.kids``),
+    is ``is_email_key``'s for every ASCII key and for every key that has the shape
+    (the codec checked all the others before: they are outcomes, never keys)."""
+    keys = [k for k in keys if k.isascii() or _EMAIL.fullmatch(k)]
+    engine = Engine()
+    try:
+        index = _build(engine, [(["someone@example.com"], ["P1"])])
+        kids, shaped = index.kids(keys, len(keys), shape=True)
+        assert shaped is not None
+        assert kids.tolist() == [0 if k == "someone@example.com" else -1 for k in keys]
+        expected = [k == "someone@example.com" or bool(_EMAIL.fullmatch(k)) for k in keys]
+        assert shaped.tolist() == expected
+        text = "\n".join(keys)
+        if keys and text.count("\n") == len(keys) - 1:
+            assert index.kids(text, len(keys), shape=True)[1].tolist() == expected  # type: ignore[union-attr]
+    finally:
+        engine.close()

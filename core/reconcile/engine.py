@@ -95,21 +95,21 @@ class ProfileIndex:
         self.multi: dict[int, list[str]] = {}  # kid -> ids of several profiles
 
     def kids(
-        self, keys: str | Sequence[str], count: int, misses: bool = False
+        self, keys: str | Sequence[str], count: int, shape: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Each key's number in the index (``-1``: not found), for ``count`` keys given as
-        one newline-joined text or as a list (keys holding newlines); with ``misses``,
-        also the keys not found (an object array, ``None`` where found)."""
+        one newline-joined text or as a list (keys holding newlines).
+
+        With ``shape``, also whether each key not found is shaped like an e-mail
+        address (``True`` for keys found), checked in the same query with
+        ``core.normalize``'s ASCII pattern: this is for the keys of a codec that
+        defers its shape check (``IdCodec.defers_shape_check``), whose unchecked
+        keys are printable ASCII, where that pattern is ``is_email_key``; its
+        other keys were checked already, so both checks accept them.
+        """
         kids = np.full(count, -1, dtype=np.int64)
-        missed: np.ndarray | None = None
-        if misses:
-            missed = np.empty(count, dtype=object)
-        if not count:
-            return kids, missed
-        if not self.size:
-            if missed is not None:
-                missed[:] = keys.split("\n") if isinstance(keys, str) else list(keys)
-            return kids, missed
+        if not count or (not self.size and not shape):
+            return kids, np.ones(count, dtype=bool) if shape else None
         if isinstance(keys, str):
             source, param = "string_split(?, chr(10))", keys
         else:
@@ -118,23 +118,23 @@ class ProfileIndex:
             f"(SELECT unnest(s) AS key, generate_subscripts(s, 1) - 1 AS p FROM (SELECT {source}"
             " AS s)) q"
         )
-        if misses:
+        if shape:
             got = self.engine.execute(
-                f"SELECT q.p, coalesce(i.kid, -1) AS kid, CASE WHEN i.kid IS NULL THEN q.key END"
-                f" AS miss FROM {queried} LEFT JOIN {self.table} i USING (key)",
+                f"SELECT q.p, coalesce(i.kid, -1) AS kid, i.kid IS NOT NULL OR"
+                f" regexp_full_match(q.key, '{_EMAIL_RE2}') AS shaped FROM {queried}"
+                f" LEFT JOIN {self.table} i USING (key)",
                 [param],
             ).fetchnumpy()
             at = got["p"].astype(np.int64)
             kids[at] = got["kid"]
-            miss = got["miss"]
-            assert missed is not None
-            missed[at] = miss.filled(None) if isinstance(miss, np.ma.MaskedArray) else miss
-        else:
-            got = self.engine.execute(
-                f"SELECT q.p, i.kid FROM {queried} JOIN {self.table} i USING (key)", [param]
-            ).fetchnumpy()
-            kids[got["p"].astype(np.int64)] = got["kid"]
-        return kids, missed
+            shaped = np.empty(count, dtype=bool)
+            shaped[at] = got["shaped"]
+            return kids, shaped
+        got = self.engine.execute(
+            f"SELECT q.p, i.kid FROM {queried} JOIN {self.table} i USING (key)", [param]
+        ).fetchnumpy()
+        kids[got["p"].astype(np.int64)] = got["kid"]
+        return kids, None
 
     def find(self, keys: Sequence[str]) -> np.ndarray:
         """For each key, its key number in the index, or -1."""
@@ -159,15 +159,13 @@ class ProfileIndex:
         self,
         kids: np.ndarray,
         outcomes: dict[int, Outcome],
-        shaped: Callable[[str], bool] | None,
-        key_at: Callable[[list[int]], list[str]],
+        shaped: np.ndarray | None,
     ) -> _Found:
         """The answer for one chunk's keys from their key numbers (``-1``: not found).
 
         ``outcomes``: positions whose codec gave an outcome instead of a key;
-        ``shaped``: the codec's e-mail shape check, for keys it left unchecked
-        (only the keys not found need it: ``invalid_email`` when it fails);
-        ``key_at`` gives the keys at some positions.
+        ``shaped``: for a codec that leaves the e-mail shape check to the lookup,
+        whether each key not found has it (``invalid_email`` when not; see ``kids``).
         """
         at = kids
         n = at.size
@@ -192,8 +190,7 @@ class ProfileIndex:
         single[hit] = self.single[at[hit]]
         decoded = np.flatnonzero(~done & ~is_outcome)
         if shaped is not None and decoded.size:
-            texts = key_at(decoded.tolist())
-            ok = np.fromiter(map(shaped, texts), dtype=bool, count=decoded.size)
+            ok = shaped[decoded]
             if not ok.all():
                 invalid = Outcome.INVALID_EMAIL
                 failed.update(dict.fromkeys(decoded[~ok].tolist(), invalid))

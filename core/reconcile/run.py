@@ -343,11 +343,10 @@ class Reconciler:
                 groups.name_all(segments)
                 failed: dict[int, Outcome] = {}  # position -> first data source's outcome
                 decoded: set[int] = set()  # positions some data source could decode
-                for step, (codec, index) in enumerate(steps):
+                for step, (_, index) in enumerate(steps):
                     if not pending.size:
                         break
-                    kids, missed, outs = joined[step][c]
-                    shaped = codec.is_shaped if codec.defers_shape_check else None
+                    kids, shaped, outs = joined[step][c]
                     if pending.size != count:
                         kids = kids[pending]
                         keep = np.zeros(count, dtype=bool)
@@ -355,11 +354,11 @@ class Reconciler:
                         wanted = [j for j in outs if keep[j]]
                         rel = np.searchsorted(pending, wanted).tolist() if wanted else []
                         outs = {r: outs[j] for r, j in zip(rel, wanted, strict=True)}
-                        if missed is not None:
-                            missed = missed[pending]
+                        if shaped is not None:
+                            shaped = shaped[pending]
                     else:
                         kids = kids.copy()
-                    found = index.found(kids, outs, shaped, _key_getter(missed))
+                    found = index.found(kids, outs, shaped)
                     state.reconciled += groups.add(segments, pending, found)
                     for j, outcome in found.failed.items():
                         failed.setdefault(int(pending[j]), outcome)
@@ -399,9 +398,9 @@ def _join_step(
     buffer: list[_Prepared], step: int, codec: IdCodec, index: ProfileIndex
 ) -> list[_Joined]:
     """Per chunk of ``buffer``: its keys' numbers in ``index`` (``-1``: not found), the
-    keys not found (when the codec defers its shape check) and the positions whose
-    codec gave an outcome, from one query over all the chunks."""
-    misses = codec.defers_shape_check
+    e-mail shape of the keys not found (when the codec defers its shape check) and
+    the positions whose codec gave an outcome, from one query over all the chunks."""
+    shape = codec.defers_shape_check
     texts: list[str] = []
     outcomes: list[dict[int, Outcome]] = []
     counts: list[int] = []
@@ -426,28 +425,20 @@ def _join_step(
     total = sum(counts)
     used = [t for t, n in zip(texts, counts, strict=True) if n]
     if packed:
-        kids, missed = index.kids("\n".join(used), total, misses)
+        kids, shaped = index.kids("\n".join(used), total, shape)
     else:  # a key holds a newline: the keys as a list
         every: list[str] = []
         for prepared in buffer:
             keys = prepared.keys_of(step)
             every.extend(k if not isinstance(k, Outcome) else "" for k in keys)
-        kids, missed = index.kids(every, total, misses)
+        kids, shaped = index.kids(every, total, shape)
     out: list[_Joined] = []
     at = 0
     for count, outs in zip(counts, outcomes, strict=True):
-        part = missed[at : at + count] if missed is not None else None
+        part = shaped[at : at + count] if shaped is not None else None
         out.append((kids[at : at + count], part, outs))
         at += count
     return out
-
-
-def _key_getter(missed: np.ndarray | None) -> Callable[[list[int]], list[str]]:
-    def key_at(positions: list[int]) -> list[str]:
-        assert missed is not None
-        return missed[positions].tolist()
-
-    return key_at
 
 
 def reconcile_batches(
