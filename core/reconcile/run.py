@@ -306,6 +306,7 @@ class Reconciler:
             segments=state.segments,
             samples=state.sampler.take(),
             datasources=[ds.label for ds in sources],
+            notes=list(batch.notes),
         )
         assert result.records == result.reconciled + result.duplicates + sum(
             result.outcomes.values()
