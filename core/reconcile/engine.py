@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -52,7 +54,7 @@ __all__ = ["Engine", "ProfileIndex"]
 
 #: DuckDB settings: never download or load an extension; two threads (the machine's
 #: cores are shared with the decoding process, which does most of its work meanwhile).
-_CONFIG = {
+_CONFIG: dict[str, Any] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "enable_external_access": True,  # read_csv of the profiles file
@@ -202,7 +204,11 @@ class Engine:
     """The run's DuckDB database (in memory) and the indexes built in it."""
 
     def __init__(self) -> None:
-        self.con = duckdb.connect(":memory:", config=dict(_CONFIG))
+        # Past ``memory_limit`` DuckDB spills to files: in a directory of its own,
+        # removed when the run ends.
+        self.spill = tempfile.mkdtemp(prefix="audiencectl-duckdb-")
+        config = dict(_CONFIG, temp_directory=self.spill)
+        self.con = duckdb.connect(":memory:", config=config)
         self.con.execute("SET enable_progress_bar = true")
         self.con.execute("SET enable_progress_bar_print = false")
         self._tables = 0
@@ -210,6 +216,7 @@ class Engine:
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
     def execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)

@@ -418,7 +418,7 @@ def _join_step(
         count = len(keys)
         is_outcome = np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=count)
         outs = {j: keys[j] for j in np.flatnonzero(is_outcome).tolist()}
-        outcomes.append(outs)  # type: ignore[arg-type]
+        outcomes.append(outs)
         plain = [k if not isinstance(k, Outcome) else "" for k in keys]
         texts.append("\n".join(plain))
         packed = packed and texts[-1].count("\n") == count - 1
