@@ -304,7 +304,24 @@ def _children_peak_rss_mb() -> float:
 def child(which: str, profiles_csv: Path, audience: Path) -> None:
     """Run one implementation and print its JSON result (answer, times, peak RSS of
     this process and of its own child process, if it started one)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     result = (run_baseline if which == "baseline" else run_ours)(profiles_csv, audience)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    # CPU seconds of the run, this process's threads and its decoding process together:
+    # less sensitive than wall time to other jobs on the machine.
+    result["cpu"] = (
+        own.ru_utime
+        + own.ru_stime
+        - before.ru_utime
+        - before.ru_stime
+        + kids.ru_utime
+        + kids.ru_stime
+    )
     result["peak_rss_mb"] = _peak_rss_mb()
     result["child_rss_mb"] = _children_peak_rss_mb()
     print(json.dumps(result))
@@ -383,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
                 f"(profiles {got['profiles']:6.3f}s, audience {got['audience']:6.3f}s)  "
+                f"cpu {got.get('cpu', 0.0):6.2f}s  "
                 f"peak RSS {got['peak_rss_mb']:7.1f} MB"
                 + (f" + decoder {got['child_rss_mb']:6.1f} MB" if got["child_rss_mb"] else ""),
                 flush=True,
@@ -402,13 +420,15 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, dict[str, float]] = {}
     for side in sides:
         runs = results[side]
-        best[side] = {k: min(r[k] for r in runs) for k in ("total", "profiles", "audience")}
+        best[side] = {
+            k: min(r.get(k, 0.0) for r in runs) for k in ("total", "profiles", "audience", "cpu")
+        }
         best[side]["rss"] = max(r["peak_rss_mb"] for r in runs)
         best[side]["child"] = max(r["child_rss_mb"] for r in runs)
         b = best[side]
         print(
             f"best {side:8s}: total {b['total']:7.3f}s = {args.lines / b['total']:>11,.0f} "
-            f"lines/s end to end; audience alone {b['audience']:6.3f}s = "
+            f"lines/s end to end; cpu {b['cpu']:6.2f}s; audience alone {b['audience']:6.3f}s = "
             f"{args.lines / b['audience']:>11,.0f} lines/s; profiles {b['profiles']:6.3f}s; "
             f"peak RSS {b['rss']:.0f} MB"
             + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else "")
@@ -417,10 +437,10 @@ def main(argv: list[str] | None = None) -> int:
     for side in ("before", "ours"):
         if base is None or side not in best:
             continue
-        ratios = [base[k] / best[side][k] for k in ("total", "audience", "profiles")]
+        ratios = [base[k] / best[side][k] for k in ("total", "audience", "profiles", "cpu")]
         print(
             f"ratio (baseline / {side}, best times): end to end {{:.1f}}x, audience part "
-            "{:.1f}x, profile part {:.1f}x".format(*ratios)
+            "{:.1f}x, profile part {:.1f}x, cpu {:.1f}x".format(*ratios)
         )
     return 0
 
