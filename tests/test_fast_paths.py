@@ -964,3 +964,24 @@ def test_shape_check_in_duckdb_equals_python(keys: list[str]) -> None:
             assert index.kids(text, len(keys), shape=True)[1].tolist() == expected  # type: ignore[union-attr]
     finally:
         engine.close()
+
+
+def test_profiles_csv_named_like_a_pattern_is_left_to_the_python_reader(tmp_path: Path) -> None:
+    """DuckDB takes ``*``, ``?`` and ``[`` in a name for a pattern of names: such a file
+    is not given to ``read_csv`` (the run then reads it chunk by chunk)."""
+    folder = tmp_path / "a[1]"
+    folder.mkdir()
+    path = folder / "p*.csv"
+    path.write_text("id,email\nP1,a@x.example\n", encoding="utf-8")
+    (folder / "pX.csv").write_text("id,email\nP9,b@x.example\n", encoding="utf-8")
+    engine = Engine()
+    try:
+        codec = _codec("email")
+        fast = engine.build_from_csv(codec, CsvProfiles(path), "email", lambda: None, len)
+        assert fast is None
+        plain = tmp_path / "p.csv"
+        plain.write_text("id,email\nP1,a@x.example\n", encoding="utf-8")
+        index = engine.build_from_csv(codec, CsvProfiles(plain), "email", lambda: None, len)
+        assert index is not None and index.get("a@x.example") == "P1"
+    finally:
+        engine.close()

@@ -365,6 +365,8 @@ class Engine:
             return None
         columns = source.columns()
         path = source.profiles_file.path
+        if any(c in str(path) for c in "*?[]{}"):
+            return None  # read_csv would take the name for a pattern of names
         layout = _plain_layout(path, columns)
         if layout is None:
             return None
