@@ -977,11 +977,15 @@ def test_profiles_csv_named_like_a_pattern_is_left_to_the_python_reader(tmp_path
     engine = Engine()
     try:
         codec = _codec("email")
-        fast = engine.build_from_csv(codec, CsvProfiles(path), "email", lambda: None, len)
+        fast = engine.build_from_csv(
+            codec, CsvProfiles(path), "email", lambda: None, lambda r: None
+        )
         assert fast is None
         plain = tmp_path / "p.csv"
         plain.write_text("id,email\nP1,a@x.example\n", encoding="utf-8")
-        index = engine.build_from_csv(codec, CsvProfiles(plain), "email", lambda: None, len)
+        index = engine.build_from_csv(
+            codec, CsvProfiles(plain), "email", lambda: None, lambda r: None
+        )
         assert index is not None and index.get("a@x.example") == "P1"
     finally:
         engine.close()
