@@ -81,7 +81,8 @@ def test_a_failure_exits_one_and_prints_the_fix(run_cli, tmp_path: Path) -> None
     lines = done.out.splitlines()
     at = next(i for i, line in enumerate(lines) if "datasource.priority" in line)
     assert lines[at].startswith("✗ fail")
-    assert "fix: give the preferred data source a higher priority" in "\n".join(lines[at : at + 3])
+    # a Visitor ID source under the Declared ID source's alias: ID types mixed
+    assert "fix: do not mix ID types under one alias" in "\n".join(lines[at : at + 3])
     assert lines[-1].startswith("summary: 1 fail")
 
 

@@ -12,6 +12,7 @@ from core.demo import SLIP_FIXED_PRIORITY, SLIP_LABEL, build_demo
 from core.workflow import State
 from storage.audiences import SqliteWorkflowStore
 from storage.checks import last_results
+from tests.tui_helpers import settle
 from tui.app import AudienceApp
 from tui.commands.demo import install_demo
 from tui.modals.help import HelpModal
@@ -31,13 +32,6 @@ def demo(tmp_path: Path, frozen_clock, monkeypatch: pytest.MonkeyPatch):  # type
     install_demo(services, workspace)
     yield services
     services.close()
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
 
 
 def text_of(screen, selector: str) -> str:  # type: ignore[no-untyped-def]
@@ -66,12 +60,14 @@ async def test_from_the_demo_to_a_report_and_a_verdict_then_every_finding_fixed(
         assert audiences.query_one("#dr-report").display
         assert "match rate" in text_of(audiences, "#dr-totals")
 
-        # Tip 2: F7 Checklist shows the verdict stored by the demo: two findings.
+        # Tip 2: F7 Checklist shows the verdict stored by the demo: two findings, the paused
+        # workflow (a fail) and the copied data source's shared priority (a warning).
         await pilot.press("f7")
         await pilot.pause()
         checklist = app.screen
         assert isinstance(checklist, ChecklistScreen)
-        assert "2 fail" in text_of(checklist, "#cl-summary")
+        summary = text_of(checklist, "#cl-summary")
+        assert "1 fail" in summary and "1 warn" in summary, summary
 
         # The paused workflow: g opens the tab that fixes it; r resumes, F8 runs a pass.
         checklist.query_one("#check-workflow-import").focus()

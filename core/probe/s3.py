@@ -358,6 +358,7 @@ def _list(
 ) -> Outcome:
     files: list[tuple[str, int, float]] = []
     others = 0
+    dirs: list[str] = []
     token: str | None = None
     while True:
         kwargs: dict[str, Any] = {
@@ -375,7 +376,9 @@ def _list(
             if not name:
                 continue  # the "folder" marker some consoles create
             files.append((name, int(item.get("Size", 0)), item["LastModified"].timestamp()))
-        others += len(page.get("CommonPrefixes", []) or [])
+        prefixes = page.get("CommonPrefixes", []) or []
+        others += len(prefixes)
+        dirs.extend(str(p.get("Prefix", ""))[len(location.prefix) :].rstrip("/") for p in prefixes)
         if len(files) + others > MAX_KEYS:
             raise StageError(
                 f"{location.url} lists more than {MAX_KEYS} entries",
@@ -385,6 +388,7 @@ def _list(
         if not page.get("IsTruncated") or not token:
             break
     box["files"] = files
+    box["dirs"] = dirs
     return Outcome(f"{location.url}: {len(files)} files, {others} other entries")
 
 
@@ -540,6 +544,7 @@ def probe_s3(account: Account, creds: Credentials, runner: StageRunner, timeout:
         client = state.get("client")
         runner.run("bucket", lambda: _bucket(client, account, location, timeout))
         runner.run("list", lambda: _list(client, account, location, box, timeout))
+        runner.saw(box)
         if account.role is Role.IMPORT:
             runner.run("read", lambda: _read(client, account, location, box, timeout))
         else:
