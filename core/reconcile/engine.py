@@ -35,6 +35,7 @@ import csv
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -210,6 +211,8 @@ class Engine:
         # Past ``memory_limit`` DuckDB spills to files: in a directory of its own,
         # removed when the run ends.
         self.spill = tempfile.mkdtemp(prefix="audiencectl-duckdb-")
+        # Removed by ``close``, or else when the engine is collected or Python exits.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.spill, True)
         config = dict(_CONFIG, temp_directory=self.spill)
         import duckdb  # imported by the first run only: about 0.1 s at start-up otherwise
 
@@ -222,7 +225,7 @@ class Engine:
     def close(self) -> None:
         with contextlib.suppress(self.error):
             self.con.close()
-        shutil.rmtree(self.spill, ignore_errors=True)
+        self._cleanup()
 
     def execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
