@@ -279,13 +279,20 @@ def run_baseline(profiles_csv: Path, audience: Path) -> dict[str, Any]:
 def run_ours(profiles_csv: Path, audience: Path, forensics: bool = False) -> dict[str, Any]:
     """``core.reconcile`` through its public API with ``CsvProfiles``, timed.
 
-    The index is built lazily when the batch starts; the profile column's
-    generator is exhausted right after the last rows went into the index: that
-    moment marks the end of profile loading.
+    The index is built lazily when the batch starts; the run reports it ready
+    (``indexing`` with ``done``) right after: that moment marks the end of
+    profile loading.
     """
     from core.model import DataSource, Environment, Transform
     from core.profiles import CsvProfiles
-    from core.reconcile import AudienceFile, BatchInput, build_codecs, reconcile_batches, summarize
+    from core.reconcile import (
+        AudienceFile,
+        BatchInput,
+        IndexProgress,
+        build_codecs,
+        reconcile_batches,
+        summarize,
+    )
     from core.secrets import Secret
 
     ds = DataSource(
@@ -304,9 +311,8 @@ def run_ours(profiles_csv: Path, audience: Path, forensics: bool = False) -> dic
     env = Environment(name="bench", datasources=(ds,))
     marks: list[float] = []
 
-    class TimedProfiles(CsvProfiles):
-        def column_chunks(self, column: str) -> Any:
-            yield from super().column_chunks(column)
+    def indexing(step: IndexProgress) -> None:
+        if step.done:
             marks.append(time.perf_counter())
 
     start = time.perf_counter()
@@ -314,15 +320,14 @@ def run_ours(profiles_csv: Path, audience: Path, forensics: bool = False) -> dic
     batch = BatchInput("bench", "full", DESTINATION, (AudienceFile.from_path(audience),))
     causes: list[Any] | None = [] if forensics else None
     batches = []
-    cpu_start = time.process_time()
     for result in reconcile_batches(
-        [batch], env, codecs, TimedProfiles(profiles_csv), causes=causes
+        [batch], env, codecs, CsvProfiles(profiles_csv), indexing=indexing, causes=causes
     ):
         batches.append(result)
         cpu_batches = time.process_time()
     summary = summarize(batches, causes=causes or ())  # the search ran as the loop ended
     end = time.perf_counter()
-    cpu_end = time.process_time()
+    cpu_end = time.process_time()  # the search's: from the last batch to here
     segments = {s: (r.members, r.removed) for s, r in summary.segments.items()}
     answer = _answer(
         summary.records, summary.reconciled, summary.duplicates, dict(summary.outcomes), segments
@@ -334,7 +339,6 @@ def run_ours(profiles_csv: Path, audience: Path, forensics: bool = False) -> dic
         "audience": end - marks[0],
         # The cause's estimate over every line when its outcome was sampled, else its count.
         "causes": {c.cause.code: _in_all(c.cause.detail, c.cause.count) for c in summary.causes},
-        "cpu": cpu_end - cpu_start + _children_cpu(),
         "search_cpu": cpu_end - cpu_batches,
     }
 
@@ -344,14 +348,6 @@ def _in_all(detail: str, count: int) -> int:
 
     found = re.findall(r"about ([\d,]+) in all", detail)
     return sum(int(n.replace(",", "")) for n in found) if found else count
-
-
-def _children_cpu() -> float:
-    """CPU seconds of finished children (ours: the audience decoding process)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _children_peak_rss_mb() -> float:
@@ -364,21 +360,38 @@ def _children_peak_rss_mb() -> float:
 def child(which: str, profiles_csv: Path, audience: Path) -> None:
     """Run one implementation and print its JSON result (answer, times, peak RSS of
     this process and of its own child process, if it started one)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     if which == "baseline":
         result = run_baseline(profiles_csv, audience)
     else:
         result = run_ours(profiles_csv, audience, forensics=which == "forensics")
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    # CPU seconds of the run, this process's threads and its decoding process together:
+    # less sensitive than wall time to other jobs on the machine.
+    result["cpu"] = (
+        own.ru_utime
+        + own.ru_stime
+        - before.ru_utime
+        - before.ru_stime
+        + kids.ru_utime
+        + kids.ru_stime
+    )
     result["peak_rss_mb"] = _peak_rss_mb()
     result["child_rss_mb"] = _children_peak_rss_mb()
     print(json.dumps(result))
 
 
-def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
-    """One child process; its parsed JSON result."""
+def spawn(which: str, profiles_csv: Path, audience: Path, root: Path = ROOT) -> dict[str, Any]:
+    """One child process (``ours`` of the checkout at ``root``); its parsed JSON result."""
     proc = subprocess.run(
         [
             sys.executable,
-            __file__,
+            str(root / "bench" / "bench_reconcile.py"),
             "--child",
             which,
             "--profiles-csv",
@@ -389,7 +402,7 @@ def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=root,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{which} child failed:\n{proc.stderr}")
@@ -413,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
         help="ours without and with forensics, on the file with 10%% website mistakes",
     )
     parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout of the project (e.g. the previous version): its `ours` runs "
+        "too, as `before`, in the same rounds",
+    )
+    parser.add_argument(
         "--child", choices=("baseline", "ours", "forensics"), help=argparse.SUPPRESS
     )
     parser.add_argument("--profiles-csv", type=Path, help=argparse.SUPPRESS)
@@ -434,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         "each in a fresh child process"
     )
     sides = [args.only] if args.only else ["baseline", "ours"]
+    if args.before is not None:
+        sides.insert(-1 if "ours" in sides else len(sides), "before")
     replaced = 0
     if args.forensics:
         audience, replaced = mistakes_path(profiles_csv, audience)
@@ -442,11 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for round_no in range(1, args.rounds + 1):
         for side in sides:
-            got = spawn(side, profiles_csv, audience)
+            if side == "before":
+                got = spawn("ours", profiles_csv, audience, args.before.resolve())
+            else:
+                got = spawn(side, profiles_csv, audience)
             results[side].append(got)
             print(
                 f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
                 f"(profiles {got['profiles']:6.3f}s, audience {got['audience']:6.3f}s)  "
+                f"cpu {got.get('cpu', 0.0):6.2f}s  "
                 f"peak RSS {got['peak_rss_mb']:7.1f} MB"
                 + (f" + decoder {got['child_rss_mb']:6.1f} MB" if got["child_rss_mb"] else "")
                 + (f"  CPU {got['cpu']:6.2f}s" if "cpu" in got else "")
@@ -469,13 +494,15 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, dict[str, float]] = {}
     for side in sides:
         runs = results[side]
-        best[side] = {k: min(r[k] for r in runs) for k in ("total", "profiles", "audience")}
+        best[side] = {
+            k: min(r.get(k, 0.0) for r in runs) for k in ("total", "profiles", "audience", "cpu")
+        }
         best[side]["rss"] = max(r["peak_rss_mb"] for r in runs)
         best[side]["child"] = max(r["child_rss_mb"] for r in runs)
         b = best[side]
         print(
             f"best {side:8s}: total {b['total']:7.3f}s = {args.lines / b['total']:>11,.0f} "
-            f"lines/s end to end; audience alone {b['audience']:6.3f}s = "
+            f"lines/s end to end; cpu {b['cpu']:6.2f}s; audience alone {b['audience']:6.3f}s = "
             f"{args.lines / b['audience']:>11,.0f} lines/s; profiles {b['profiles']:6.3f}s; "
             f"peak RSS {b['rss']:.0f} MB"
             + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else "")
@@ -502,12 +529,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{search:.2f}s CPU = {search / ours_cpu:.1%} of the run's CPU without it. "
             "The issue's budget: +20%. On a loaded machine trust the CPU ratio more."
         )
-    elif len(sides) == 2:
-        base, ours = best["baseline"], best["ours"]
-        ratios = [base[k] / ours[k] for k in ("total", "audience", "profiles")]
+    base = best.get("baseline")
+    for side in ("before", "ours"):
+        if base is None or side not in best:
+            continue
+        ratios = [base[k] / best[side][k] for k in ("total", "audience", "profiles", "cpu")]
         print(
-            "ratio (baseline / ours, best times): end to end {:.1f}x, audience part {:.1f}x, "
-            "profile part {:.1f}x".format(*ratios)
+            f"ratio (baseline / {side}, best times): end to end {{:.1f}}x, audience part "
+            "{:.1f}x, profile part {:.1f}x, cpu {:.1f}x".format(*ratios)
         )
     return 0
 

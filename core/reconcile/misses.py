@@ -20,10 +20,8 @@ reads the profiles again only for the digests of values as stored (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -33,10 +31,10 @@ from core.forensics import Cause, MissSample, ProfileValues, find_causes
 from core.model import DataSource, IdType, Transform
 from core.outcomes import Outcome
 from core.profiles import ProfileSource
+from core.reconcile.reading import _Prepared
 
 __all__ = ["MissCollector", "SourceCause"]
 
-_VALUE = attrgetter("_value_")  # an Outcome's text, without the enum property
 #: The misses kept per data source and outcome (evenly spread beyond): enough to name
 #: a cause and estimate its lines, and the search stays well within the run's budget.
 RUN_CAP = 10_000
@@ -81,61 +79,61 @@ class MissCollector:
 
     def collect(
         self,
-        file: str,
-        lines: Sequence[int] | np.ndarray,
-        ids: Sequence[str],
-        positions: Sequence[int],
-        sources: Sequence[tuple[DataSource, IdCodec, Sequence[Any]]],
+        prepared: _Prepared,
+        positions: np.ndarray,
+        sources: Sequence[tuple[DataSource, Mapping[int, Outcome], np.ndarray | None]],
     ) -> None:
-        """Add the lines at ``positions`` (no data source reconciled them): for each
-        ``(data source, codec, its incoming keys of the chunk)``, that source's outcome."""
+        """Add the chunk's lines at ``positions`` (no data source reconciled them): for
+        each ``(data source, its outcomes by position, the e-mail shape of its keys not
+        found or None)``, that data source's outcome."""
         where = np.asarray(positions, dtype=np.int64)
-        for ds, codec, keys in sources:
+        line_list: list[int] | None = None
+        ids: _Ids | None = None
+        for ds, outs, shaped in sources:
             if ds.id_type is IdType.VISITOR:
                 continue  # an ECID has no website mistake to find
-            picked = list(map(keys.__getitem__, positions))
-            failed = np.fromiter(
-                map(isinstance, picked, repeat(Outcome)), dtype=bool, count=len(picked)
-            )
-            bad = np.flatnonzero(failed)
+            failed = np.isin(where, np.fromiter(outs, dtype=np.int64, count=len(outs)))
+            bad = where[failed].tolist()
             if ds.transform is Transform.AES:
                 # Decrypted to a value: nothing wrong on the website's side (see above).
-                if not bad.size:
+                if not bad:
                     continue
-                at = bad
-                outcomes = list(map(_VALUE, map(picked.__getitem__, bad.tolist())))
+                rows_all = where[failed]
+                outcomes = [outs[j].value for j in bad]
             else:
-                at = np.arange(len(picked))
-                outcomes = [Outcome.NOT_FOUND.value] * len(picked)
-                for k in bad.tolist():
-                    outcomes[k] = picked[k].value
-                if codec.defers_shape_check:
-                    shaped = codec.is_shaped
-                    for k in np.flatnonzero(~failed).tolist():
-                        if not shaped(picked[k]):
-                            outcomes[k] = Outcome.INVALID_EMAIL.value
+                rows_all = where
+                outcomes = [Outcome.NOT_FOUND.value] * where.size
+                for k in np.flatnonzero(failed).tolist():
+                    outcomes[k] = outs[int(where[k])].value
+                if shaped is not None:
+                    for k in np.flatnonzero(~failed & ~shaped[where]).tolist():
+                        outcomes[k] = Outcome.INVALID_EMAIL.value
             sample = self.samples.get(ds.label)
             if sample is None:
                 sample = self.samples[ds.label] = MissSample(self.cap)
+            if line_list is None:
+                line_list = prepared.lines.tolist()
+                ids = _Ids(prepared)
+            assert ids is not None
             names = np.asarray(outcomes)
-            line_list: list[int] | None = None
             for outcome in dict.fromkeys(outcomes):  # in order of first line
-                rows = where[at[names == outcome]].tolist()
-                if line_list is None:
-                    line_list = np.asarray(lines).tolist()
+                rows = rows_all[names == outcome].tolist()
                 # Only the lines the sample keeps are looked up (``_At``).
-                sample.extend(file, _At(line_list, rows), _At(ids, rows), outcome)
+                sample.extend(prepared.file, _At(line_list, rows), _At(ids, rows), outcome)
 
     def causes(
         self,
         codecs: dict[str, IdCodec],
         profiles: ProfileSource,
         contains: Callable[[str], Contains | None],
+        keys: Callable[[str], Callable[[], list[str]] | None],
         check: Callable[[], None] | None = None,
     ) -> list[SourceCause]:
         """The causes found in each data source's misses (most lines first within a data
         source), then forget the misses. ``contains(label)``: a membership test on the
-        data source's normalized values (the run's index), or None."""
+        data source's normalized values (the run's index), or None; ``keys(label)``: a
+        way to read those values from the index, for a column this collector did not
+        keep."""
         others = [
             (label, *pair) for label, codec in codecs.items() if (pair := codec.key_iv) is not None
         ]
@@ -149,7 +147,16 @@ class MissCollector:
             key, iv = pair if pair is not None else (None, None)
             test = None if ds.transform.is_hash else contains(label)
             kept = self.kept.get(label)
-            if kept is None:  # not indexed by this collector: read when needed
+            indexed = keys(label) if test is not None else None
+            if kept is None and indexed is not None:  # the index holds them (DuckDB)
+                values = ProfileValues(
+                    indexed,
+                    ds.channel,
+                    normalized=True,
+                    contains=test,
+                    stored=_column(profiles, ds),
+                )
+            elif kept is None:  # not indexed by this run: read when needed
                 values = ProfileValues.from_profiles(profiles, ds, contains=test)
             elif ds.transform.is_hash:  # as stored, normalized if a hypothesis needs it
                 values = ProfileValues(_values_of(kept), ds.channel)
@@ -175,6 +182,22 @@ class MissCollector:
             out.extend(SourceCause(label, cause) for cause in found)
         self.samples.clear()
         return out
+
+
+class _Ids(Sequence[str]):
+    """A chunk's raw IDs, split from the decoder's text only when one is asked for."""
+
+    def __init__(self, prepared: _Prepared) -> None:
+        self.prepared = prepared
+        self.items: list[str] | None = None
+
+    def __len__(self) -> int:
+        return int(self.prepared.lines.size)
+
+    def __getitem__(self, k: Any) -> Any:
+        if self.items is None:
+            self.items = self.prepared.ids_list()
+        return self.items[k]
 
 
 class _At(Sequence[Any]):
