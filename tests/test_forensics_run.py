@@ -331,8 +331,8 @@ def test_miss_sample_extend_keeps_what_add_keeps(cap: int, chunks: list[tuple[st
 
 
 def test_the_search_reads_no_profile_again(tmp_path: Path) -> None:
-    """The run keeps the column as it indexes it: finding both data sources' causes
-    reads each column once, for the index."""
+    """The run keeps the column as it indexes it (or reads it back from its index):
+    finding both data sources' causes reads no profile column again."""
     wrong_iv = _openssl_cbc(LONG[:6], WRONG_IV_HEX)
     typed = [hashlib.sha256(v.encode()).hexdigest() for v in TYPED]
     _, profiles_csv, inbox = _setup(tmp_path, wrong_iv + typed, hashed=True)
@@ -346,6 +346,9 @@ def test_the_search_reads_no_profile_again(tmp_path: Path) -> None:
 
     codecs = build_codecs(env, lambda ds, name: getattr(ds, name).ref)
     batches, _ = batches_from_paths([inbox])
+    list(reconcile_batches(batches, env, codecs, Counted(profiles_csv)))
+    without = list(reads)  # what the indexes read (DuckDB may read a CSV by itself)
+    reads.clear()
     causes: list[SourceCause] = []
     results = list(reconcile_batches(batches, env, codecs, Counted(profiles_csv), causes=causes))
     assert sum(r.reconciled for r in results) == 0
@@ -353,4 +356,4 @@ def test_the_search_reads_no_profile_again(tmp_path: Path) -> None:
         (AES_LABEL, "wrong_iv", 6),
         (HASH_LABEL, "normalization", len(TYPED)),
     }
-    assert reads == ["email", "email"]  # one index per data source, nothing more
+    assert reads == without  # the search read no column again
