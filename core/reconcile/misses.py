@@ -10,12 +10,14 @@ The misses of an AES data source that decrypted to a well-formed value are not
 kept: its key, IV and mode are right (``core.forensics`` settles them on their
 outcome alone), so the website made no mistake there to find.
 
-The profile side: the column the run indexes is kept as it goes into the index
-(``keep``: one text per chunk, about 30 bytes a profile): an AES or clear data
-source's normalized values, whose membership the index answers, so the search
+The profile side: the column the run indexes chunk by chunk is kept as it goes
+into the index (``keep``: one text per chunk, about 30 bytes a profile): an AES
+or clear data source's normalized values, a hashed one's values as stored
+(normalized by the search only when a hypothesis needs them). An index that
+DuckDB built from a plain CSV by itself is asked for its keys instead, and only
+when a hypothesis needs the values. The index answers membership, so the search
 reads the profiles again only for the digests of values as stored (see
-``core.forensics.ProfileValues``); a hashed data source's values as stored
-(normalized by the search only when a hypothesis needs them).
+``core.forensics.ProfileValues``).
 """
 
 from __future__ import annotations
