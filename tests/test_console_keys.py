@@ -6,6 +6,7 @@ tests/test_terminal.py.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +78,51 @@ def test_a_burst_of_keys_moves_the_checklist_cursor_once_per_key(
     except check.CheckFailed:
         pass
     assert _cursor_row(console.capture()) == want
+
+
+#: The console with a stage timeout of 30 s, so that "gone at once" and "gone when the
+#: stage timed out" cannot be confused.
+PROBE_TIMEOUT = 30.0
+SLOW_CONSOLE = (
+    "from tui.screens.accounts import AccountsScreen\n"
+    f"AccountsScreen.probe_timeout = {PROBE_TIMEOUT}\n"
+    "from tui.cli import entry\n"
+    "entry()\n"
+)
+
+
+def test_ctrl_c_during_a_probe_ends_the_console_at_once(console_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A server that accepts TCP and never speaks SSH: the probe waits for its banner.
+
+    Ctrl+C must end the process itself, not only give the terminal back. The limit
+    below is a safety net for a loaded machine, far under the stage timeout (30 s):
+    before the fix the process lived until the stage timed out.
+    """
+    import socket
+
+    from tests.conftest import SAMPLE_TOML
+    from tests.tui_helpers import services_with_sample
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts the connection; nobody ever writes
+    port = silent.getsockname()[1]
+    toml = SAMPLE_TOML.replace(
+        'host = "sftp.example.net"\nport = 22\n', f'host = "127.0.0.1"\nport = {port}\n', 1
+    )
+    db = tmp_path / "store" / "audiencectl.db"
+    services, _ = services_with_sample(db, toml)
+    services.close()
+    argv = [sys.executable, "-c", SLOW_CONSOLE, "--db", str(db), "--no-mouse"]
+    console = console_factory(argv, 120, 40)
+    try:
+        console.wait_for(check.HOME_TEXT)
+        console.send("F4")
+        console.wait_for("Probe (F8)")
+        console.send("F8")
+        console.wait_for(f"probing sftp://campaign@127.0.0.1:{port}")
+        console.send("C-c")
+        status = console.wait_exit(seconds=10.0)
+    finally:
+        silent.close()
+    assert status == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -238,10 +239,17 @@ class AudienceApp(App[int]):
 def run_console(services: Services, *, mouse: bool = True, theme: str = "textual-dark") -> None:
     """Runs the console until the user quits; a hangup (SIGHUP) exits quietly with 130."""
     from tui.hangup import HangupGuard
+    from tui.threads import DaemonExecutor
 
     app = AudienceApp(services, theme=theme)
-    with HangupGuard(app.exit):
-        app.run(mouse=mouse)
+    # Quitting must not wait for a thread worker stuck on the network (tui/threads.py).
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(DaemonExecutor())
+    try:
+        with HangupGuard(app.exit):
+            app.run(mouse=mouse, loop=loop)
+    finally:
+        loop.close()
 
 
 def _is_a_console(app: AudienceApp) -> ConsoleApp:
