@@ -88,7 +88,7 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
     def show_next_step(self) -> None:
         pending = next((s for s in self.steps if s.state not in ("done", "skip")), None)
         text = (
-            f"Next: {NEXT_STEP.get(pending.key, pending.title)}"
+            f"Next: {pending.hint or NEXT_STEP.get(pending.key, pending.title)}"
             if pending
             else "Every step is done. Run the checklist (F7) whenever audiences look wrong."
         )
@@ -100,7 +100,11 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
         if not 0 <= index < len(self.steps):
             return
         step = self.steps[index]
-        hint = "done; Enter opens it" if step.state == "done" else NEXT_STEP.get(step.key, "")
+        hint = (
+            "done; Enter opens it"
+            if step.state == "done"
+            else step.hint or NEXT_STEP.get(step.key, "")
+        )
         self.query_one("#next-step", Static).update(f"{step.title}: {step.summary}\n→ {hint}")
 
     @on(DataTable.RowSelected, "#steps")
