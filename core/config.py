@@ -33,7 +33,28 @@ from core.secrets import STORED_MARK, Secret
 from core.text import printable_name
 
 SECRET_FIELDS = frozenset(
-    {"password", "private_key", "private_key_passphrase", "aes_key", "aes_iv"}
+    {"password", "private_key", "private_key_passphrase", "secret_access_key", "aes_key", "aes_iv"}
+)
+# Keys of one account type only: an export writes those of the account's type.
+S3_KEYS = (
+    "server",
+    "access_key_id",
+    "secret_access_key",
+    "region",
+    "server_side_encryption",
+    "endpoint_url",
+    "ca_bundle",
+)
+SFTP_KEYS = (
+    "host",
+    "port",
+    "user",
+    "password",
+    "private_key",
+    "private_key_passphrase",
+    "remote_dir",
+    "host_key",
+    "path",
 )
 
 # Expected TOML types per key; a tuple means any of them.
@@ -56,6 +77,13 @@ _ACCOUNT_KEYS: dict[str, type | tuple[type, ...]] = {
     "remote_dir": str,
     "host_key": str,
     "path": str,
+    "server": str,
+    "access_key_id": str,
+    "secret_access_key": str,
+    "region": str,
+    "server_side_encryption": bool,
+    "endpoint_url": str,
+    "ca_bundle": str,
 }
 _TRACKING_KEYS: dict[str, type | tuple[type, ...]] = {
     "server": str,
@@ -242,6 +270,26 @@ def _refuse_long_numbers(text: str, source: str) -> None:
             )
 
 
+def _check_s3_files(reader: _Reader, path: tuple[str | int, ...], account: Account) -> None:
+    """An S3 account's files must exist now: the CA bundle (PEM) and a ``file:`` secret."""
+    from core.model import AccountType
+    from core.s3 import check_ca_bundle
+
+    if account.type is not AccountType.S3:
+        return
+    try:
+        check_ca_bundle(account.ca_bundle)
+    except ValidationError as exc:
+        raise reader.fail((*path, exc.field), exc.reason, exc.hint) from None
+    secret = account.secret_access_key
+    if secret is not None and secret.kind == "file" and not Path(secret.ref).expanduser().is_file():
+        raise reader.fail(
+            (*path, "secret_access_key"),
+            f"file:{secret.ref} does not exist",
+            "write the secret access key in that file, or give env:NAME",
+        )
+
+
 def parse_environment(
     text: str, source: str = "<config>", existing: Environment | None = None
 ) -> Environment:
@@ -284,6 +332,7 @@ def parse_environment(
         old = existing.account(role) if existing else None
         reader.secrets(values, path, _current(old))
         built[role] = reader.build(path, Account, role=role, **values)
+        _check_s3_files(reader, path, built[role])
     tracking = reader.build(
         ("tracking",),
         Tracking,
@@ -367,6 +416,15 @@ def _value(obj: Any, name: str) -> Any:
     return value
 
 
+def _foreign_keys(account: Account) -> tuple[str, ...]:
+    """Keys an export leaves out: those of the other account types (and the role)."""
+    from core.model import AccountType
+
+    if account.type is AccountType.S3:
+        return ("role", *SFTP_KEYS)
+    return ("role", *S3_KEYS)
+
+
 def to_document(env: Environment) -> dict[str, Any]:
     """The environment as plain TOML-able data, secrets as references or ``<stored>``."""
     skip_empty = {"dpid", "destination_id"}
@@ -386,8 +444,8 @@ def to_document(env: Environment) -> dict[str, Any]:
         "name": env.name,
         "request": section(env.request),
         "accounts": {
-            "import": section(env.import_account, ("role",)),
-            "export": section(env.export_account, ("role",)),
+            "import": section(env.import_account, _foreign_keys(env.import_account)),
+            "export": section(env.export_account, _foreign_keys(env.export_account)),
         },
         "tracking": section(env.tracking),
         "workflow": section(env.workflow),

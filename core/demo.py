@@ -239,16 +239,31 @@ def _email_batch(rng: random.Random, profiles: list[dict[str, str]], inbox: Path
         _write_part(inbox / f"{base}001.sync.gz", part1, gz=True),
         _write_part(inbox / f"{base}002.sync", part2, gz=False),
     ]
-    manifest = {
+    for number, entry in enumerate(files, start=1):
+        entry["FileSequenceNumber"] = number
+    manifest = {  # AAM's transfer-control form (docs/adobe.md "File formats")
         "Files": files,
         "Totals": {
-            "TotalLineCount": sum(int(str(f["FileLineCount"])) for f in files),
+            "FileName": f"{base}.sync",
             "TotalByteSize": sum(int(str(f["FileByteSize"])) for f in files),
-            "TotalFileCount": len(files),
+            "TotalNumberFiles": len(files),
+            "TotalNumberLines": sum(int(str(f["FileLineCount"])) for f in files),
         },
     }
     text = json.dumps(manifest, indent=2)
-    for bare in ("Files", "Totals", "FileName", "FileLineCount", "FileByteSize", "md5"):
+    bare_keys = (
+        "Files",
+        "Totals",
+        "FileName",
+        "FileLineCount",
+        "FileByteSize",
+        "FileSequenceNumber",
+        "md5",
+        "TotalByteSize",
+        "TotalNumberFiles",
+        "TotalNumberLines",
+    )
+    for bare in bare_keys:
         text = text.replace(f'"{bare}":', f"{bare}:")  # AAM writes unquoted keys
     (inbox / f"{base}.info").write_text(text + "\n", encoding="utf-8")
 

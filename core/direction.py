@@ -47,10 +47,15 @@ class Finding:
 
 
 def _host(account: Account) -> str:
+    """The server's name: an SFTP host, or an S3 account's bucket."""
+    if account.type is AccountType.S3:
+        return account.s3_location.bucket
     return account.host.strip().lower().rstrip(".")
 
 
 def _folder(account: Account) -> str:
+    if account.type is AccountType.S3:
+        return account.s3_location.prefix.rstrip("/")
     raw = account.path if account.type is AccountType.LOCAL else account.remote_dir
     folder = raw.strip().rstrip("/")
     if account.type is AccountType.SFTP and folder in ("", "."):
@@ -61,12 +66,15 @@ def _folder(account: Account) -> str:
 def _is_set(account: Account) -> bool:
     if account.type is AccountType.LOCAL:
         return bool(account.path.strip())
+    if account.type is AccountType.S3:
+        return bool(account.server.strip())
     return bool(account.host.strip())
 
 
 def _words(account: Account) -> set[str]:
     """The words of the account's host and folder, lower-cased."""
-    text = f"{_host(account) if account.type is AccountType.SFTP else ''} {_folder(account)}"
+    named = account.type in (AccountType.SFTP, AccountType.S3)
+    text = f"{_host(account) if named else ''} {_folder(account)}"
     return set(_TOKEN.findall(text.lower()))
 
 
@@ -75,6 +83,8 @@ def _identical(a: Account, b: Account) -> bool:
         return False
     if a.type is AccountType.LOCAL:
         return _folder(a) == _folder(b)
+    if a.type is AccountType.S3:
+        return (a.endpoint_url, _host(a), _folder(a)) == (b.endpoint_url, _host(b), _folder(b))
     return (
         _host(a) == _host(b)
         and a.port == b.port
@@ -86,6 +96,8 @@ def _identical(a: Account, b: Account) -> bool:
 def _where(account: Account) -> str:
     if account.type is AccountType.LOCAL:
         return f"folder {account.path}"
+    if account.type is AccountType.S3:
+        return account.s3_location.url
     folder = account.remote_dir or "."
     return f"{account.host} folder {folder}"
 
@@ -99,8 +111,8 @@ def direction_findings(env: Environment) -> list[Finding]:
       and the export's says out/outbound/download, or the import host is
       ``ftp-in.demdex.com`` / the export host ``ftp-out.demdex.com``.
       A hint on one side only is a ``warn``.
-    - ``deprecated_host`` (warn): a ``*.demdex.com`` FTP host, removed from
-      Campaign in 21.1.3.
+    - ``deprecated_host`` (fail): a demdex FTP host (``ftp-out``/``ftp-in.demdex.com``),
+      no longer available since Campaign 21.1.3: the fix is an Amazon S3 account.
 
     Accounts that are not configured yet are ignored.
     """
@@ -127,11 +139,13 @@ def direction_findings(env: Environment) -> list[Finding]:
         if is_set and account.type is AccountType.SFTP and host in DEMDEX_HOSTS:
             findings.append(
                 Finding(
-                    "warn",
-                    f"{account.role.campaign_name} uses {host}: the demdex FTP hosts are "
-                    "deprecated and were removed from Campaign in 21.1.3",
-                    "ask Adobe for the current setup (an AWS S3 account or an Adobe-provided "
-                    "SFTP server) and enter it here",
+                    "fail",
+                    f"{account.role.campaign_name} uses {host}: the demdex FTP hosts were "
+                    "deprecated in Campaign 20.3 and are no longer available since 21.1.3",
+                    f"move {account.role.campaign_name} to an Amazon S3 account: ask Adobe for "
+                    "the bucket server (<bucket>.s3.amazonaws.com/<path>), the AWS access key "
+                    "ID, the secret access key and the AWS region, and whether to use "
+                    "server-side encryption",
                     "deprecated_host",
                 )
             )

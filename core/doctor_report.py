@@ -46,6 +46,8 @@ def _account_line(account: Account) -> str:
         auth.append(f"key {account.private_key.display()}")
     if account.password is not None:
         auth.append(f"password {account.password.display()}")
+    if account.secret_access_key is not None:
+        auth.append(f"secret access key {account.secret_access_key.display()}")
     extra = f"; auth: {', '.join(auth)}" if auth else ""
     pin = f"; host key {account.host_key}" if account.host_key else ""
     return f"- **{role.campaign_name}** ({role.direction}): `{account.endpoint}`{extra}{pin}"

@@ -5,9 +5,11 @@ is looked up in the profile dimension (``ExportProfiles``), its ID for AAM is
 taken from the data source's reconciliation key (declared IDs) or its visitor
 IDs (visitor data source), transformed in batches by ``IdCodec.outgoing``
 (normalized, hashed or AES-encrypted), and written with
-``core.formats.write_inbound`` as ``ftp_dpm_<DPID>_<seconds>.sync[.gz]``, one
-line ``ID<TAB>segment`` per ID. Members without a usable ID are Campaign's
-"complement": counted per reason, the first 20 listed.
+``core.formats.write_inbound`` as ``ftp_dpm_<DPID>_<seconds>.sync[.N][.gz]`` (or
+``.overwrite`` when asked), ONE line ``ID<TAB>segment`` per ID (AAM keeps at most 200
+lines per ID: an ID met again is counted as a duplicate, never written twice). Members
+without a usable ID (including an ID holding ``:`` or ``%3A``, which AAM forbids)
+are Campaign's "complement": counted per reason, the first 20 listed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Protocol
 from core import clock
 from core.cipher import IdCodec
 from core.errors import InputError, OperationCancelled
-from core.formats import write_inbound
+from core.formats import has_colon, write_inbound
 from core.ids import check_numeric_id
 from core.leftovers import clean_remote_leftovers, temp_prefix
 from core.model import Account, DataSource, Environment
@@ -56,6 +58,7 @@ REASONS = {
     "invalid_email": "the value is not an email address",
     "invalid_phone": "the value is not a phone number",
     "invalid_visitor_id": "the visitor ID is not a 38-digit ECID",
+    "colon_in_id": "the ID holds ':' or '%3A', which AAM does not accept in an ID",
 }
 _OUTCOME_REASON = {
     Outcome.NOT_FOUND: "empty_value",
@@ -230,6 +233,9 @@ class _Rows:
                 if isinstance(out, Outcome):
                     outcome_of.setdefault(member, _OUTCOME_REASON.get(out, out.value))
                     continue
+                if has_colon(out):
+                    outcome_of.setdefault(member, "colon_in_id")
+                    continue
                 usable.add(member)
                 if out in self.seen_ids:
                     self.report.duplicate_ids += 1
@@ -251,12 +257,15 @@ def write_export(
     out_dir: Path,
     *,
     gz: bool = False,
+    overwrite: bool = False,
     unix_seconds: int | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> ExportReport:
     """Writes the AAM inbound file for ``segment_id`` into ``out_dir``; returns the report.
 
-    The file appears under its final name only when complete (``write_inbound``).
+    The file appears under its final name only when complete (``write_inbound``);
+    ``overwrite`` writes the ``.overwrite`` form (AAM replaces each listed ID's traits
+    of the data source instead of adding to them).
     ``InputError`` when the data source has no DPID, the segment ID is not numeric,
     or no member has a usable ID (nothing is written then). ``OperationCancelled``
     when ``cancelled()`` turns true (checked per chunk of members; nothing is written).
@@ -270,7 +279,12 @@ def write_export(
     report = ExportReport(files=[], lines=0, segment_id=segment, datasource=ds.label, members=0)
     rows = _Rows(report, ds, codec, profiles, cancelled)
     paths = write_inbound(
-        rows.rows(read_member_chunks(Path(members_csv))), Path(out_dir), ds.dpid, seconds, gz=gz
+        rows.rows(read_member_chunks(Path(members_csv))),
+        Path(out_dir),
+        ds.dpid,
+        seconds,
+        gz=gz,
+        overwrite=overwrite,
     )
     if not paths:
         top = report.skipped.most_common(1)
@@ -294,6 +308,7 @@ def run_export(
     out_dir: Path | None = None,
     open_account: Callable[[Account], AbstractContextManager[Any]] | None = None,
     gz: bool = False,
+    overwrite: bool = False,
     cancelled: Callable[[], bool] | None = None,
     hooks: Callable[[str], None] | None = None,
 ) -> ExportReport:
@@ -314,13 +329,29 @@ def run_export(
         if not target.is_dir():
             raise InputError(f"{target} is not a folder", "create it or choose another --out")
         report = write_export(
-            members_csv, segment_id, ds, codec, profiles, target, gz=gz, cancelled=cancelled
+            members_csv,
+            segment_id,
+            ds,
+            codec,
+            profiles,
+            target,
+            gz=gz,
+            overwrite=overwrite,
+            cancelled=cancelled,
         )
         report.destination = str(target)
         return report
     with tempfile.TemporaryDirectory(prefix=temp_prefix("export")) as tmp:
         report = write_export(
-            members_csv, segment_id, ds, codec, profiles, Path(tmp), gz=gz, cancelled=cancelled
+            members_csv,
+            segment_id,
+            ds,
+            codec,
+            profiles,
+            Path(tmp),
+            gz=gz,
+            overwrite=overwrite,
+            cancelled=cancelled,
         )
         with open_account(env.export_account) as files:
             clean_remote_leftovers(files)  # .part- uploads a killed run left

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar, cast
 
+from core import s3
 from core.errors import ValidationError
 from core.ids import IMS_ORG_HINT, check_number_size, check_numeric_id, is_ims_org_id
 from core.secrets import Secret
@@ -34,6 +35,7 @@ class Role(StrEnum):
 
 class AccountType(StrEnum):
     SFTP = "sftp"
+    S3 = "s3"
     LOCAL = "local"
 
 
@@ -159,7 +161,8 @@ class ProvisioningRequest:
 
 @dataclass(frozen=True)
 class Account:
-    """One external account: an SFTP server, or a local folder for offline work."""
+    """One external account: an SFTP server, an Amazon S3 bucket (Campaign's "AWS S3"
+    external account), or a local folder for offline work."""
 
     role: Role
     type: AccountType = AccountType.SFTP
@@ -172,6 +175,13 @@ class Account:
     remote_dir: str = ""
     host_key: str = ""
     path: str = ""
+    server: str = ""
+    access_key_id: str = ""
+    secret_access_key: Secret | None = None
+    region: str = ""
+    server_side_encryption: bool = False
+    endpoint_url: str = ""
+    ca_bundle: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", _enum(Role, self.role, "role"))
@@ -195,11 +205,31 @@ class Account:
             )
         if any(ord(c) < 32 for c in self.user + self.remote_dir + self.path):
             raise ValidationError("user", "contains control characters")
+        if not isinstance(self.server_side_encryption, bool):
+            raise ValidationError("server_side_encryption", "must be true or false")
+        if self.type is AccountType.S3:
+            self._check_s3()
+
+    def _check_s3(self) -> None:
+        url = s3.check_endpoint_url(self.endpoint_url)
+        object.__setattr__(self, "endpoint_url", url)
+        s3.parse_server(self.server, url)
+        s3.check_access_key_id(self.access_key_id, url)
+        s3.check_region(self.region)
+        if any(ord(c) < 32 for c in self.ca_bundle):
+            raise ValidationError("ca_bundle", "contains control characters")
+
+    @property
+    def s3_location(self) -> s3.S3Location:
+        """Bucket and prefix of an S3 account (``ValidationError`` for other types)."""
+        return s3.parse_server(self.server, self.endpoint_url)
 
     def missing(self) -> list[str]:
         """What must still be filled for this account to be usable."""
         if self.type is AccountType.LOCAL:
             return [] if self.path else ["path"]
+        if self.type is AccountType.S3:
+            return [] if self.secret_access_key is not None else ["secret_access_key"]
         gaps = [name for name in ("host", "user") if not getattr(self, name)]
         if self.password is None and self.private_key is None:
             gaps.append("password or private_key")
@@ -214,6 +244,9 @@ class Account:
         """Where the account points, for display (no secret in it)."""
         if self.type is AccountType.LOCAL:
             return f"local:{self.path}"
+        if self.type is AccountType.S3:
+            where = self.s3_location.url
+            return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
         folder = self.remote_dir or "."
         return f"sftp://{self.user}@{self.host}:{self.port}/{folder.lstrip('/')}"
 

@@ -51,6 +51,10 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
     add(f"# Audience match report: {_cell(env_name)}")
     add("")
     add(f"Generated {iso(generated_at)} by `audiencectl dry-run` (offline; nothing was stored).")
+    if summary.skipped:
+        warning = "**Warning: most files were skipped.** " if summary.mostly_skipped() else ""
+        add("")
+        add(f"{warning}{summary.skipped_words().capitalize()}: see Skipped files below.")
     if summary.datasources:
         add("Data sources: " + ", ".join(_cell(label) for label in summary.datasources) + ".")
     add("")
@@ -114,6 +118,13 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
     else:
         add("None: every line was reconciled or a duplicate.")
     add("")
+    notes = [(b.key, note) for b in summary.batches for note in b.notes]
+    if notes:
+        add("## Notes")
+        add("")
+        for key, note in notes:
+            add(f"- batch {_cell(key)}: {_cell(note)}")
+        add("")
     if summary.skipped:
         add("## Skipped files")
         add("")

@@ -37,10 +37,12 @@ class Selection:
 
 
 def manifests_to_read(names: Iterable[str], processed: set[str]) -> set[str]:
-    """Manifests not yet processed, and those of batches that have a new part."""
+    """Manifests not yet processed, and those that may be of a batch with a new part
+    (compared on the name up to the timestamp's first 10 digits, so that a manifest
+    of 13-digit names read as seconds and a split is read too)."""
     names = list(names)
-    keys_with_new_parts = {
-        parsed.batch_key
+    groups_with_new_parts = {
+        parsed.group_key
         for name in names
         if name not in processed and (parsed := parse_outbound_name(name)) is not None
     }
@@ -48,8 +50,14 @@ def manifests_to_read(names: Iterable[str], processed: set[str]) -> set[str]:
         name
         for name in names
         if (key := parse_manifest_name(name)) is not None
-        and (name not in processed or key in keys_with_new_parts)
+        and (name not in processed or _group(key) in groups_with_new_parts)
     }
+
+
+def _group(key: str) -> str:
+    """A batch key with only its timestamp's first 10 digits (``OutboundName.group_key``)."""
+    prefix, timestamp = key.rsplit("_", 1)
+    return f"{prefix}_{timestamp[:10]}"
 
 
 def _newest_full(processed: set[str]) -> dict[int, int]:
@@ -62,6 +70,13 @@ def _newest_full(processed: set[str]) -> dict[int, int]:
                 newest.get(parsed.destination_id, -1), parsed.timestamp_ms
             )
     return newest
+
+
+def _last_ms(batch: Batch) -> int:
+    """The last millisecond a batch's timestamp covers: a batch keyed in seconds covers
+    the whole second (its 13-digit parts read alone look like milliseconds of it)."""
+    seconds = len(batch.key.rsplit("_", 1)[-1]) == 10
+    return batch.timestamp_ms + (999 if seconds else 0)
 
 
 def _is_new(batch: Batch, processed: set[str]) -> bool:
@@ -91,7 +106,7 @@ def select_batches(env: Environment, batches: Sequence[Batch], processed: set[st
             continue
         if not batch.parts:
             continue
-        if batch.timestamp_ms < newest.get(batch.destination_id, -1):
+        if _last_ms(batch) < newest.get(batch.destination_id, -1):
             selection.superseded.append(batch)
             continue
         sources = routes.get(batch.destination_id)

@@ -53,6 +53,7 @@ from core.selection import Selection, manifests_to_read, select_batches
 
 __all__ = [
     "AAM_DAILY_HOUR_UTC",
+    "Backlog",
     "BatchWrite",
     "ExpectedLatency",
     "Hook",
@@ -65,6 +66,7 @@ __all__ = [
     "WorkflowStore",
     "check_can_run",
     "expected_latency",
+    "folder_backlog",
     "is_overdue",
     "iter_sleep",
     "pause",
@@ -500,6 +502,7 @@ class _Listing:
     sizes: dict[str, int]
     plan: BatchPlan
     selection: Selection
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _list(files: Any, processed: set[str], env: Environment, emit: ProgressFn) -> _Listing:
@@ -514,7 +517,45 @@ def _list(files: Any, processed: set[str], env: Environment, emit: ProgressFn) -
         read=wanted.__contains__,
         on_manifest=lambda name: emit(PassEvent("list", f"read manifest {name}")),
     )
-    return _Listing(sizes, plan, select_batches(env, plan.batches, processed))
+    skipped = list(getattr(files, "list_skipped", []))
+    return _Listing(sizes, plan, select_batches(env, plan.batches, processed), skipped)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What an import account holds that is not imported yet, as a pass would see it:
+    files of batches not yet processed, incomplete or held batches with their reason,
+    and files a pass skips, with theirs."""
+
+    waiting_files: int
+    waiting: list[tuple[str, str]]
+    skipped: list[tuple[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "waiting_files": self.waiting_files,
+            "waiting": [{"batch": b, "reason": r} for b, r in self.waiting],
+            "skipped": [{"file": n, "reason": r} for n, r in self.skipped],
+        }
+
+
+def folder_backlog(files: Any, processed: set[str]) -> Backlog:
+    """The backlog of an opened account (``list()``, ``fetch(name)``, ``list_skipped``)
+    given the names already ``processed``: the same listing rule, batch builder and
+    manifests as an import pass (``import status`` uses it)."""
+    names = [f.name for f in files.list()]
+    wanted = manifests_to_read(names, processed)
+    plan = plan_batches(names, files.fetch, read=wanted.__contains__)
+    in_batches = {n for b in plan.batches for n in (*b.part_names, b.manifest_name) if n}
+    waiting = [
+        (b.key, b.waiting_reason)
+        for b in plan.batches
+        if not b.complete and any(n not in processed for n in (*b.part_names, b.manifest_name) if n)
+    ]
+    skipped = list(getattr(files, "list_skipped", [])) + [
+        (i.name, i.reason) for i in plan.ignored if i.name not in processed
+    ]
+    return Backlog(len(in_batches - processed), waiting, skipped)
 
 
 def _record_skips(
@@ -526,10 +567,18 @@ def _record_skips(
     report: PassReport,
     emit: ProgressFn,
 ) -> None:
-    """Superseded batches into the ledger; waiting, ignored and unrouted ones into the
-    report (and its events)."""
+    """Superseded batches into the ledger; waiting, ignored and unrouted ones, the files
+    the listing left out (symbolic links, names an account may not hold) and the notes
+    of the batches to import (e.g. an md5 in the manifest that is not hexadecimal) into
+    the report (and its events)."""
     selection = found.selection
-    report.ignored = [(i.name, i.reason) for i in found.plan.ignored if i.name not in processed]
+    report.ignored = list(found.skipped) + [
+        (i.name, i.reason) for i in found.plan.ignored if i.name not in processed
+    ]
+    for name, reason in report.ignored:
+        emit(PassEvent("wait", f"{name} skipped: {reason}"))
+    for batch, _sources in selection.routed:
+        report.notes.extend(f"batch {batch.key}: {note}" for note in batch.notes)
     for batch in selection.superseded:
         names = [*batch.part_names, *([batch.manifest_name] if batch.manifest_name else [])]
         store.mark_superseded(env, run_id, batch.key, [(n, found.sizes.get(n, 0)) for n in names])

@@ -21,8 +21,9 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
-from core import clock, probe
+from core import clock
 from core.demo import build_demo
+from core.probe import common as probe
 from tui.app import AudienceApp
 from tui.commands.demo import install_demo
 from usecases.services import Services
@@ -86,8 +87,9 @@ def normalized(svg: str) -> str:
 
 
 class _SteadyTime:
-    """``core.probe``'s ``time`` during the shots: each stage seems to take 3 ms, so a
-    probe's timings (and the screenshot) are the same from one run to the next."""
+    """``core.probe.common``'s ``time`` (the stage runner's clock) during the shots: each
+    stage seems to take 3 ms, so a probe's timings (and the screenshot) are the same from
+    one run to the next."""
 
     def __init__(self) -> None:
         self._now = 1000.0

@@ -50,7 +50,7 @@ def _secret(value: Any) -> Secret | None:
 
 def _decode(data: dict[str, Any]) -> Environment:
     def account(raw: dict[str, Any]) -> Account:
-        for key in ("password", "private_key", "private_key_passphrase"):
+        for key in ("password", "private_key", "private_key_passphrase", "secret_access_key"):
             raw[key] = _secret(raw.get(key))
         return Account(**raw)
 

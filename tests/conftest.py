@@ -12,7 +12,7 @@ import pytest
 
 from core import clock
 
-pytest_plugins = ["tests.sshd"]
+pytest_plugins = ["tests.sshd", "tests.s3server"]
 
 FROZEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 

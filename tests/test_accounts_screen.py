@@ -352,3 +352,51 @@ async def test_titles_say_the_direction(db_path: Path) -> None:
             "(the console writes; an export from Campaign is an import for AAM)",
         ]
         assert screen.has_class("-narrow")
+
+
+# ------------------------------------------------------------------------ S3
+
+
+async def test_s3_account_form_and_probe(
+    db_path: Path, tmp_path: Path, s3_server: object, s3_bucket: str
+) -> None:
+    from tests.s3server import REGION, S3Server
+
+    assert isinstance(s3_server, S3Server)
+    (s3_server.bucket_dir(s3_bucket) / "aam").mkdir()
+    (s3_server.bucket_dir(s3_bucket) / "aam" / SAMPLE_NAME).write_text("1 2\n")
+    imp = Account(
+        Role.IMPORT,
+        AccountType.S3,
+        server=f"{s3_bucket}.s3.amazonaws.com/aam",
+        access_key_id=s3_server.access_key,
+        region=REGION,
+        secret_access_key=Secret("literal", s3_server.secret_key),
+        endpoint_url=s3_server.url,
+        ca_bundle=str(s3_server.ca_file),
+    )
+    services = services_with(db_path, imp)
+    app = AudienceApp(services)
+    async with app.run_test(size=(120, 60)) as pilot:
+        screen = await open_accounts(pilot)
+        panel = screen.query_one("#import-panel", AccountPanel)
+        assert panel.field_input("server").value == f"{s3_bucket}.s3.amazonaws.com/aam"
+        assert panel.field_input("secret_access_key").value == ""  # never shown
+        assert "stored" in panel.field_input("secret_access_key").placeholder
+        assert not panel.field_input("host").parent.parent.display  # type: ignore[union-attr]
+        help_texts = " ".join(str(s.render()) for s in panel.query(".acct-help"))
+        assert "AWS S3 Account Server" in help_texts and "Use server side encryption" in help_texts
+        assert not row(screen, Role.IMPORT, "banner").display
+        assert row(screen, Role.IMPORT, "bucket").display
+
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: screen._run is None, timeout=30)
+        assert "✓ passed" in status_text(screen, Role.IMPORT), status_text(screen, Role.IMPORT)
+        for name in ("dns", "tcp", "tls", "auth", "bucket", "list", "read"):
+            assert row(screen, Role.IMPORT, name).has_class("-pass"), name
+        assert SAMPLE_NAME in row_text(screen, Role.IMPORT, "read")
+
+        panel.field_input("server").value = "s3://bucket/aam"
+        await pilot.pause()
+        result = panel.collect()
+        assert result.account is None and "scheme" in result.errors["server"]

@@ -151,3 +151,20 @@ def test_the_readme_example_is_a_valid_environment_with_every_key() -> None:
     keys = set(re.findall(r"^(\w+) =", exported, re.M))
     shown = set(re.findall(r"^(\w+) =", block.group(1), re.M))
     assert keys - shown == set(), f"keys missing from the README example: {keys - shown}"
+
+
+def test_the_readme_s3_example_is_valid_and_shows_every_s3_key() -> None:
+    import re
+
+    from core.config import S3_KEYS
+    from core.model import AccountType
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Amazon S3 accounts", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert block is not None
+    env = parse_environment('name = "s3"\n' + block.group(1), "README.md")
+    assert env.import_account.type is AccountType.S3 and env.export_account.type is AccountType.S3
+    assert env.import_account.s3_location.prefix == "aam/outbound/"
+    shown = set(re.findall(r"^(\w+) =", block.group(1), re.M))
+    assert set(S3_KEYS) <= shown

@@ -97,14 +97,23 @@ def test_words_inside_other_words_do_not_count() -> None:
     assert direction_findings(e) == []
 
 
-def test_demdex_hosts_the_right_way_round_are_only_deprecated() -> None:
+def test_demdex_hosts_the_right_way_round_fail_as_gone() -> None:
     e = env(
         sftp(Role.IMPORT, host="ftp-out.demdex.com"), sftp(Role.EXPORT, host="ftp-in.demdex.com")
     )
     findings = direction_findings(e)
-    assert codes(findings) == [("deprecated_host", "warn"), ("deprecated_host", "warn")]
+    assert codes(findings) == [("deprecated_host", "fail"), ("deprecated_host", "fail")]
     assert "21.1.3" in findings[0].message
-    assert "S3" in findings[0].fix
+    fix = findings[0].fix
+    assert "move importSharedAudience to an Amazon S3 account" in fix
+    for field in (
+        "<bucket>.s3.amazonaws.com/<path>",
+        "access key ID",
+        "secret access key",
+        "AWS region",
+        "server-side encryption",
+    ):
+        assert field in fix
     assert "importSharedAudience" in findings[0].message
     assert "exportSharedAudience" in findings[1].message
 
@@ -121,7 +130,7 @@ def test_demdex_hosts_swapped_fail_first() -> None:
 
 def test_one_demdex_host_on_the_wrong_side_is_swapped() -> None:
     e = env(sftp(Role.IMPORT, host="ftp-in.demdex.com"), Account(Role.EXPORT))
-    assert codes(direction_findings(e)) == [("swapped", "fail"), ("deprecated_host", "warn")]
+    assert codes(direction_findings(e)) == [("swapped", "fail"), ("deprecated_host", "fail")]
 
 
 def test_finding_is_frozen_and_positional() -> None:
@@ -134,3 +143,33 @@ def test_finding_is_frozen_and_positional() -> None:
     )
     with pytest.raises(AttributeError):
         finding.level = "fail"  # type: ignore[misc]
+
+
+def s3(role: Role, server: str) -> Account:
+    return Account(
+        role,
+        AccountType.S3,
+        server=server,
+        access_key_id="AKIAIOSFODNN7EXAMPLE",
+        region="eu-west-1",
+    )
+
+
+def test_s3_accounts_in_the_same_bucket_and_prefix_are_identical() -> None:
+    e = env(s3(Role.IMPORT, "aam.s3.amazonaws.com/x/"), s3(Role.EXPORT, "aam.s3.amazonaws.com/x"))
+    findings = direction_findings(e)
+    assert codes(findings) == [("identical", "fail")]
+    assert "s3://aam/x/" in findings[0].message
+
+
+def test_s3_accounts_swapped_by_their_prefixes() -> None:
+    e = env(
+        s3(Role.IMPORT, "aam.s3.amazonaws.com/inbound"),
+        s3(Role.EXPORT, "aam.s3.amazonaws.com/outbound"),
+    )
+    assert codes(direction_findings(e)) == [("swapped", "fail")]
+    right = env(
+        s3(Role.IMPORT, "aam.s3.amazonaws.com/outbound"),
+        s3(Role.EXPORT, "aam.s3.amazonaws.com/inbound"),
+    )
+    assert direction_findings(right) == []

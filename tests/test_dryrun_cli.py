@@ -251,3 +251,74 @@ def test_without_profiles_an_empty_store_says_how_to_load_them(run_cli, tmp_path
     result = dry_run(run_cli, db, "--visitors", str(data.visitors_csv), str(data.inbox))
     assert result.code == 2 and "--visitors goes with --profiles" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_folder_of_mostly_skipped_files_says_so_loudly(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Nothing is dropped silently: every skipped file is named with its reason in the
+    headline's count, the JSON, the report; a symlink is skipped (the import's rule)."""
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = next(data.inbox.glob("ftp_800_*.sync"))
+    (folder / good.name).write_bytes(good.read_bytes())
+    ts = "1793541700000"
+    junk = {
+        "notes.txt": "not an AAM outbound file",
+        "ftp_800_14017_full_123.sync": "not 10 digits (seconds) or 13 digits",
+        f"ftp_800_14017_full_{ts}002.sync": "waiting for part 1",
+        f"ftp_800_14017_iter_{ts}.sync": "held back: manifest",
+        f"ftp_800_14017_iter_{ts}.info": "cannot be used: manifest: not valid JSON",
+    }
+    for name in junk:
+        (folder / name).write_text("06-11-22-33-44 32\n")
+    (folder / "link.sync").symlink_to(folder / good.name)
+    junk["link.sync"] = "a symbolic link: never read"
+    report = tmp_path / "report.md"
+    args = ["--profiles", str(data.profiles_csv), "--report", str(report)]
+    human = dry_run(run_cli, db, *args, str(folder))
+    assert human.code == 0, human.err
+    headline = human.out.splitlines()[0]
+    assert headline.startswith("WARNING: dry run")
+    assert "6 OF 7 FILE(S) SKIPPED" in headline
+    for name, reason in junk.items():
+        assert f"skipped {name}: " in human.out and reason in human.out
+    markdown = report.read_text()
+    assert "**Warning: most files were skipped.** 6 of 7 file(s) skipped" in markdown
+    assert all(name in markdown for name in junk)
+    doc = json.loads(
+        dry_run(run_cli, db, "--profiles", str(data.profiles_csv), "--json", str(folder)).out
+    )
+    reasons = {s["file"]: s["reason"] for s in doc["skipped"]}
+    assert set(reasons) == set(junk)
+    assert all(reason in reasons[name] for name, reason in junk.items())
+    assert [b["files"] for b in doc["batches"]] == [[good.name]]
+
+
+def test_a_manifest_md5_that_is_not_hex_is_a_note_not_a_failure(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """AAM's transfer-control example has md5 values like "983g634b...": the batch is
+    reconciled (checked by size and line count) and the warning is shown everywhere."""
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "noted"
+    folder.mkdir()
+    key = "ftp_800_14017_full_1500727351632"
+    part = folder / f"{key}-1.sync"
+    part.write_bytes(next(data.inbox.glob("ftp_800_*.sync")).read_bytes())
+    raw = part.read_bytes()
+    lines = raw.count(b"\n")
+    (folder / "ftp_800_14017_iter_1500727351632.info").write_text(
+        f"{{Files: [{{FileByteSize: {len(raw)}, FileLineCount: {lines}, "
+        f'FileName: "{part.name}", FileSequenceNumber: 1, '
+        'md5: "983g634be2ad5263c6a6c4958bf61d9f"}], '
+        f'Totals: {{FileName: "{key}.sync", TotalByteSize: {len(raw)}, TotalNumberFiles: 1, '
+        f"TotalNumberLines: {lines}}}}}"
+    )
+    report = tmp_path / "r.md"
+    args = ["--profiles", str(data.profiles_csv)]
+    human = dry_run(run_cli, db, *args, "--report", str(report), str(folder))
+    assert human.code == 0, human.err
+    assert "1 of 1 batch(es) reconciled" in human.out and "skipped" not in human.out
+    assert f"note: batch {key}: {part.name}: the manifest's md5 '983g634b" in human.out
+    assert "is not 32 hexadecimal digits" in report.read_text()
+    doc = json.loads(dry_run(run_cli, db, *args, "--json", str(folder)).out)
+    [batch] = doc["batches"]
+    assert batch["key"] == key and "983g634b" in batch["notes"][0]

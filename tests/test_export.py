@@ -407,3 +407,101 @@ def test_without_members_an_empty_segment_is_an_input_error(
     assert not (db_path.parent / "exports").exists() or not list(
         (db_path.parent / "exports").iterdir()
     )
+
+
+# --------------------------------------------- AAM's inbound rules (inbound-file-contents,
+# inbound-ftp-filenames, inbound-s3-filenames and inbound-file-compression pages)
+
+
+class _Profiles:
+    """Profile values by ID, as ``ExportProfiles`` gives them."""
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        self.values = values
+
+    def values_for(self, profile_ids, ds):  # type: ignore[no-untyped-def]
+        return {p: self.values[p] for p in profile_ids if p in self.values}
+
+
+def _clear_ds():  # type: ignore[no-untyped-def]
+    from core.model import DataSource
+
+    return DataSource(
+        label="CRM",
+        dpid=478,
+        destination_id=1,
+        id_type="declared",
+        reconciliation_key="customer_id",
+        channel="other",
+    )
+
+
+def test_ids_with_a_colon_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    """ "Do not use an encoded colon (%3A) or unencoded colon (:) symbol in DPUUIDs"."""
+    from core.export import REASONS, make_codec, write_export
+
+    ds = _clear_ds()
+    profiles = _Profiles({"P1": ["CRM:1"], "P2": ["CRM-2"], "P3": ["a%3ab"], "P4": ["x%3Ay"]})
+    members = members_csv(tmp_path / "m.csv", ["P1", "P2", "P3", "P4"])
+    report = write_export(
+        members,
+        "7",
+        ds,
+        make_codec(ds, lambda d, f: ""),
+        profiles,
+        tmp_path,
+        unix_seconds=1366545717,
+    )
+    assert report.skipped == {"colon_in_id": 3} and report.lines == 1
+    assert "':' or '%3A'" in REASONS["colon_in_id"]
+    assert [s["id"] for s in report.skipped_samples] == ["P1", "P3", "P4"]
+    assert read_lines(tmp_path / report.files[0]) == [("CRM-2", "7")]
+
+
+def test_each_id_is_written_once_so_never_over_200_lines(tmp_path: Path) -> None:
+    """AAM keeps the first 200 lines of an ID and drops the rest: an export writes one."""
+    from core.export import make_codec, write_export
+    from core.formats import MAX_LINES_PER_ID
+
+    ds = _clear_ds()
+    ids = [f"P{n}" for n in range(MAX_LINES_PER_ID + 50)]
+    profiles = _Profiles({p: ["SAME"] for p in ids} | {"Q": ["OTHER"]})
+    members = members_csv(tmp_path / "m.csv", [*ids, "Q"])
+    report = write_export(
+        members,
+        "7",
+        ds,
+        make_codec(ds, lambda d, f: ""),
+        profiles,
+        tmp_path,
+        unix_seconds=1366545717,
+    )
+    lines = read_lines(tmp_path / report.files[0])
+    assert sorted(lines) == [("OTHER", "7"), ("SAME", "7")]
+    assert report.duplicate_ids == len(ids) - 1
+
+
+def test_overwrite_flag_writes_the_overwrite_form(run_cli, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``ftp_dpm_478_1366545717.overwrite`` is the FTP inbound page's example name."""
+    demo_store(tmp_path / "demo", db_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [
+        "export",
+        "--members",
+        str(members_csv(tmp_path / "m.csv", ["P00001", "P00002"])),
+        "--segment-id",
+        "5",
+        "--datasource",
+        CRM_DS,
+        "--out",
+        str(out),
+    ]
+    plain = json.loads(run_cli(*args, "--overwrite", "--json").out)
+    assert re.fullmatch(r"ftp_dpm_14016_\d{10}\.overwrite", plain["file"])
+    packed = run_cli(*args, "--overwrite", "--gzip", "--json")
+    assert packed.code == 0, packed.err
+    name = json.loads(packed.out)["file"]
+    assert re.fullmatch(r"ftp_dpm_14016_\d{10}\.overwrite\.gz", name)
+    assert len(read_lines(out / name)) == 2
+    assert "--overwrite" in run_cli("export", "--help").out

@@ -19,6 +19,7 @@ from core.formats import (
     Chunk,
     Manifest,
     ManifestFile,
+    ManifestTotals,
     classify_names,
     count_lines,
     format_inbound_line,
@@ -204,7 +205,6 @@ def test_manifest_totals_that_lie() -> None:
         ("{Files: [{FileLineCount: 1, FileByteSize: 1}]}", "no FileName"),
         ('{Files: [{FileName: "a", FileByteSize: 1}]}', "FileLineCount is missing"),
         ('{Files: [{FileName: "a", FileLineCount: -1, FileByteSize: 1}]}', "whole number"),
-        ('{Files: [{FileName: "a", FileLineCount: 1, FileByteSize: 1, md5: "xyz"}]}', "md5"),
         ("[" * 100000, "not valid JSON"),
         (b"\xff\xfe{", "not UTF-8"),
     ],
@@ -299,12 +299,16 @@ def test_manifest_not_read_keeps_batch_waiting() -> None:
     assert not batch.complete and "not been read" in batch.waiting_reason
 
 
-def test_part_not_in_manifest_is_a_note() -> None:
+def test_part_not_in_manifest_holds_the_batch_back() -> None:
     info = manifest_name(KEY)
     names = split_names(1, 2)
     manifest = Manifest((ManifestFile(names[0], 1, 1, None),))
     [batch] = group_batches([*names, info], {info: manifest})
-    assert batch.complete and batch.notes == (f"{names[1]} is not listed in the manifest",)
+    assert not batch.complete and batch.held
+    assert batch.waiting_reason == (
+        f"held back: manifest {info} disagrees with the files: "
+        f"1 part(s) present but not listed: {names[1]}"
+    )
 
 
 def test_classify_names_ignores_with_reasons_and_sorts() -> None:
@@ -566,3 +570,217 @@ def test_removal_only_line_after_other_lines(chunk_lines: int) -> None:
         (ECID[:-1] + "7", "", "25"),
     ]
     assert [line for line, _ in chunk.malformed] == [1, 4]
+
+
+# ------------------------------------------------ AAM's documented names and manifest
+# Each name below is quoted from Audience Manager's own pages (AdobeDocs/audience-manager.en):
+# "Outbound Data File Name: Syntax and Examples" (outbound-file-name-contents.md),
+# "Outbound Macro Examples" (outbound-macro-examples.md), "Outbound Template Macros"
+# (outbound-template-macros.md, whose split example ends in .csv: read here as .sync) and
+# "Transfer-Control Files for Log File Transfers" (transfer-control-files.md).
+
+OUTBOUND_PAGE = [
+    # Scenario 1 (Amazon S3, PID_ALIAS "XYZCustomer", Google Advertiser IDs)
+    ("S3_1234_20914_XYZCustomer_iter_1486140844000.sync.gz", 1486140844000, None),
+    ("S3_1234_20914_XYZCustomer_iter_1486140844000001.sync.gz", 1486140844000, 1),
+    ("S3_1234_20914_XYZCustomer_iter_1486140844000002.sync.gz", 1486140844000, 2),
+    ("S3_1234_20914_XYZCustomer_full_1486140844000.sync.gz", 1486140844000, None),
+    ("S3_1234_20914_XYZCustomer_full_1486140844000001.sync.gz", 1486140844000, 1),
+    # Scenario 2 (FTP, no alias, Apple IDs)
+    ("ftp_1234_20915_iter_1486140843000.sync.gz", 1486140843000, None),
+    ("ftp_1234_20915_iter_1486140843000001.sync.gz", 1486140843000, 1),
+    ("ftp_1234_20915_full_1486140843000.sync.gz", 1486140843000, None),
+    ("ftp_1234_20915_full_1486140843000001.sync.gz", 1486140843000, 1),
+    # Scenario 3 (FTP, alias, vendor ID 45454)
+    ("ftp_1234_45454_XYZCustomer_iter_1486140843000.sync.gz", 1486140843000, None),
+    ("ftp_1234_45454_XYZCustomer_iter_1486140843000001.sync.gz", 1486140843000, 1),
+    ("ftp_1234_45454_XYZCustomer_full_1486140843200.sync.gz", 1486140843200, None),
+    ("ftp_1234_45454_XYZCustomer_full_1486140843200001.sync.gz", 1486140843200, 1),
+]
+MACRO_PAGE = [
+    ("ftp_215_888_iter_1449756724.sync", "ftp", 215, 888, None, "iter"),
+    ("ftp_215_888_20915_iter_1449756724.sync", "ftp", 215, 888, "20915", "iter"),
+    ("ftp_215_888_full_1449756724.sync", "ftp", 215, 888, None, "full"),
+    ("http_215_888_iter_1449756724.sync", "http", 215, 888, None, "iter"),
+    ("s3_215_888_iter_1449756724.sync", "s3", 215, 888, None, "iter"),
+]
+SPLITS_PAGE = [
+    "s3_123456_9999_full_1566906141001.sync",
+    "s3_123456_9999_full_1566906141002.sync",
+    "s3_123456_9999_full_1566906141003.sync",
+]
+TRANSFER_CONTROL_INFO = """{
+  Files: [
+    {
+      FileByteSize: 293029329,
+      FileLineCount: 36893908,
+      FileName: "ftp_12345_67890_full_1500727351632-1.sync.gz",
+      FileSequenceNumber: 1,
+      md5: "983g634be2ad5263c6a6c4958bf61d9f"
+    },
+    {
+      FileByteSize: 293039238,
+      FileLineCount: 36895184,
+      FileName: "ftp_12345_67890_full_1500727351632-2.sync.gz",
+      FileSequenceNumber: 2,
+      md5: "6sn9907c8e78cfd78409622e7b55a984"
+    },
+    {
+      FileByteSize: 293050833,
+      FileLineCount: 36896787,
+      FileName: "ftp_12345_67890_full_1500727351632-3.sync.gz",
+      FileSequenceNumber: 3,
+      md5: "7cdfb8e74cd6cec1jy6vel21ccb4a962"
+    },
+    {
+      FileByteSize: 218425764,
+      FileLineCount: 27498226,
+      FileName: "ftp_12345_67890_full_1500727351632-4.sync.gz",
+      FileSequenceNumber: 4,
+      md5: "7hs53149f8a2444457g968f04cbbdee5"
+    }
+  ],
+  Totals: {
+    FileName: "ftp_12345_67890_full_1500727351632.sync",
+    TotalByteSize: 1097545164,
+    TotalNumberFiles: 4,
+    TotalNumberLines: 138184105
+    }
+}"""
+#: The transfer-control page names the manifest of the batch above with ``iter``.
+TRANSFER_CONTROL_INFO_NAME = "ftp_12345_67890_iter_1500727351632.info"
+
+
+@pytest.mark.parametrize(("name", "ms", "split"), OUTBOUND_PAGE)
+def test_outbound_page_example_names(name: str, ms: int, split: int | None) -> None:
+    parsed = parse_outbound_name(name)
+    assert parsed is not None and parsed.gz
+    assert (parsed.timestamp_ms, parsed.split) == (ms, split)
+    assert parsed.batch_key == name.split(".")[0][: len(name.split(".")[0]) - (3 if split else 0)]
+
+
+@pytest.mark.parametrize(("name", "sync", "did", "dpid", "alias", "mode"), MACRO_PAGE)
+def test_macro_page_ten_digit_names(
+    name: str, sync: str, did: int, dpid: int, alias: str | None, mode: str
+) -> None:
+    parsed = parse_outbound_name(name)
+    assert parsed is not None
+    assert (parsed.sync_type, parsed.destination_id, parsed.master_dpid) == (sync, did, dpid)
+    assert (parsed.alias, parsed.mode, parsed.split) == (alias, mode, None)
+    assert parsed.timestamp_ms == 1449756724 * 1000 and parsed.timestamp == "1449756724"
+    [batch] = group_batches([name])
+    assert batch.complete and batch.timestamp_ms == 1449756724000
+
+
+def test_seconds_and_split_digits_make_one_batch() -> None:
+    [batch] = group_batches(reversed(SPLITS_PAGE))
+    assert batch.complete and batch.key == "s3_123456_9999_full_1566906141"
+    assert [p.split for p in batch.parts] == [1, 2, 3]
+    assert batch.part_names == tuple(SPLITS_PAGE)
+    assert batch.timestamp_ms == 1566906141000 and batch.mode == "full"
+
+
+def test_seconds_splits_with_a_gap_wait_for_the_missing_part() -> None:
+    [batch] = group_batches([SPLITS_PAGE[0], SPLITS_PAGE[2]])
+    assert not batch.complete and batch.waiting_reason == "waiting for part 2"
+
+
+def test_a_lone_thirteen_digit_name_is_milliseconds() -> None:
+    [batch] = group_batches([SPLITS_PAGE[0]])
+    assert batch.key == "s3_123456_9999_full_1566906141001" and batch.parts[0].split is None
+
+
+def test_splits_start_at_001() -> None:
+    [batch] = group_batches(split_names(2, 3))
+    assert not batch.complete and batch.waiting_reason == "waiting for part 1"
+
+
+def test_outbound_page_scenario_3_duplicate_name_is_one_part() -> None:
+    names = [n for n, _, _ in OUTBOUND_PAGE if "45454_XYZCustomer_iter" in n]
+    names.append("ftp_1234_45454_XYZCustomer_iter_1486140843000001.sync.gz")  # listed twice
+    [batch] = group_batches(names)
+    assert len(batch.parts) == 2
+
+
+def test_dash_split_names_and_the_transfer_control_manifest() -> None:
+    manifest = parse_manifest(TRANSFER_CONTROL_INFO)
+    parts = [f.name for f in manifest.files]
+    for number, name in enumerate(parts, start=1):
+        parsed = parse_outbound_name(name)
+        assert parsed is not None and parsed.split == number
+        assert parsed.batch_key == "ftp_12345_67890_full_1500727351632"
+    assert [f.sequence for f in manifest.files] == [1, 2, 3, 4]
+    assert manifest.totals == ManifestTotals(
+        line_count=138184105,
+        byte_size=1097545164,
+        file_count=4,
+        name="ftp_12345_67890_full_1500727351632.sync",
+    )
+    assert manifest.totals_problems() == []
+    # the page's md5 values are not hexadecimal: a warning per file, never an error
+    assert all(f.md5 is None for f in manifest.files)
+    assert len(manifest.warnings()) == 4 and "983g634b" in manifest.warnings()[0]
+    info = TRANSFER_CONTROL_INFO_NAME
+    # the manifest first (it may arrive before the parts): the batch waits
+    [early] = group_batches([info], {info: manifest})
+    assert not early.complete and "none has arrived yet" in early.waiting_reason
+    # every part: one complete full batch with the manifest (named iter on the page)
+    [batch] = group_batches([info, *reversed(parts)], {info: manifest})
+    assert batch.complete and batch.manifest_name == info and batch.mode == "full"
+    assert batch.part_names == tuple(parts)
+    assert batch.notes == tuple(manifest.warnings())
+
+
+def test_manifest_whose_totals_lie_holds_the_batch_back() -> None:
+    """Issue 17.12: lists only part 001, Totals claim 7 files and 5 lines, 001 and 002 here."""
+    info = manifest_name(KEY)
+    names = split_names(1, 2)
+    manifest = parse_manifest(
+        f'{{Files: [{{FileName: "{names[0]}", FileLineCount: 2, FileByteSize: 10}}],'
+        " Totals: {TotalNumberFiles: 7, TotalNumberLines: 5, TotalByteSize: 10}}"
+    )
+    [batch] = group_batches([*names, info], {info: manifest})
+    assert not batch.complete and batch.held
+    assert batch.waiting_reason.startswith(f"held back: manifest {info} disagrees")
+    assert "total line count says 5 but the files add up to 2" in batch.waiting_reason
+    assert "total file count says 7 but the files add up to 1" in batch.waiting_reason
+    assert f"present but not listed: {names[1]}" in batch.waiting_reason
+
+
+def test_inbound_names_of_the_ftp_inbound_page() -> None:
+    """``ftp_dpm_478_1366545717.sync.1.gz``, ``.sync.2.gz`` and ``.overwrite``."""
+    assert inbound_name(478, 1366545717, 1, True) == "ftp_dpm_478_1366545717.sync.1.gz"
+    assert inbound_name(478, 1366545717, 2, True) == "ftp_dpm_478_1366545717.sync.2.gz"
+    assert inbound_name(478, 1366545717, None, False, overwrite=True) == (
+        "ftp_dpm_478_1366545717.overwrite"
+    )
+    assert inbound_name(478, 1366545717, 3, True, overwrite=True) == (
+        "ftp_dpm_478_1366545717.overwrite.3.gz"
+    )
+
+
+@pytest.mark.parametrize("id_", ["CRM:1", "a%3Ab", "a%3ab"])
+def test_an_inbound_line_refuses_a_colon_in_the_id(id_: str) -> None:
+    with pytest.raises(InputError, match="':' or '%3A'"):
+        format_inbound_line(id_, ["1"])
+
+
+def test_inbound_limits_are_aams(tmp_path: Path) -> None:
+    from core.formats import (
+        MAX_INBOUND_BYTES,
+        MAX_INBOUND_GZ_INPUT_BYTES,
+        MAX_INBOUND_LINE_BYTES,
+        MAX_LINES_PER_ID,
+    )
+
+    assert (MAX_INBOUND_LINE_BYTES, MAX_INBOUND_BYTES, MAX_LINES_PER_ID) == (
+        102_400,
+        5 * 10**9,
+        200,
+    )
+    assert MAX_INBOUND_GZ_INPUT_BYTES < 10**9  # each compressed part under S3's 1 GB
+    line = "x" * (MAX_INBOUND_LINE_BYTES - 2)
+    [path] = write_inbound([(line, ["1"])], tmp_path, 1, 1486140843)
+    assert path.stat().st_size == MAX_INBOUND_LINE_BYTES + 1
+    with pytest.raises(InputError, match="at most 102400"):
+        write_inbound([(line + "x", ["1"])], tmp_path, 1, 1486140844)

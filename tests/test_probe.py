@@ -511,3 +511,22 @@ def test_private_key_passphrase(tmp_path: Path, fmt: list[str]) -> None:
     with pytest.raises(InputError, match=r"decrypt|cannot read"):
         Credentials(private_key=text, passphrase="wrong").load_private_key()
     assert Credentials().load_private_key() is None
+
+
+@sshd_test
+def test_latin1_file_name_is_listed_escaped_and_read(
+    sshd: Sshd, sshd_world: SshdWorld, pins: SqliteHostKeyStore, chroot_dir: object
+) -> None:
+    """A name that is not UTF-8 (Latin-1 é) used to break the list stage with a
+    UnicodeDecodeError; it is counted, shown escaped, and still readable."""
+    folder = chroot_dir()  # type: ignore[operator]
+    raw = os.fsencode(sshd_world.disk(folder)) + b"/r\xe9sum\xe9.sync"
+    with open(raw, "wb") as handle:
+        handle.write(b"C1 201\n")
+    os.utime(raw, (2_000_000_000, 2_000_000_000))  # the newest file: the one read
+    (sshd_world.disk(folder) / "plain.sync").write_bytes(b"C2 201\n")
+    report = run(sftp_account(sshd.port, sshd_world.password_user, folder), pw(sshd_world), pins)
+    assert report.ok, report.stages
+    assert "2 files, 0 other entries" in report.stage("list").detail  # type: ignore[union-attr]
+    read = report.stage("read")
+    assert read is not None and "r\\xe9sum\\xe9.sync" in read.detail and "7 bytes" in read.detail

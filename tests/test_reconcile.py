@@ -690,12 +690,25 @@ def test_index_progress_is_reported_per_chunk_of_profiles(dataset: Dataset) -> N
 
 
 def test_a_manifest_over_the_bound_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
-    """The dry run reads a .info through the import's bounded reader: at most 1 MiB."""
+    """The dry run reads a .info through the import's bounded reader: at most 1 MiB. A
+    manifest over it holds its batch back; every file of the batch is skipped, named
+    with the reason."""
     from core.formats import MAX_MANIFEST_BYTES
 
     key = "ftp_500_14016_full_1700000000000"
     (tmp_path / f"{key}.sync").write_text("a 24\n")
     (tmp_path / f"{key}.info").write_bytes(b"{Files: []}" + b" " * MAX_MANIFEST_BYTES)
-    with pytest.raises(InputError) as info:
-        batches_from_paths([tmp_path])
-    assert info.value.message == (f"{key}.info: larger than 1 MiB, too large for a .info manifest")
+    batches, skipped = batches_from_paths([tmp_path])
+    assert batches == []
+    assert skipped == [
+        (
+            f"{key}.sync",
+            f"held back: manifest {key}.info cannot be used: "
+            "larger than 1 MiB, too large for a .info manifest",
+        ),
+        (
+            f"{key}.info",
+            f"held back: manifest {key}.info cannot be used: "
+            "larger than 1 MiB, too large for a .info manifest",
+        ),
+    ]

@@ -377,7 +377,7 @@ def test_local_missing_folder(tmp_path: Path) -> None:
 
 
 def test_local_endless_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.transport.MAX_LISTING", 3)
+    monkeypatch.setattr("core.transport.local.MAX_LISTING", 3)
     for number in range(5):
         (tmp_path / f"{number}.sync").write_bytes(b"")
     with _open_local(tmp_path) as files, pytest.raises(ConnectionFailure, match="endless"):
@@ -389,10 +389,10 @@ def test_sftp_endless_listing(
     sftp_files: tuple[FileTransport, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files, disk = sftp_files
-    monkeypatch.setattr("core.transport.MAX_LISTING", 3)
+    monkeypatch.setattr("core.transport.sftp.MAX_LISTING", 3)
     for number in range(5):
         (disk / f"{number}.sync").write_bytes(b"")
     with pytest.raises(ConnectionFailure, match="endless"):
         files.list()
-    monkeypatch.setattr("core.transport.MAX_LISTING", 100)
+    monkeypatch.setattr("core.transport.sftp.MAX_LISTING", 100)
     assert len(files.list()) == 5  # the session is still usable

@@ -520,3 +520,100 @@ def test_selection_sorts_batches_by_what_the_pass_does(wf: Environment) -> None:
     assert [b.key for b in chosen.superseded] == [key(aam_name("iter", 10))]
     assert [b.key for b in chosen.waiting] == [key(aam_name("iter", 70))]
     assert [b.key for b in chosen.unrouted] == [f"ftp_777_{DPID}_iter_{80:013d}"]
+
+
+def test_a_split_full_batch_imports_every_part(run_cli, db_path: Path, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    """Seconds and a 3-digit split (``..._full_1449756724001.sync``, ``...002``, ``...003``,
+    AAM's macros page) are ONE full batch: every part's members are kept, not only the
+    last part's (the bug Adobe fixed in Campaign in 2018)."""
+    box = inbox(wf)
+    write_file(box, f"ftp_{DID}_{DPID}_full_1449000000.sync", ["C9 201"])
+    assert run_cli("import", "run", "--once", "--quiet").code == 0
+    assert members(db_path) == {"201": {"P9"}}
+    for split, lines in (("001", ["C1 201"]), ("002", ["C2 201", "C3 202"]), ("003", ["C4 201"])):
+        write_file(box, f"ftp_{DID}_{DPID}_full_1449756724{split}.sync", lines)
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "ok" and report["batches"] == 1 and report["files"] == 3
+    assert members(db_path) == {"201": {"P1", "P2", "P4"}, "202": {"P3"}}
+
+
+def test_a_manifest_that_disagrees_holds_the_batch_back(
+    run_cli, db_path: Path, wf: Environment
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17.12: the manifest lists part 001 only, Totals claim 7 files and 5 lines,
+    parts 001 and 002 are here: nothing is imported and the reason is shown."""
+    box = inbox(wf)
+    key = f"ftp_{DID}_{DPID}_full_1449756724000"
+    part1 = write_file(box, f"{key}001.sync", ["C1 201"])
+    write_file(box, f"{key}002.sync", ["C2 201"])
+    raw = part1.read_bytes()
+    (box / f"{key}.info").write_text(
+        f'{{Files: [{{FileName: "{part1.name}", FileLineCount: 1, FileByteSize: {len(raw)}}}],'
+        f" Totals: {{TotalNumberFiles: 7, TotalNumberLines: 5, TotalByteSize: {len(raw)}}}}}"
+    )
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "nothing_new" and members(db_path) == {}
+    [waiting] = report["waiting"]
+    assert waiting["batch"] == key and "held back" in waiting["reason"]
+    assert "total file count says 7" in waiting["reason"]
+    assert f"{key}002.sync" in waiting["reason"]
+    human = run_cli("import", "run", "--once")
+    assert "held back" in human.out and "total line count says 5" in human.out
+
+
+def test_symlinks_and_rejected_names_are_reported_by_run_and_status(
+    run_cli, db_path: Path, wf: Environment, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17.13: one rule for the dry run, the import run and import status: a symlink
+    and a name an account may not hold are never read, and each is named with its
+    reason (never "waiting files: 1" forever)."""
+    box = inbox(wf)
+    real = write_file(box, aam_name("full", 1), ["C1 201"])
+    outside = write_file(tmp_path, aam_name("iter", 2), ["C2 201"])
+    (box / outside.name).symlink_to(outside)
+    write_file(box, f"ftp_{DID}_{DPID}_iter_1..2.sync", ["C3 201"])
+    write_file(box, "bad\x1bname.sync", ["C4 201"])
+    expected = {
+        outside.name: "a symbolic link: never read",
+        f"ftp_{DID}_{DPID}_iter_1..2.sync": "contains '..'",
+        "bad\\x1bname.sync": "contains control characters",
+    }
+    result = run_cli("import", "run", "--once", "--json", "--quiet")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["batches"] == 1 and members(db_path) == {"201": {"P1"}}
+    reasons = {item["name"]: item["reason"] for item in report["ignored"]}
+    assert set(reasons) == set(expected)
+    assert all(words in reasons[name] for name, words in expected.items())
+    human = run_cli("import", "run", "--once").out
+    assert f"skipped: {outside.name} (a symbolic link" in human
+    status = json.loads(run_cli("import", "status", "--json").out)
+    assert status["waiting_files"] == 0 and ledger(db_path) == [real.name]
+    skipped = {item["file"]: item["reason"] for item in status["skipped"]}
+    assert skipped == reasons
+    text = run_cli("import", "status").out
+    assert f"skipped {outside.name}: a symbolic link" in text
+    assert "waiting files" not in text
+    # the dry run over the same folder skips the symlink for the same reason
+    dry = run_cli(
+        "dry-run", "--json", "--profiles", str(db_path.parent.parent / "profiles.csv"), str(box)
+    )
+    assert dry.code == 0, dry.err
+    dry_skipped = {s["file"]: s["reason"] for s in json.loads(dry.out)["skipped"]}
+    assert dry_skipped[outside.name] == reasons[outside.name]
+
+
+def test_status_shows_a_held_batch_with_its_reason(run_cli, wf: Environment) -> None:  # type: ignore[no-untyped-def]
+    box = inbox(wf)
+    key = f"ftp_{DID}_{DPID}_full_1449756724000"
+    write_file(box, f"{key}001.sync", ["C1 201"])
+    (box / f"{key}.info").write_text("{Files: [")
+    status = json.loads(run_cli("import", "status", "--json").out)
+    assert status["waiting_files"] == 2
+    [held] = status["waiting"]
+    assert held["batch"] == key and "cannot be used: manifest: not valid JSON" in held["reason"]
+    assert any("held back" in note for note in status["notes"])

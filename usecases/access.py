@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.hostkeys import HostKeyCheck
-from core.model import Account, AccountType, DataSource, Environment
+from core.model import Account, DataSource, Environment
 from core.probe import Credentials
 from core.transport import FileTransport, open_transport
 from storage.hostkeys import SqliteHostKeyStore
@@ -16,13 +16,7 @@ TRANSFER_TIMEOUT = 30.0
 
 def credentials_for(services: Services, env: Environment, account: Account) -> Credentials:
     """The account's secrets, resolved now (``SecretError`` names a field that cannot be)."""
-    if account.type is AccountType.LOCAL:
-        return Credentials()
-    return Credentials(
-        password=services.secret(env, account, "password"),
-        private_key=services.secret(env, account, "private_key"),
-        passphrase=services.secret(env, account, "private_key_passphrase"),
-    )
+    return Credentials.of(account, lambda name: services.secret(env, account, name))
 
 
 def host_key_check(services: Services, account: Account, trust_new: bool) -> HostKeyCheck:
@@ -39,11 +33,7 @@ def account_opener(
     the store's pins (never trusting a new key: probe first)."""
 
     def open_account(account: Account) -> FileTransport:
-        creds = Credentials(
-            password=services.secret(env, account, "password"),
-            private_key=services.secret(env, account, "private_key"),
-            passphrase=services.secret(env, account, "private_key_passphrase"),
-        )
+        creds = credentials_for(services, env, account)
         return open_transport(account, creds, host_key_check(services, account, False), timeout)
 
     return open_account

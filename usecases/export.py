@@ -42,6 +42,8 @@ class ExportRequest:
     store_segment: str | None = None
     members_csv: Path | None = None
     gz: bool = False
+    #: The ``.overwrite`` form: AAM replaces each listed ID's traits of the data source.
+    overwrite: bool = False
 
 
 @dataclass
@@ -119,6 +121,7 @@ def preview_export(
             profiles,
             Path(tmp),
             gz=request.gz,
+            overwrite=request.overwrite,
             cancelled=cancelled,
         )
         first = Path(tmp) / report.files[0]
@@ -157,6 +160,7 @@ def export_request(
             out_dir=None if upload else out_dir,
             open_account=account_opener(services, env) if upload else None,
             gz=request.gz,
+            overwrite=request.overwrite,
             cancelled=cancelled,
             hooks=services.hooks,
         )

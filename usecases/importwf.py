@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from core import clock
-from core.formats import classify_names
+from core.errors import AudienceError
 from core.leftovers import clean_local_leftovers
 from core.model import AccountType, Environment
+from core.transport import LocalTransport
 from core.workflow import (
     AAM_DAILY_HOUR_UTC,
+    Backlog,
     CancelledFn,
     ExpectedLatency,
     PassEvent,
@@ -25,6 +27,7 @@ from core.workflow import (
     State,
     check_can_run,
     expected_latency,
+    folder_backlog,
     is_overdue,
     iter_sleep,
     pause,
@@ -169,19 +172,18 @@ def run_pass_now(
 # ------------------------------------------------------------------------ status
 
 
-def waiting_files(env: Environment, processed: set[str]) -> int | None:
-    """AAM files in a local import folder not imported yet; None for an SFTP account
-    (status never connects) or a folder that cannot be listed."""
+def waiting_files(env: Environment, processed: set[str]) -> Backlog | None:
+    """What a local import folder holds that is not imported yet (``folder_backlog``: the
+    import pass's own rules); None for a remote account (status never connects) or a
+    folder that cannot be listed."""
     account = env.import_account
     if account.type is not AccountType.LOCAL or not account.path:
         return None
     try:
-        names = [p.name for p in Path(account.path).iterdir() if p.is_file()]
-    except OSError:
+        with LocalTransport(Path(account.path)) as files:
+            return folder_backlog(files, processed)
+    except AudienceError:
         return None
-    batches, _ = classify_names(names)
-    files = {n for b in batches for n in (*b.part_names, b.manifest_name) if n}
-    return len(files - processed)
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,10 @@ class ImportStatus:
     processed_files: int
     #: Files of a local import folder not imported yet (None: not known without connecting).
     waiting_files: int | None
+    #: Batches of that folder left for a later run, with why: ``(key, reason)``.
+    waiting: list[tuple[str, str]]
+    #: Files of that folder never imported, with why: ``(name, reason)``.
+    skipped: list[tuple[str, str]]
     #: Segment ID -> members in the store.
     segments: dict[str, int]
     interval_minutes: int
@@ -213,6 +219,8 @@ class ImportStatus:
             "last_run": self.last_run.to_json() if self.last_run else None,
             "processed_files": self.processed_files,
             "waiting_files": self.waiting_files,
+            "waiting": [{"batch": key, "reason": reason} for key, reason in self.waiting],
+            "skipped": [{"file": name, "reason": reason} for name, reason in self.skipped],
             "segments": {seg: {"members": n} for seg, n in self.segments.items()},
             "interval_minutes": self.interval_minutes,
             "overdue": self.overdue,
@@ -236,7 +244,14 @@ def import_status(services: Services) -> ImportStatus:
             f"no run within 2 x {interval} min while running (last run: {since}): "
             "is `audiencectl import run` (or its scheduler) still going?"
         )
-    waiting = waiting_files(env, workflow.processed_names(env.name))
+    backlog = waiting_files(env, workflow.processed_names(env.name))
+    waiting = backlog.waiting_files if backlog is not None else None
+    if backlog is not None and backlog.skipped:
+        shown = "; ".join(f"{name} ({reason})" for name, reason in backlog.skipped[:5])
+        more = f"; and {len(backlog.skipped) - 5} more" if len(backlog.skipped) > 5 else ""
+        notes.append(f"{len(backlog.skipped)} file(s) skipped, never imported: {shown}{more}")
+    if backlog is not None:
+        notes.extend(f"batch {key} waits: {reason}" for key, reason in backlog.waiting)
     if status.state in (State.PAUSED, State.STOPPED):
         held = f", {waiting} file(s) waiting" if waiting else ""
         notes.append(
@@ -251,6 +266,8 @@ def import_status(services: Services) -> ImportStatus:
         last_run=last,
         processed_files=workflow.processed_count(env.name),
         waiting_files=waiting,
+        waiting=list(backlog.waiting) if backlog is not None else [],
+        skipped=list(backlog.skipped) if backlog is not None else [],
         segments=dict(workflow.segment_counts(env.name)),
         interval_minutes=interval,
         overdue=overdue,

@@ -19,6 +19,7 @@ from core.model import (
     Role,
 )
 from core.probe import ProbeReport
+from core.s3 import masked_key_id
 
 
 def _auth_text(account: Account) -> str:
@@ -27,6 +28,11 @@ def _auth_text(account: Account) -> str:
         parts.append(f"key {account.private_key.display()}")
     if account.password is not None:
         parts.append(f"password {account.password.display()}")
+    if account.secret_access_key is not None:
+        parts.append(
+            f"key ID {masked_key_id(account.access_key_id)} + secret "
+            f"{account.secret_access_key.display()}"
+        )
     return " + ".join(parts) or "no credential"
 
 
@@ -106,7 +112,7 @@ def _stage_verdict(
     return Verdict("pass", f"{account.endpoint}: {evidence}")
 
 
-_REACH = ("dns", "tcp", "banner", "hostkey", "auth")
+_REACH = ("dns", "tcp", "banner", "hostkey", "tls", "auth")  # SFTP's and S3's stages
 
 
 def reachable_check(role: Role) -> CheckFn:
@@ -127,7 +133,7 @@ def folder_access_check(role: Role) -> CheckFn:
         if isinstance(gate, Verdict):
             return gate
         account = run.env.account(role)
-        return _stage_verdict(gate, account, ("sftp", "list", last), f"{last}able")
+        return _stage_verdict(gate, account, ("sftp", "bucket", "list", last), f"{last}able")
 
     return check
 

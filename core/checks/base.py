@@ -189,13 +189,7 @@ class CheckRun:
 
 def credentials(ctx: CheckContext, account: Account) -> Credentials:
     """The account's resolved credentials (``SecretError`` when a reference fails)."""
-    return Credentials(
-        password=ctx.secret(account, "password") if account.password else "",
-        private_key=ctx.secret(account, "private_key") if account.private_key else "",
-        passphrase=(
-            ctx.secret(account, "private_key_passphrase") if account.private_key_passphrase else ""
-        ),
-    )
+    return Credentials.of(account, lambda name: ctx.secret(account, name))
 
 
 CheckFn = Callable[[CheckRun], "Verdict"]

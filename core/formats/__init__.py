@@ -17,7 +17,15 @@ into batches), ``lines`` (reading an outbound file in chunks of records) and
 """
 
 from core.formats.batches import Batch, IgnoredName, classify_names, group_batches
-from core.formats.inbound import format_inbound_line, write_inbound
+from core.formats.inbound import (
+    MAX_INBOUND_BYTES,
+    MAX_INBOUND_GZ_INPUT_BYTES,
+    MAX_INBOUND_LINE_BYTES,
+    MAX_LINES_PER_ID,
+    format_inbound_line,
+    has_colon,
+    write_inbound,
+)
 from core.formats.lines import (
     MAX_LINE_BYTES,
     Chunk,
@@ -36,18 +44,25 @@ from core.formats.manifest import (
     verify_part,
 )
 from core.formats.names import (
+    BatchKey,
     OutboundName,
     SyncMode,
     inbound_name,
     manifest_name,
+    parse_batch_key,
     parse_manifest_name,
     parse_outbound_name,
 )
 
 __all__ = [
+    "MAX_INBOUND_BYTES",
+    "MAX_INBOUND_GZ_INPUT_BYTES",
+    "MAX_INBOUND_LINE_BYTES",
+    "MAX_LINES_PER_ID",
     "MAX_LINE_BYTES",
     "MAX_MANIFEST_BYTES",
     "Batch",
+    "BatchKey",
     "Chunk",
     "IgnoredName",
     "Manifest",
@@ -60,9 +75,11 @@ __all__ = [
     "excerpt",
     "format_inbound_line",
     "group_batches",
+    "has_colon",
     "inbound_name",
     "iter_file_chunks",
     "manifest_name",
+    "parse_batch_key",
     "parse_manifest",
     "parse_manifest_name",
     "parse_outbound_name",

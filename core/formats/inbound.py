@@ -17,13 +17,31 @@ from core.ids import is_segment_list
 
 _WRITE_BUFFER = 1 << 20
 _BAD_ID_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_COLON = re.compile(r":|%3a", re.IGNORECASE)
+
+#: AAM drops a line longer than this many bytes (the S3 inbound file-name page).
+MAX_INBOUND_LINE_BYTES = 102_400
+#: The largest uncompressed inbound file AAM accepts (the FTP inbound file-name page).
+MAX_INBOUND_BYTES = 5 * 10**9
+#: Where a compressed export starts a new part, counted in uncompressed bytes: gzip
+#: never grows data by more than a fraction of a percent, so each part stays under the
+#: 1 GB compressed limit (the inbound compression page; FTP allows 3 GB).
+MAX_INBOUND_GZ_INPUT_BYTES = 900 * 10**6
+#: AAM keeps the first 200 lines of an ID and drops the rest (inbound file contents page).
+MAX_LINES_PER_ID = 200
+
+
+def has_colon(id_: str) -> bool:
+    """The ID holds ``:`` or ``%3A``, which AAM forbids in a DPUUID (inbound file contents)."""
+    return _COLON.search(id_) is not None
 
 
 def format_inbound_line(id_: str, segments: Sequence[str]) -> str:
     """``ID<TAB>seg1,seg2`` (no newline) for an AAM inbound file.
 
     Raises ``InputError`` for an empty ID, an ID with TAB, newline or other
-    control characters, no segments, or a segment that is not a numeric ID.
+    control characters, an ID with ``:`` or ``%3A`` (forbidden in DPUUIDs), no
+    segments, or a segment that is not a numeric ID.
     """
     if not id_ or not id_.strip():
         raise InputError("an empty ID cannot be exported", "drop profiles without an ID")
@@ -31,6 +49,11 @@ def format_inbound_line(id_: str, segments: Sequence[str]) -> str:
         raise InputError(
             f"ID {excerpt(id_, 40)} contains a TAB, newline or control character",
             "AAM inbound lines are ID<TAB>segments: clean the ID first",
+        )
+    if has_colon(id_):
+        raise InputError(
+            f"ID {excerpt(id_, 40)} contains ':' or '%3A', which AAM does not accept in an ID",
+            "AAM's inbound file rules forbid a colon in declared IDs: change the ID",
         )
     joined = ",".join(str(s).strip() for s in segments)
     if not is_segment_list(joined):
@@ -98,11 +121,11 @@ def _encode_line(id_: str, segments: Sequence[str], max_line_bytes: int, max_byt
 
 
 def _publish(
-    parts: list[_PartWriter], out_dir: Path, dpid: int, seconds: int, gz: bool
+    parts: list[_PartWriter], out_dir: Path, dpid: int, seconds: int, gz: bool, overwrite: bool
 ) -> list[Path]:
     single = len(parts) == 1
     finals = [
-        out_dir / inbound_name(dpid, seconds, None if single else i, gz)
+        out_dir / inbound_name(dpid, seconds, None if single else i, gz, overwrite=overwrite)
         for i, _ in enumerate(parts, start=1)
     ]
     taken = [p.name for p in finals if p.exists()]
@@ -127,14 +150,17 @@ def write_inbound(
     unix_seconds: int,
     *,
     gz: bool = False,
-    max_bytes: int = 5 * 10**9,
-    max_line_bytes: int = 102400,
+    overwrite: bool = False,
+    max_bytes: int | None = None,
+    max_line_bytes: int = MAX_INBOUND_LINE_BYTES,
 ) -> list[Path]:
     """Write ``rows`` (ID, segment IDs) as AAM inbound files; return the final paths.
 
     Lines are ``ID<TAB>seg1,seg2`` in UTF-8. A new part starts when the next line
-    would take the uncompressed size past ``max_bytes``; one part keeps the
-    unsplit name, several are named ``.1``, ``.2``... Each part is written
+    would take the uncompressed size past ``max_bytes`` (default: AAM's 5 GB for a
+    plain file; 900 MB of input for ``gz``, so that each compressed part stays under
+    1 GB); one part keeps the unsplit name, several are named ``.1``, ``.2``...
+    ``overwrite`` names them ``.overwrite`` instead of ``.sync``. Each part is written
     under a temporary name in ``out_dir`` and renamed only when every row was
     written, so on any error (a bad ID, a line over ``max_line_bytes`` bytes
     without its newline, a failing ``rows`` iterator, an existing final name)
@@ -142,6 +168,8 @@ def write_inbound(
     """
     out_dir = Path(out_dir)
     inbound_name(dpid, unix_seconds, None, gz)  # validate before writing anything
+    if max_bytes is None:
+        max_bytes = MAX_INBOUND_GZ_INPUT_BYTES if gz else MAX_INBOUND_BYTES
     parts: list[_PartWriter] = []
     try:
         for id_, segments in rows:
@@ -153,7 +181,7 @@ def write_inbound(
             parts[-1].write(data)
         if parts:
             parts[-1].close()
-        return _publish(parts, out_dir, dpid, unix_seconds, gz) if parts else []
+        return _publish(parts, out_dir, dpid, unix_seconds, gz, overwrite) if parts else []
     except BaseException:
         for part in parts:
             part.discard()

@@ -17,8 +17,9 @@ from core.formats.lines import count_lines
 from core.formats.names import _basename
 
 _MANIFEST_HINT = (
-    'a .info file looks like {Files: [{FileName: "...", FileLineCount: 3, '
-    'FileByteSize: 120, md5: "..."}], Totals: {...}}; fetch it again from AAM'
+    'a .info file looks like {Files: [{FileByteSize: 120, FileLineCount: 3, FileName: "...", '
+    'FileSequenceNumber: 1, md5: "..."}], Totals: {FileName: "...", TotalByteSize: 120, '
+    "TotalNumberFiles: 1, TotalNumberLines: 3}}; fetch it again from AAM"
 )
 # A JSON string (left untouched), a bare key before a colon (quoted), or a trailing comma.
 _MANIFEST_TOKEN = re.compile(
@@ -33,21 +34,32 @@ MAX_MANIFEST_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class ManifestFile:
-    """One file listed in a manifest: its name, line count, stored size and md5."""
+    """One file listed in a manifest: its name, line count, stored size and md5.
+
+    ``md5`` is ``None`` when the manifest gives none, or one that is not 32 hexadecimal
+    digits (then ``md5_warning`` says so: the file is checked without it);
+    ``sequence`` is ``FileSequenceNumber`` when given."""
 
     name: str
     line_count: int
     byte_size: int
     md5: str | None
+    sequence: int | None = None
+    md5_warning: str = ""
 
 
 @dataclass(frozen=True)
 class ManifestTotals:
-    """The ``Totals`` object of a manifest; a value is ``None`` when AAM left it out."""
+    """The ``Totals`` object of a manifest; a value is ``None`` when AAM left it out.
+
+    Read under AAM's names (``TotalNumberLines``, ``TotalByteSize``,
+    ``TotalNumberFiles``, ``FileName``: the transfer-control page) and, liberally,
+    ``TotalLineCount`` and ``TotalFileCount``."""
 
     line_count: int | None
     byte_size: int | None
     file_count: int | None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,10 @@ class Manifest:
         """The entry for ``name`` (compared by base name), or ``None``."""
         base = _basename(name)
         return next((f for f in self.files if f.name == base), None)
+
+    def warnings(self) -> list[str]:
+        """Oddities that do not stop a batch (an md5 that is not hexadecimal), in plain words."""
+        return [f.md5_warning for f in self.files if f.md5_warning]
 
     def totals_problems(self) -> list[str]:
         """Disagreements between ``Totals`` and the sum of the files, in plain words."""
@@ -130,14 +146,22 @@ def _manifest_file(entry: object, index: int) -> ManifestFile:
     name = _get(entry, "FileName", "Name")
     if not isinstance(name, str) or not name.strip():
         raise _manifest_error(f"Files[{index}] has no FileName")
+    base = _basename(name.strip())
     md5 = _get(entry, "md5", "FileMD5", "Checksum")
+    warning = ""
     if md5 is not None and (not isinstance(md5, str) or not _MD5.fullmatch(md5.strip())):
-        raise _manifest_error(f"Files[{index}] md5 is not 32 hexadecimal digits")
+        warning = (
+            f"{base}: the manifest's md5 {_short(md5)} is not 32 hexadecimal digits "
+            "(checked by size and line count only)"
+        )
+        md5 = None
     return ManifestFile(
-        name=_basename(name.strip()),
+        name=base,
         line_count=_required_count(_get(entry, "FileLineCount", "LineCount"), "FileLineCount"),
         byte_size=_required_count(_get(entry, "FileByteSize", "ByteSize"), "FileByteSize"),
         md5=md5.strip().lower() if isinstance(md5, str) else None,
+        sequence=_count(_get(entry, "FileSequenceNumber"), "FileSequenceNumber", required=False),
+        md5_warning=warning,
     )
 
 
@@ -146,10 +170,14 @@ def _manifest_totals(value: object) -> ManifestTotals | None:
         return None
     if not isinstance(value, dict):
         raise _manifest_error("Totals is not an object")
+    name = _get(value, "FileName")
+    lines = _get(value, "TotalNumberLines", "TotalLineCount")
+    files = _get(value, "TotalNumberFiles", "TotalFileCount")
     return ManifestTotals(
-        line_count=_count(_get(value, "TotalLineCount"), "TotalLineCount", required=False),
+        line_count=_count(lines, "TotalNumberLines", required=False),
         byte_size=_count(_get(value, "TotalByteSize"), "TotalByteSize", required=False),
-        file_count=_count(_get(value, "TotalFileCount"), "TotalFileCount", required=False),
+        file_count=_count(files, "TotalNumberFiles", required=False),
+        name=_basename(name.strip()) if isinstance(name, str) and name.strip() else None,
     )
 
 
@@ -171,7 +199,9 @@ def parse_manifest(text: str | bytes) -> Manifest:
     commas); key names are matched case-insensitively. Strings are never altered.
     Raises ``InputError`` (one line, with a hint) when the text does not parse or
     a required value (``Files``, ``FileName``, ``FileLineCount``, ``FileByteSize``)
-    is missing or not a count; ``md5`` and ``Totals`` are optional.
+    is missing or not a count; ``md5``, ``FileSequenceNumber`` and ``Totals`` are
+    optional. An ``md5`` that is not hexadecimal (AAM's own example has such values)
+    is a warning on that file (:meth:`Manifest.warnings`), not an error.
     """
     if isinstance(text, bytes):
         try:

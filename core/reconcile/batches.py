@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,11 +37,13 @@ OpenFile = Callable[[str], AbstractContextManager[BinaryIO]]
 @dataclass
 class BatchPlan:
     """A listing grouped into batches: every batch (complete or waiting, by timestamp),
-    the names that fit no batch, and the manifests read (by name)."""
+    the names that fit no batch, the manifests read (by name) and those that could not
+    be read or parsed (name: the one-line reason; their batch is held back)."""
 
     batches: list[Batch]
     ignored: list[IgnoredName]
     manifests: dict[str, Manifest]
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def manifest_of(self, batch: Batch) -> Manifest | None:
         """The batch's manifest when it has one and it was read."""
@@ -59,19 +61,24 @@ def plan_batches(
 
     ``read(name)`` chooses the manifests to read (default: all; a manifest not read
     keeps its batch waiting); ``on_manifest(name)`` is called after each one is read.
-    A manifest that is too large or does not parse is an ``InputError`` naming it.
+    A manifest that is too large or does not parse holds its batch back with the reason
+    (``BatchPlan.unreadable``); errors of ``open_file`` (connection) pass through.
     """
     manifests: dict[str, Manifest] = {}
+    unreadable: dict[str, str] = {}
     for name in names:
         if parse_manifest_name(name) is None or parse_outbound_name(name) is not None:
             continue
         if read is not None and not read(name):
             continue
-        manifests[name] = read_manifest(name, open_file)
+        try:
+            manifests[name] = read_manifest(name, open_file)
+        except InputError as exc:
+            unreadable[name] = exc.message.removeprefix(f"{name}: ")
         if on_manifest is not None:
             on_manifest(name)
-    batches, ignored = classify_names(names, manifests)
-    return BatchPlan(batches, ignored, manifests)
+    batches, ignored = classify_names(names, manifests, unreadable)
+    return BatchPlan(batches, ignored, manifests, unreadable)
 
 
 def check_part(batch: Batch, manifest: Manifest | None, name: str, path: Path) -> None:
@@ -102,25 +109,35 @@ def batch_input(
         mode=batch.mode,
         destination_id=batch.destination_id if destination_id is None else destination_id,
         files=tuple(AudienceFile.from_path(paths[name]) for name in batch.part_names),
+        notes=batch.notes,
     )
 
 
 # ------------------------------------------------------------------------ a local folder
 
 
-def _expand(paths: Sequence[Path]) -> list[Path]:
+def _expand(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files to read, and ``(file, reason)`` for each one left out. A folder is listed
+    as an import account on it is (``LocalTransport.list``: the one rule for the dry run,
+    the import pass and ``import status``); a symbolic link given by name is left out
+    for the same reason."""
+    from core.transport import SYMLINK_REASON, LocalTransport
+
     out: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     for path in paths:
         path = Path(path)
-        if path.is_dir():
-            out.extend(
-                sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            )
+        if path.is_symlink():
+            skipped.append((path.name, SYMLINK_REASON))
+        elif path.is_dir():
+            folder = LocalTransport(path)
+            out.extend(path / f.name for f in folder.list())
+            skipped.extend(folder.list_skipped)
         elif path.is_file():
             out.append(path)
         else:
             raise InputError(f"{path}: no such file or folder", "check the path")
-    return out
+    return out, skipped
 
 
 def _opener(by_name: Mapping[str, Path]) -> OpenFile:
@@ -144,7 +161,9 @@ def batches_from_paths(
 ) -> tuple[list[BatchInput], list[tuple[str, str]]]:
     """Group audience files on disk into batches; also return ``(file, reason)`` skipped.
 
-    A folder means all its files (not hidden, not recursive). Batches come from
+    A folder means all its regular files (not recursive; symbolic links and names an
+    account may not hold are skipped with the reason, see :func:`_expand`). Batches
+    come from
     :func:`plan_batches`; when a ``.info`` manifest is present every part is
     checked against it (:func:`check_part`). Incomplete batches are skipped with
     the formats module's waiting reason.
@@ -157,7 +176,8 @@ def batches_from_paths(
     if accept_unnamed is None:
         accept_unnamed = force_destination is not None
     by_name: dict[str, Path] = {}
-    for path in _expand(paths):
+    files, skipped = _expand(paths)
+    for path in files:
         if path.name in by_name and by_name[path.name] != path:
             raise InputError(
                 f"two files are named {path.name} ({by_name[path.name]} and {path})",
@@ -166,10 +186,9 @@ def batches_from_paths(
         by_name[path.name] = path
     plan = plan_batches(list(by_name), _opener(by_name))
     out: list[BatchInput] = []
-    skipped: list[tuple[str, str]] = []
     for batch in plan.batches:
         if not batch.complete:
-            names = batch.part_names or ((batch.manifest_name,) if batch.manifest_name else ())
+            names = (*batch.part_names, *((batch.manifest_name,) if batch.manifest_name else ()))
             skipped.extend((name, batch.waiting_reason) for name in names)
             continue
         manifest = plan.manifest_of(batch)

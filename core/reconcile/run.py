@@ -312,6 +312,7 @@ class Reconciler:
             segments=segments,
             samples=sampler.take(),
             datasources=[ds.label for ds in sources],
+            notes=list(batch.notes),
         )
         assert records == reconciled + duplicates + sum(outcomes.values())
         return result

@@ -27,6 +27,21 @@ class Summary:
     skipped: list[tuple[str, str]]
     datasources: list[str]
 
+    def skipped_words(self) -> str:
+        """``"7 of 9 file(s) skipped"`` (files of reconciled batches and skipped files
+        counted once each), ``""`` when nothing was skipped."""
+        skipped = {name for name, _ in self.skipped}
+        if not skipped:
+            return ""
+        read = {name for b in self.batches for name in b.files} - skipped
+        return f"{len(skipped)} of {len(read) + len(skipped)} file(s) skipped"
+
+    def mostly_skipped(self) -> bool:
+        """More files were skipped than reconciled: the run says little about the audience."""
+        skipped = {name for name, _ in self.skipped}
+        read = {name for b in self.batches for name in b.files} - skipped
+        return len(skipped) > len(read)
+
     def to_json(self) -> dict[str, Any]:
         """The JSON document: section 4's keys plus ``batches``, ``skipped``,
         ``datasources``. Outcomes with zero count are omitted."""
@@ -51,6 +66,7 @@ class Summary:
                     "outcomes": _outcomes_json(b.outcomes),
                     "segments": _segments_json(b.segments),
                     "datasources": list(b.datasources),
+                    "notes": list(b.notes),
                 }
                 for b in self.batches
             ],

@@ -41,12 +41,14 @@ class AudienceFile:
 
 @dataclass(frozen=True)
 class BatchInput:
-    """One batch to reconcile: its parts in processing order."""
+    """One batch to reconcile: its parts in processing order, and the notes of its
+    manifest that do not stop it (e.g. an md5 that is not hexadecimal)."""
 
     key: str
     mode: str  # "full" | "iter"
     destination_id: int | None
     files: tuple[AudienceFile, ...]
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class BatchResult:
     segments: dict[str, SegmentResult]
     samples: list[Sample]
     datasources: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def match_rate(self) -> float:

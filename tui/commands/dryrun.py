@@ -107,13 +107,19 @@ def _print_human(result: DryRunResult) -> None:
     echo = click.echo
     summary = result.summary
     reconciled_batches = len(summary.batches)
+    skipped = summary.skipped_words()
+    warning = "WARNING: " if summary.mostly_skipped() else ""
     echo(
-        f"dry run on environment {result.env_name!r}: {reconciled_batches} of "
+        f"{warning}dry run on environment {result.env_name!r}: {reconciled_batches} of "
         f"{result.batch_count} batch(es) reconciled (offline; nothing stored)"
+        + (f"; {skipped.upper() if warning else skipped}, each named below" if skipped else "")
     )
     echo(f"profiles: {result.profiles_label}")
     if summary.datasources:
         echo("data sources: " + ", ".join(printable_name(d) for d in summary.datasources))
+    for batch in summary.batches:
+        for note in batch.notes:
+            echo(f"note: batch {batch.key}: {printable_name(note)}")
     echo(f"  records      {summary.records:>9}")
     echo(f"  reconciled   {summary.reconciled:>9}   match rate {summary.match_rate * 100:.1f} %")
     echo(f"  duplicates   {summary.duplicates:>9}")

@@ -54,6 +54,11 @@ def _human(report: ExportReport) -> None:
 )
 @click.option("--upload", is_flag=True, help="Upload through the export account instead.")
 @click.option("--gzip", "gz", is_flag=True, help="Compress (.sync.gz).")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write the .overwrite form: AAM replaces each listed ID's traits of the data source.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def export_command(
@@ -64,9 +69,10 @@ def export_command(
     out_dir: Path | None,
     upload: bool,
     gz: bool,
+    overwrite: bool,
     as_json: bool,
 ) -> int:
-    """Build the AAM inbound file (ftp_dpm_<DPID>_<seconds>.sync) for a segment.
+    """Build the AAM inbound file (ftp_dpm_<DPID>_<seconds>.sync, or .overwrite) for a segment.
 
     Members come from --members, or else from the segment's audience in the store
     (imported by the workflow). The file goes into --out, or exports/ beside the
@@ -83,6 +89,7 @@ def export_command(
         store_segment=segment_id if members is None else None,
         members_csv=members,
         gz=gz,
+        overwrite=overwrite,
     )
     folder = None if upload else export_folder(services, out_dir)
     report = export_request(services, request, out_dir=folder, upload=upload)

@@ -47,7 +47,9 @@ def _report_lines(report: PassReport) -> list[str]:
     for key, reason in report.waiting:
         lines.append(f"  waiting: {key} left for the next run ({reason})")
     for name, reason in report.ignored[:10]:
-        lines.append(f"  ignored: {name} ({reason})")
+        lines.append(f"  skipped: {name} ({reason})")
+    if len(report.ignored) > 10:
+        lines.append(f"  ... and {len(report.ignored) - 10} more skipped file(s) (--json for all)")
     lines.extend(f"  note: {note}" for note in report.notes)
     return lines
 
@@ -124,6 +126,7 @@ def status_lines(status: ImportStatus) -> list[str]:
     lines.append(f"processed files: {status.processed_files}")
     if status.waiting_files:
         lines.append(f"waiting files: {status.waiting_files} (not imported yet)")
+    lines.extend(f"skipped {name}: {reason}" for name, reason in status.skipped)
     if status.segments:
         shown = ", ".join(f"{seg}: {n}" for seg, n in status.segments.items())
         lines.append(f"segments (members): {shown}")

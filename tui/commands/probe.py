@@ -97,8 +97,8 @@ def _host_key_message(role: Role, error: HostKeyUnknown | HostKeyChanged) -> str
 def probe_command(
     state: CliState, which: str, timeout: float, trust_new_host_key: bool, as_json: bool
 ) -> int:
-    """Probe the SFTP accounts stage by stage: dns, tcp, banner, hostkey, auth, sftp, list,
-    then read (import) or write (export).
+    """Probe the accounts stage by stage: dns, tcp, banner, hostkey, auth, sftp, list (SFTP)
+    or dns, tcp, tls, auth, bucket, list (Amazon S3), then read (import) or write (export).
 
     Exit 0: every stage passed; 1: a stage failed; 2: an account is not configured;
     3: a host key is unknown (without --trust-new-host-key) or changed.

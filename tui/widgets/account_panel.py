@@ -1,7 +1,10 @@
 """The form of one external account, with its probe underneath.
 
-The title says the direction so it cannot be misread. Secret fields
-(password, private key, passphrase) are masked inputs whose placeholder shows
+The title says the direction so it cannot be misread. The fields follow the
+type: an SFTP server, an Amazon S3 bucket (the fields of Campaign's "AWS S3"
+external account, each explained in Campaign's words) or a local folder.
+Secret fields (password, private key, passphrase, S3 secret access key) are
+masked inputs whose placeholder shows
 the stored mask or reference; left empty they keep what is stored. The private
 key field takes a path to a key file (kept as a ``file:`` reference), an
 ``env:``/``file:`` reference, or a pasted key (OpenSSH or PEM, stored
@@ -23,6 +26,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from core.errors import AudienceError, ValidationError
 from core.model import Account, AccountType, Role
+from core.s3 import check_ca_bundle
 from core.secrets import Secret
 from tui.widgets.probe_view import ProbeView
 
@@ -33,7 +37,11 @@ TITLES: dict[Role, tuple[str, str]] = {
         "(the console writes; an export from Campaign is an import for AAM)",
     ),
 }
-TYPES = [("SFTP server", AccountType.SFTP.value), ("Local folder", AccountType.LOCAL.value)]
+TYPES = [
+    ("SFTP server", AccountType.SFTP.value),
+    ("Amazon S3 (AWS S3)", AccountType.S3.value),
+    ("Local folder", AccountType.LOCAL.value),
+]
 FIELD_TITLES: dict[str, str] = {
     "type": "Type",
     "host": "Host",
@@ -45,6 +53,13 @@ FIELD_TITLES: dict[str, str] = {
     "remote_dir": "Remote folder",
     "host_key": "Pinned key",
     "path": "Folder",
+    "server": "S3 server",
+    "access_key_id": "Access key ID",
+    "secret_access_key": "Secret key",
+    "region": "AWS region",
+    "server_side_encryption": "Encryption",
+    "endpoint_url": "Endpoint URL",
+    "ca_bundle": "CA bundle",
 }
 SFTP_FIELDS = (
     "host",
@@ -57,13 +72,40 @@ SFTP_FIELDS = (
     "host_key",
 )
 LOCAL_FIELDS = ("path",)
-SECRET_FIELDS = ("password", "private_key", "private_key_passphrase")
+S3_FIELDS = (
+    "server",
+    "access_key_id",
+    "secret_access_key",
+    "region",
+    "server_side_encryption",
+    "endpoint_url",
+    "ca_bundle",
+)
+S3_TEXT_FIELDS = ("server", "access_key_id", "region", "endpoint_url", "ca_bundle")
+SECRET_FIELDS = ("password", "private_key", "private_key_passphrase", "secret_access_key")
 PASTED_KEY = "(pasted key)"
 SECRET_HELP = {
     "password": "env:NAME, file:PATH or the password",
     "private_key": "key file path, env:NAME, or paste the key",
     "private_key_passphrase": "only for an encrypted key",
+    "secret_access_key": "env:NAME, file:PATH or the secret access key",
 }
+# What each S3 field is, in the words of Campaign's external account form (docs/adobe.md).
+S3_HELP = {
+    "server": 'Campaign\'s "AWS S3 Account Server": <bucket>.s3.amazonaws.com/<path>, '
+    "no https:// or s3://, no region (Campaign adds it). Adobe sends it with the keys.",
+    "access_key_id": "Campaign's \"AWS access key ID\" (AKIA..., an IAM user's long-term key; "
+    "temporary ASIA... keys cannot be used).",
+    "secret_access_key": 'Campaign\'s "Secret access key", sent with the key ID; stored '
+    "encrypted, never shown again.",
+    "region": 'Campaign\'s "AWS region" of the bucket, e.g. eu-west-1 (required).',
+    "server_side_encryption": 'Campaign\'s "Use server side encryption" ("Keep files in S3 '
+    'encrypted"): uploads ask S3 to encrypt them (SSE-S3, AES256).',
+    "endpoint_url": "Not in Campaign: only for another S3-compatible service, "
+    "https://host:port. Empty for AWS.",
+    "ca_bundle": "Not in Campaign: the PEM file of a private CA for that endpoint. Empty for AWS.",
+}
+SSE_CHOICES = [("No", "no"), ("Yes: use server side encryption", "yes")]
 
 
 class KeyInput(Input):
@@ -93,11 +135,20 @@ class FormResult:
 
 
 def _row(title: str, name: str, widget: Input | Select[str] | Static, role: Role) -> Vertical:
-    classes = "acct-field " + ("local-only" if name in LOCAL_FIELDS else "sftp-only")
-    if name == "type":
+    if name in LOCAL_FIELDS:
+        classes = "acct-field local-only"
+    elif name in S3_FIELDS:
+        classes = "acct-field s3-only"
+    elif name == "type":
         classes = "acct-field"
+    else:
+        classes = "acct-field sftp-only"
+    help_line = (
+        [Static(S3_HELP[name], classes="acct-help", markup=False)] if name in S3_HELP else []
+    )
     return Vertical(
         Horizontal(Label(title, classes="acct-label"), widget, classes="acct-row"),
+        *help_line,
         Static("", classes="acct-error", id=f"{role.value}-{name}-error", markup=False),
         classes=classes,
     )
@@ -186,10 +237,32 @@ class AccountPanel(Vertical):
             Input(id=self.wid("path"), placeholder=placeholders["path"], compact=True),
             self.role,
         )
+        yield from self._s3_rows()
         with Horizontal(classes="panel-buttons"):
             yield Button(f"Probe ({self.probe_key})", id=self.wid("probe"), compact=True)
             yield Button("Cancel (Esc)", id=self.wid("cancel"), compact=True, disabled=True)
         yield ProbeView(self.role, self.probe_key, id=self.wid("probe-view"))
+
+    def _s3_rows(self) -> ComposeResult:
+        side = "outbound" if self.role is Role.IMPORT else "inbound"
+        placeholders = {
+            "server": f"mybucket.s3.amazonaws.com/aam/{side}",
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "region": "eu-west-1",
+            "endpoint_url": "empty for AWS",
+            "ca_bundle": "empty for AWS",
+        }
+        for name in S3_FIELDS:
+            widget: Input | Select[str]
+            if name == "secret_access_key":
+                widget = Input(
+                    id=self.wid(name), password=True, compact=True, placeholder=SECRET_HELP[name]
+                )
+            elif name == "server_side_encryption":
+                widget = Select(SSE_CHOICES, id=self.wid(name), allow_blank=False, compact=True)
+            else:
+                widget = Input(id=self.wid(name), placeholder=placeholders[name], compact=True)
+            yield _row(FIELD_TITLES[name], name, widget, self.role)
 
     # --- values -----------------------------------------------------------
 
@@ -210,6 +283,11 @@ class AccountPanel(Vertical):
         self.field_input("user").value = account.user
         self.field_input("remote_dir").value = account.remote_dir
         self.field_input("path").value = account.path
+        for name in S3_TEXT_FIELDS:
+            self.field_input(name).value = getattr(account, name)
+        self.query_one(f"#{self.wid('server_side_encryption')}", Select).value = (
+            "yes" if account.server_side_encryption else "no"
+        )
         for name in SECRET_FIELDS:
             box = self.field_input(name)
             box.value = ""
@@ -225,12 +303,15 @@ class AccountPanel(Vertical):
         self.show_type(account.type)
 
     def show_type(self, kind: AccountType | str) -> None:
-        """Shows the fields of an SFTP account or of a local folder."""
-        local = AccountType(kind) is AccountType.LOCAL
+        """Shows the fields of an SFTP account, an S3 account or a local folder."""
+        kind = AccountType(kind)
         for row in self.query(".sftp-only"):
-            row.display = not local
+            row.display = kind is AccountType.SFTP
+        for row in self.query(".s3-only"):
+            row.display = kind is AccountType.S3
         for row in self.query(".local-only"):
-            row.display = local
+            row.display = kind is AccountType.LOCAL
+        self.probe_view.set_kind(kind)
 
     def show_error(self, name: str, text: str) -> None:
         found = self.query(f"#{self.wid(name)}-error")
@@ -304,7 +385,14 @@ class AccountPanel(Vertical):
             except ValidationError as exc:
                 errors[name] = _reason(exc)
         secrets = {name: self._secret(name, errors) for name in SECRET_FIELDS}
+        s3_values: dict[str, object] = {
+            name: self.field_input(name).value.strip() for name in S3_TEXT_FIELDS
+        }
+        sse = self.query_one(f"#{self.wid('server_side_encryption')}", Select).value
+        s3_values["server_side_encryption"] = sse == "yes"
         account: Account | None = None
+        if kind == AccountType.S3.value:
+            _check_s3_files(s3_values, secrets["secret_access_key"], errors)
         if not errors:
             try:
                 account = Account(
@@ -314,6 +402,7 @@ class AccountPanel(Vertical):
                     host_key=self.stored.host_key,
                     **texts,  # type: ignore[arg-type]
                     **secrets,  # type: ignore[arg-type]
+                    **s3_values,  # type: ignore[arg-type]
                 )
             except ValidationError as exc:
                 errors[exc.field] = _reason(exc)
@@ -325,7 +414,7 @@ class AccountPanel(Vertical):
 
     @on(Select.Changed)
     def type_changed(self, event: Select.Changed) -> None:
-        if event.value is not Select.BLANK:
+        if event.select.id == self.wid("type") and event.value is not Select.BLANK:
             self.show_type(str(event.value))
 
     @on(Input.Changed)
@@ -340,6 +429,21 @@ class AccountPanel(Vertical):
             self.post_message(self.ProbeRequested(self.role))
         elif event.button.id == self.wid("cancel"):
             self.post_message(self.CancelRequested(self.role))
+
+
+def _check_s3_files(
+    values: dict[str, object], secret: Secret | None, errors: dict[str, str]
+) -> None:
+    """The CA bundle must be a PEM file and a ``file:`` secret must exist, as on import."""
+    try:
+        check_ca_bundle(str(values["ca_bundle"]))
+    except ValidationError as exc:
+        errors["ca_bundle"] = _reason(exc)
+    if secret is not None and secret.kind == "file" and not Path(secret.ref).expanduser().is_file():
+        errors["secret_access_key"] = (
+            f"✗ file:{secret.ref} does not exist. Write the secret access key in that file, "
+            "or give env:NAME"
+        )
 
 
 def _check_key_file(path: Path) -> None:

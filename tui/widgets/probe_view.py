@@ -17,8 +17,15 @@ from textual.widgets import Label, Static
 
 from core import clock
 from core.hostkeys import HostKeyChanged, forget_command
-from core.model import Role
-from core.probe import EXPORT_STAGES, IMPORT_STAGES, ProbeReport, StageResult
+from core.model import AccountType, Role
+from core.probe import (
+    EXPORT_STAGES,
+    IMPORT_STAGES,
+    S3_EXPORT_STAGES,
+    S3_IMPORT_STAGES,
+    ProbeReport,
+    StageResult,
+)
 
 GLYPHS = {
     "pass": "✓",
@@ -31,9 +38,18 @@ GLYPHS = {
 STATES = tuple(f"-{state}" for state in GLYPHS)
 
 
-def stage_names(role: Role) -> tuple[str, ...]:
-    """The stages a probe of ``role`` goes through, in order."""
+def stage_names(role: Role, kind: AccountType = AccountType.SFTP) -> tuple[str, ...]:
+    """The stages a probe of ``role`` goes through, in order (an S3 account has its own;
+    a local folder shows SFTP's, skipped)."""
+    if kind is AccountType.S3:
+        return S3_IMPORT_STAGES if role is Role.IMPORT else S3_EXPORT_STAGES
     return IMPORT_STAGES if role is Role.IMPORT else EXPORT_STAGES
+
+
+def all_stage_names(role: Role) -> tuple[str, ...]:
+    """Every stage any account type of ``role`` may show, in display order."""
+    last = "read" if role is Role.IMPORT else "write"
+    return ("dns", "tcp", "banner", "hostkey", "tls", "auth", "bucket", "sftp", "list", last)
 
 
 def when_text(report: ProbeReport) -> str:
@@ -96,17 +112,26 @@ class ProbeView(Vertical):
         self.role = role
         self.key_hint = key_hint
         self.report: ProbeReport | None = None
+        self.kind = AccountType.SFTP
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="probe-status", markup=False)
         yield Static("", classes="hostkey-alarm", markup=False)
         with Vertical(classes="stage-rows"):
-            for name in stage_names(self.role):
+            for name in all_stage_names(self.role):
                 yield StageRow(name)
 
     def on_mount(self) -> None:
         self.query_one(".hostkey-alarm", Static).display = False
+        self.set_kind(self.kind)
         self.show_never()
+
+    def set_kind(self, kind: AccountType | str) -> None:
+        """Shows the stage rows of an account of type ``kind`` (S3 or SFTP/local)."""
+        self.kind = AccountType(kind)
+        names = stage_names(self.role, self.kind)
+        for row in self.query(StageRow):
+            row.display = row.stage_name in names
 
     # --- states -----------------------------------------------------------
 
@@ -118,7 +143,8 @@ class ProbeView(Vertical):
         status.update(f"{GLYPHS.get(state, '?')} {text}")
 
     def _rows(self) -> list[StageRow]:
-        return list(self.query(StageRow))
+        names = stage_names(self.role, self.kind)
+        return [row for row in self.query(StageRow) if row.stage_name in names]
 
     def show_never(self) -> None:
         """No probe yet for this account."""
@@ -173,6 +199,10 @@ class ProbeView(Vertical):
         """A finished probe, with its time."""
         self.report = report
         self.query_one(".stage-rows").display = True
+        if report.stage("bucket") is not None:
+            self.set_kind(AccountType.S3)
+        elif report.stage("banner") is not None:
+            self.set_kind(AccountType.SFTP)
         state, words = verdict(report)
         key = f" · host key {report.host_key.fingerprint}" if report.host_key else ""
         self.note(state, f"{words} · probed {when_text(report)}{key}")

@@ -1,0 +1,221 @@
+"""Amazon S3 accounts as Campaign's external account form has them: the names and rules.
+
+Campaign's "AWS S3 Account Server" field is written ``<bucket>.s3.amazonaws.com``
+optionally followed by ``/<object path>``: no scheme, and no region in the host
+(Campaign adds the region itself, from its own "AWS region" field). This module
+parses that field and checks the other S3 fields, raising ``ValidationError``
+naming the field with a hint that says how to write it (docs/reference.md §2,
+docs/adobe.md). It does no I/O except ``check_ca_bundle``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ValidationError
+
+AWS_SUFFIX = ".s3.amazonaws.com"
+SERVER_FORM = "write it as <bucket>.s3.amazonaws.com/<path>, e.g. mybucket.s3.amazonaws.com/aam"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+# A region inside the host: bucket.s3.eu-west-1.amazonaws.com, bucket.s3-eu-west-1...,
+# s3.dualstack.eu-west-1.amazonaws.com and the like.
+_REGIONAL_HOST = re.compile(
+    r"^(?:(?P<bucket>.+)\.)?s3[.-](?:dualstack\.)?(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})"
+    r"\.amazonaws\.com(?:\.cn)?$"
+)
+_AWS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where an S3 account's files are: a bucket and a key prefix (``""`` or ending in ``/``)."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def masked_key_id(key_id: str) -> str:
+    """An access key ID as shown in details: its first and last four characters."""
+    return key_id[:4] + "…" + key_id[-4:] if len(key_id) > 8 else key_id
+
+
+def check_bucket(name: str, field_name: str = "server") -> str:
+    """``name`` if it follows AWS's bucket naming rules, else ``ValidationError``."""
+    rules = "bucket names are 3 to 63 lower-case letters, digits, '.' and '-'"
+    if not _BUCKET.fullmatch(name):
+        if name != name.lower():
+            raise ValidationError(
+                field_name,
+                f"bucket {name!r} has capital letters",
+                "S3 bucket names are lower case; " + rules,
+            )
+        if "_" in name:
+            raise ValidationError(field_name, f"bucket {name!r} contains '_'", rules)
+        raise ValidationError(
+            field_name,
+            f"{name!r} is not a valid bucket name",
+            rules + ", starting and ending with a letter or digit",
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        raise ValidationError(field_name, f"bucket {name!r} has '..', '.-' or '-.'", rules)
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise ValidationError(
+            field_name,
+            f"bucket {name!r} looks like an IP address",
+            "an S3 bucket name is not an IP address",
+        )
+    if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
+        raise ValidationError(
+            field_name, f"bucket {name!r} uses a prefix or suffix AWS reserves", rules
+        )
+    return name
+
+
+def parse_server(server: str, endpoint_url: str = "") -> S3Location:
+    """The bucket and prefix of Campaign's server field; ``ValidationError`` on ``server``.
+
+    With ``endpoint_url`` (another S3-compatible service), ``<bucket>/<path>`` is
+    accepted too, since such services have no ``s3.amazonaws.com`` host names.
+    """
+    text = server.strip()
+    if not text:
+        raise ValidationError("server", "is required", SERVER_FORM)
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme:
+        raise ValidationError(
+            "server",
+            f"has a scheme ({scheme.group(1)}://)",
+            "Campaign's field has none: " + SERVER_FORM,
+        )
+    if any(ord(c) < 33 for c in text):
+        raise ValidationError("server", "contains spaces or control characters", SERVER_FORM)
+    host, _, path = text.partition("/")
+    host = host.lower().rstrip(".")
+    regional = _REGIONAL_HOST.match(host)
+    if regional:
+        bucket = regional.group("bucket") or "<bucket>"
+        raise ValidationError(
+            "server",
+            f"has the region {regional.group('region')} in its host",
+            f"Campaign adds the region itself: write {bucket}{AWS_SUFFIX}/<path> and put "
+            f"{regional.group('region')} in region",
+        )
+    if host == AWS_SUFFIX[1:]:
+        bucket, _, path = path.partition("/")
+        raise ValidationError(
+            "server",
+            "names the bucket in the path (path-style)",
+            f"write it as {bucket or '<bucket>'}{AWS_SUFFIX}/{path}",
+        )
+    if host.endswith(AWS_SUFFIX):
+        bucket = host[: -len(AWS_SUFFIX)]
+    elif endpoint_url:
+        bucket = host
+    elif host.endswith(".amazonaws.com"):
+        raise ValidationError("server", f"{host} is not an S3 bucket host", SERVER_FORM)
+    else:
+        raise ValidationError(
+            "server",
+            f"{host} is not an Amazon S3 host",
+            SERVER_FORM + " (another S3 service: also set endpoint_url)",
+        )
+    check_bucket(bucket)
+    prefix = "/".join(part for part in path.split("/") if part)
+    if any(part in (".", "..") for part in prefix.split("/")):
+        raise ValidationError("server", "has '.' or '..' in its path", SERVER_FORM)
+    return S3Location(bucket, prefix + "/" if prefix else "")
+
+
+def check_region(region: str) -> str:
+    if not region.strip():
+        raise ValidationError(
+            "region",
+            "is required for an S3 account",
+            "the bucket's AWS region, e.g. eu-west-1 (Campaign's \"AWS region\" field)",
+        )
+    if not _REGION.fullmatch(region):
+        raise ValidationError(
+            "region",
+            f"{region!r} is not an AWS region name",
+            "e.g. eu-west-1 or us-east-1, lower case",
+        )
+    return region
+
+
+def check_access_key_id(key_id: str, endpoint_url: str = "") -> str:
+    if not key_id.strip():
+        raise ValidationError(
+            "access_key_id",
+            "is required for an S3 account",
+            "the AWS access key ID Adobe or your AWS admin gave, AKIA...",
+        )
+    if key_id.startswith("ASIA"):
+        raise ValidationError(
+            "access_key_id",
+            "is a temporary key (ASIA...)",
+            "Campaign's S3 account has no session-token field: ask for a long-term key "
+            "(AKIA...) of an IAM user",
+        )
+    if any(ord(c) < 33 or ord(c) > 126 for c in key_id):
+        raise ValidationError(
+            "access_key_id",
+            "contains spaces or unusual characters",
+            "copy the key ID again, without spaces",
+        )
+    if not endpoint_url and not _AWS_KEY_ID.fullmatch(key_id):
+        raise ValidationError(
+            "access_key_id",
+            "is not an AWS access key ID",
+            "20 capital letters and digits, starting with AKIA",
+        )
+    return key_id
+
+
+def check_endpoint_url(url: str) -> str:
+    if not url:
+        return url
+    match = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?/?", url)
+    if not match:
+        raise ValidationError(
+            "endpoint_url",
+            f"{url!r} is not an endpoint URL",
+            "write https://host or https://host:port, no path",
+        )
+    if match.group(3) and not 1 <= int(match.group(3)[1:]) <= 65535:
+        raise ValidationError("endpoint_url", "port out of range", "1 to 65535")
+    return url.rstrip("/")
+
+
+def check_ca_bundle(path: str) -> None:
+    """``ca_bundle`` must be a readable PEM file holding at least one certificate."""
+    if not path:
+        return
+    from cryptography import x509
+
+    hint = "give the path of the private CA's certificate in PEM (-----BEGIN CERTIFICATE-----)"
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except FileNotFoundError:
+        raise ValidationError("ca_bundle", f"{path}: no such file", hint) from None
+    except OSError as exc:
+        raise ValidationError(
+            "ca_bundle", f"{path}: cannot be read ({exc.strerror})", "check its permissions"
+        ) from None
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise ValidationError("ca_bundle", f"{path} is not a PEM certificate file", hint)
