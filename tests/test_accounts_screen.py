@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Button, Static
+from textual.widgets import Button, Select, Static
 
 from core.model import Account, AccountType, Environment, Role
 from core.secrets import Secret
@@ -400,3 +400,27 @@ async def test_s3_account_form_and_probe(
         await pilot.pause()
         result = panel.collect()
         assert result.account is None and "scheme" in result.errors["server"]
+
+
+async def test_probe_with_an_invalid_form_probes_nothing(db_path: Path, tmp_path: Path) -> None:
+    """Issue 19.2: with a field marked ✗, F8 probed the stored account and said ✓."""
+    imp, exp = local_accounts(tmp_path)
+    services = services_with(db_path, imp, exp)
+    app = AudienceApp(services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_accounts(pilot)
+        panel = screen.query_one("#import-panel", AccountPanel)
+        panel.query_one("#import-type", Select).value = "sftp"
+        await pilot.pause()
+        panel.field_input("host").value = "127.0.0.1"
+        panel.field_input("port").value = "99999"
+        await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen._run is None
+        assert probes.last(services.store.conn, ENV, Role.IMPORT) is None
+        assert "passed" not in status_text(screen, Role.IMPORT)
+        shown = [n.message for n in app._notifications]
+        assert any("nothing probed" in m and "import" in m for m in shown), shown

@@ -274,11 +274,21 @@ class AccountsScreen(ConsoleScreen):
         if env is None:
             self.notify(NO_ENV, severity="warning")
             return
+        results = {role: self.panel(role).collect() for role in roles}
+        invalid = [role.value for role, result in results.items() if result.account is None]
+        if invalid:
+            # probing the stored account instead would answer a question nobody asked
+            self.notify(
+                f"nothing probed: the {' and '.join(invalid)} form has fields marked ✗; "
+                "fix them and save (Ctrl+S), then probe",
+                severity="error",
+                timeout=8,
+            )
+            return
         changed = [
             role.value
-            for role in roles
-            if (result := self.panel(role).collect()).account is not None
-            and result.account != env.account(role)
+            for role, result in results.items()
+            if result.account is not None and result.account != env.account(role)
         ]
         if changed:
             self.notify(
