@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Button, Select, Static
+from textual.widgets import Button, Label, Select, Static
 
 from core.model import Account, AccountType, Environment, Role
 from core.secrets import Secret
@@ -208,8 +208,18 @@ async def test_changed_host_key_is_shown_loudly(
         assert alarm.display
         assert "HOST KEY CHANGED" in text
         assert old.fingerprint in text and sshd_rekeyable.host_key_fingerprint in text
-        assert f"audiencectl hostkey forget {HOST}:{sshd_rekeyable.port}" in text
-    assert pins.get(HOST, sshd_rekeyable.port) == old
+        assert "Ctrl+K" in text  # the console's own key, not a CLI command
+        toast = [n.message for n in app._notifications if n.title == "Host key changed"]
+        assert toast and ".;" not in toast[0] and ".:" not in toast[0]
+        assert pins.get(HOST, sshd_rekeyable.port) == old
+        # forgetting the pin in the console, after a confirmation
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert pins.get(HOST, sshd_rekeyable.port) is None
+        shown = str(screen.query_one("#import-host_key", Static).render())
+        assert "none yet" in shown
 
 
 # ----------------------------------------------------------------------- cancel
@@ -303,6 +313,7 @@ async def test_private_key_path_and_paste(db_path: Path, tmp_path: Path) -> None
         assert "no such file" in str(screen.query_one("#import-private_key-error").render())
         box.value = str(key_file)
         await pilot.pause()
+        assert box.password is False  # issue 19.8: a path is shown, not masked
         result = panel.collect()
         assert result.account is not None
         assert result.account.private_key == Secret("file", str(key_file))
@@ -313,6 +324,11 @@ async def test_private_key_path_and_paste(db_path: Path, tmp_path: Path) -> None
         await pilot.pause()
         assert box.value == PASTED_KEY
         result = panel.collect()
+        box.value = "-----BEGIN OPENSSH PRIVATE KEY-----"  # key material typed: masked
+        await pilot.pause()
+        assert box.password is True
+        box.value = PASTED_KEY
+        await pilot.pause()
         assert result.account is not None
         assert result.account.private_key == Secret("literal", key_text)
 
@@ -402,6 +418,20 @@ async def test_s3_account_form_and_probe(
         assert result.account is None and "scheme" in result.errors["server"]
 
 
+async def test_pinned_key_row_after_switching_to_sftp(db_path: Path, tmp_path: Path) -> None:
+    """Issue 19.6: a local folder switched to SFTP still said "not used for a local folder"."""
+    imp, exp = local_accounts(tmp_path)
+    services = services_with(db_path, imp, exp)
+    app = AudienceApp(services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_accounts(pilot)
+        screen.query_one("#import-type", Select).value = "sftp"
+        await pilot.pause()
+        shown = str(screen.query_one("#import-host_key", Static).render())
+        assert "local folder" not in shown
+        assert "first probe shows the fingerprint" in shown
+
+
 async def test_probe_with_an_invalid_form_probes_nothing(db_path: Path, tmp_path: Path) -> None:
     """Issue 19.2: with a field marked ✗, F8 probed the stored account and said ✓."""
     imp, exp = local_accounts(tmp_path)
@@ -424,3 +454,32 @@ async def test_probe_with_an_invalid_form_probes_nothing(db_path: Path, tmp_path
         assert "passed" not in status_text(screen, Role.IMPORT)
         shown = [n.message for n in app._notifications]
         assert any("nothing probed" in m and "import" in m for m in shown), shown
+
+
+async def test_probe_age_and_long_stage_times(
+    db_path: Path, tmp_path: Path, frozen_clock: object
+) -> None:
+    """Issue 19.6: "(just now)" stayed on an hours-old probe; five-digit times wrapped."""
+    from datetime import timedelta
+
+    from core import clock
+
+    services = services_with(db_path, *local_accounts(tmp_path))
+    app = AudienceApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_accounts(pilot)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: "passed" in status_text(screen, Role.IMPORT))
+        assert "(just now)" in status_text(screen, Role.IMPORT)
+        clock.freeze(frozen_clock + timedelta(hours=3))  # type: ignore[operator]
+        view = screen.panel(Role.IMPORT).probe_view
+        view.refresh_age()  # what the view's timer calls every AGE_REFRESH_SECONDS
+        await pilot.pause()
+        assert "(3 h ago)" in status_text(screen, Role.IMPORT)
+
+        stage = row(screen, Role.IMPORT, "list")
+        stage.show("pass", 12345, "listed")
+        await pilot.pause()
+        ms = stage.query_one(".stage-ms", Label)
+        assert str(ms.render()) == "12.3 s"
+        assert ms.size.height == 1 and stage.size.height == 1  # one line, not wrapped

@@ -216,7 +216,13 @@ class AccountPanel(Vertical):
             yield _row(
                 FIELD_TITLES[name],
                 name,
-                cls(id=self.wid(name), password=True, compact=True, placeholder=SECRET_HELP[name]),
+                # a private key's path is no secret: only what it points at is
+                cls(
+                    id=self.wid(name),
+                    password=name != "private_key",
+                    compact=True,
+                    placeholder=SECRET_HELP[name],
+                ),
                 self.role,
             )
         yield _row(
@@ -420,6 +426,8 @@ class AccountPanel(Vertical):
     @on(Input.Changed)
     def field_changed(self, event: Input.Changed) -> None:
         event.stop()
+        if isinstance(event.input, KeyInput):  # a path shows; key material never does
+            event.input.password = _looks_like_key_material(event.value)
         self.collect()
 
     @on(Button.Pressed)
@@ -444,6 +452,17 @@ def _check_s3_files(
             f"✗ file:{secret.ref} does not exist. Write the secret access key in that file, "
             "or give env:NAME"
         )
+
+
+def _looks_like_key_material(text: str) -> bool:
+    """True unless ``text`` reads as a key file's path, a reference or the pasted-key mark
+    (what the private key field shows in clear)."""
+    text = text.strip()
+    if not text or text == PASTED_KEY or text.startswith(("env:", "file:")):
+        return False
+    if text.startswith("-----") or " " in text or len(text) > 200:
+        return True
+    return not (text.startswith(("/", "~", ".")) or "/" in text or "\\" in text)
 
 
 def _check_key_file(path: Path) -> None:
