@@ -34,9 +34,20 @@ FROZEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 Step = Callable[[Pilot[int]], Awaitable[None]]
 
 
+async def _settle(pilot: Pilot[int]) -> None:
+    """Lets the screen finish what a key started: screens read their counts in thread
+    workers, and a worker may start a frame or two after the key (a busy machine makes
+    that later), so wait until no worker has run for two rounds in a row."""
+    quiet = 0
+    while quiet < 2:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+        quiet = 0 if any(w.is_running for w in pilot.app.workers) else quiet + 1
+
+
 async def _keys(pilot: Pilot[int], *keys: str) -> None:
     await pilot.press(*keys)
-    await pilot.app.workers.wait_for_complete()  # screens read their counts in threads
+    await _settle(pilot)
     await pilot.pause(0.2)
 
 
@@ -45,7 +56,7 @@ async def _keys_then_wait(pilot: Pilot[int], *keys: str) -> None:
     for key in keys:
         await pilot.press(key)
         await pilot.pause(0.1)
-        await pilot.app.workers.wait_for_complete()
+        await _settle(pilot)
     await pilot.pause(0.3)
 
 
