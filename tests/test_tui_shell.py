@@ -204,3 +204,43 @@ async def test_quit_asks_first_when_an_edit_was_not_saved(db_path: Path) -> None
         await pilot.click("#yes")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_palette_finds_other_screens_commands_and_runs_them_there(db_path: Path) -> None:
+    """Issue 19.13: searching "status" on Audiences found nothing (the request's command
+    lives on the Request screen, never opened yet)."""
+    from textual.command import CommandList
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"status")
+
+        def prompts() -> list[str]:
+            options = app.screen.query_one(CommandList)
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        await wait_until(
+            pilot, lambda: any("request: next status" in p for p in prompts()), "palette answer"
+        )
+        await pilot.press("escape")  # again, to choose the checklist's command
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"checklist: toggle offline")
+        await wait_until(
+            pilot,
+            lambda: any("checklist: toggle offline" in p for p in prompts()),
+            "palette answer",
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.current_mode == "checklist", "the checklist opens")
+        await wait_until(
+            pilot,
+            lambda: app.screen.query_one("#cl-offline").value is True,  # type: ignore[attr-defined]
+            "the command ran there",
+        )
