@@ -244,3 +244,27 @@ async def test_palette_finds_other_screens_commands_and_runs_them_there(db_path:
             lambda: app.screen.query_one("#cl-offline").value is True,  # type: ignore[attr-defined]
             "the command ran there",
         )
+
+
+async def test_toasts_never_cover_a_dialog(db_path: Path) -> None:
+    """Issue 19.13: the copy toast hid the .eml save dialog for 5 s."""
+    from textual.widgets._toast import Toast
+
+    from tui.modals.prompt import PromptModal
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    app.copy_to_clipboard = lambda text: None  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press("f8")  # copy: a toast
+        await wait_until(pilot, lambda: bool(app.screen.query(Toast)), "the copy toast")
+        await pilot.press("f9")  # the .eml save dialog
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptModal), "the dialog")
+        await pilot.pause()
+        await pilot.pause()
+        shown = app.export_screenshot().replace("&#160;", " ")  # what the terminal shows
+        assert "Save the email as .eml" in shown
+        assert "copied" not in shown
+        assert app._notifications  # kept: they show again once the dialog closes

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual import on
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
+from textual.widgets._toast import ToastRack
 from textual.worker import Worker, WorkerState
 
 from core.errors import AudienceError
@@ -97,6 +98,21 @@ class AudienceApp(App[int]):
             timeout=timeout,
             markup=False,
         )
+
+    def _refresh_notifications(self) -> None:
+        """Toasts never cover a dialog: while one is open they wait, hidden on every screen
+        (a dialog's backdrop shows the screen under it), and show again, if not expired
+        yet, when it closes. Textual calls this whenever the screen in front changes."""
+        try:
+            dialog = isinstance(self.screen, ModalScreen)
+        except ScreenStackError:
+            dialog = False
+        if not dialog:
+            super()._refresh_notifications()
+            return
+        for screen in self.screen_stack:
+            for rack in screen.query(ToastRack):
+                rack.display = False
 
     def on_mount(self) -> None:
         if self.requested_theme in self.available_themes:
