@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Input, Select, Static
 
 from core.model import Environment, RequestStatus
@@ -268,3 +269,36 @@ async def test_toasts_never_cover_a_dialog(db_path: Path) -> None:
         assert "Save the email as .eml" in shown
         assert "copied" not in shown
         assert app._notifications  # kept: they show again once the dialog closes
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "says"),
+    [
+        ({"TMUX": "/tmp/tmux-0/default,1,0"}, "external", "set -g set-clipboard on"),
+        ({"TMUX_PANE": "%1"}, None, "set -g set-clipboard on"),
+        ({"TMUX": "/tmp/tmux-0/default,1,0"}, "on", "tmux passes it on"),
+        ({}, None, "the terminal decides"),
+    ],
+)
+async def test_copy_says_what_was_sent_and_how_tmux_lets_it_through(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting, says: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19.11: "email copied" while tmux (set-clipboard external) swallowed it."""
+    import tui.clipboard
+
+    for name in ("TMUX", "TMUX_PANE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(tui.clipboard, "tmux_clipboard_setting", lambda env: setting)
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    app.copy_to_clipboard = lambda text: None  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(says in m and "characters" in m for m in messages), messages
+        assert not any(m.startswith("email copied") for m in messages)

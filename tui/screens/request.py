@@ -25,6 +25,7 @@ from core.model import (
     check_env_name,
 )
 from core.request import ORG_ID_HINT, body, render_eml, render_text, subject
+from tui.clipboard import copy_note
 from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
@@ -235,9 +236,13 @@ class RequestScreen(ConsoleScreen):
         env = self._complete_env()
         if env is None:
             return
-        self.app.copy_to_clipboard(render_text(env))
+        text = render_text(env)
+        self.app.copy_to_clipboard(text)
+        note, doubtful = copy_note("the email", len(text))
         self.notify(
-            "email copied to the clipboard (OSC 52: works over SSH where the terminal allows)"
+            note + (" (F9)" if note.endswith("instead") else ""),
+            severity="warning" if doubtful else "information",
+            timeout=15 if doubtful else 8,
         )
 
     @on(Button.Pressed, "#eml")
