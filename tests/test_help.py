@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from importlib import resources
@@ -278,7 +279,7 @@ def test_no_line_of_prose_starts_a_stray_list() -> None:
     item = re.compile(r"^\s*([-*+]|\d+[.)])\s")
     for path in sorted((ROOT / "tui" / "help").glob("*.md")):
         lines = path.read_text(encoding="utf-8").splitlines()
-        for number, (before, line) in enumerate(zip(lines, lines[1:], strict=False), start=2):
+        for number, (before, line) in enumerate(itertools.pairwise(lines), start=2):
             prose = (
                 before.strip()
                 and not item.match(before)

@@ -302,3 +302,22 @@ async def test_copy_says_what_was_sent_and_how_tmux_lets_it_through(
         messages = [n.message for n in app._notifications]
         assert any(says in m and "characters" in m for m in messages), messages
         assert not any(m.startswith("email copied") for m in messages)
+
+
+def test_console_words_replace_every_cli_phrase_the_shared_messages_use() -> None:
+    """Issue 19.10: the messages core shares with the CLI name commands; the console
+    names its keys instead (checked against the real messages, not copies)."""
+    from core.hostkeys import HostKey, HostKeyChanged, HostKeyUnknown
+    from tui.text import for_console
+
+    key = HostKey("ssh-ed25519", "SHA256:" + "A" * 43)
+    changed = HostKeyChanged("sftp.example.net", 22, key, HostKey("ssh-rsa", "SHA256:" + "B" * 43))
+    unknown = HostKeyUnknown("sftp.example.net", 22, key)
+    workflow = (  # core/workflow.py's refusals and notes
+        "stopped: a pass in progress is cancelled; `audiencectl import resume` restarts it",
+        "fix the cause, then run `audiencectl import resume` first",
+        "start it: `audiencectl import resume` then `audiencectl import run` (F6)",
+    )
+    for text in (changed.hint, unknown.hint, *workflow):
+        shown = for_console(text)
+        assert "audiencectl" not in shown and "--trust-new-host-key" not in shown, shown

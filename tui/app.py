@@ -30,6 +30,7 @@ from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
 from tui.screens.home import HomeScreen
 from tui.screens.request import RequestScreen
+from tui.text import for_console
 from usecases.services import Services
 
 STYLES = Path(__file__).parent / "styles"
@@ -92,7 +93,7 @@ class AudienceApp(App[int]):
         """Every notification is plain text: messages carry labels, file names and hosts,
         which must never be read as markup (``markup`` is ignored on purpose)."""
         super().notify(
-            printable_lines(message),
+            printable_lines(for_console(message)),
             title=printable_lines(title),
             severity=severity,
             timeout=timeout,

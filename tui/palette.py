@@ -59,7 +59,6 @@ class ScreenCommands(Provider):
         app = self.app
         stacks: dict[str, list[object]] = getattr(app, "_screen_stacks", {})
         modes: dict[str, object] = getattr(app, "MODES", {})
-        titles = {mode: title for mode, title, _ in SCREENS}
         for mode, title, key in SCREENS:
             stack = stacks.get(mode) or []
             screen = stack[0] if stack else None
@@ -73,7 +72,7 @@ class ScreenCommands(Provider):
             for command in _commands_of(screen):
                 yield PaletteCommand(
                     command.title,
-                    f"{command.help} · on {titles.get(mode, mode)} ({key.upper()})",
+                    f"{command.help} · on {title} ({key.upper()})",
                     partial(self._run_on, mode, command.title),
                 )
 
