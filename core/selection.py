@@ -1,4 +1,4 @@
-"""Which batches an import pass takes from a listing (docs/reference.md §1 ``import run``).
+"""Which batches an import pass takes from a listing (docs/reference.md §3).
 
 New files only (the processed-files ledger), complete batches only, never a batch
 older than a ``full`` batch of its destination already applied, and only batches

@@ -154,7 +154,8 @@ async def test_unknown_host_key_trusted_in_the_modal(
         facts = str(modal.query_one("#hostkey-facts", Static).render())
         assert sshd.host_key_fingerprint in facts
         assert "ssh-ed25519" in facts and f"{HOST}:{sshd.port}" in facts
-        assert app.focused is modal.query_one("#no", Button)  # default: No
+        no = modal.query_one("#no", Button)
+        await wait_for(pilot, lambda: app.focused is no)  # default: No (focused once mounted)
         assert pins.get(HOST, sshd.port) is None  # nothing pinned before the answer
         await pilot.click("#yes")
         await wait_for(pilot, lambda: "✓ passed" in status_text(screen, Role.IMPORT))

@@ -17,7 +17,7 @@ from core.profiles import CsvProfiles
 from core.workflow import State
 from storage.audiences import SqliteWorkflowStore
 from storage.profiles import load_profiles
-from tests.tui_helpers import wait_until
+from tests.tui_helpers import settle, wait_until
 from tui.app import AudienceApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.prompt import PromptModal
@@ -69,12 +69,6 @@ async def open_audiences(pilot) -> AudiencesScreen:  # type: ignore[no-untyped-d
 async def open_tab(pilot, screen: AudiencesScreen, tab: str) -> None:  # type: ignore[no-untyped-def]
     screen.query_one(TabbedContent).active = tab
     await settle(pilot)
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
 
 
 def cli_dry_run(workspace: DemoWorkspace, capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]

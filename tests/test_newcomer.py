@@ -12,6 +12,7 @@ from core.demo import SLIP_FIXED_PRIORITY, SLIP_LABEL, build_demo
 from core.workflow import State
 from storage.audiences import SqliteWorkflowStore
 from storage.checks import last_results
+from tests.tui_helpers import settle
 from tui.app import AudienceApp
 from tui.commands.demo import install_demo
 from tui.modals.help import HelpModal
@@ -31,13 +32,6 @@ def demo(tmp_path: Path, frozen_clock, monkeypatch: pytest.MonkeyPatch):  # type
     install_demo(services, workspace)
     yield services
     services.close()
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
 
 
 def text_of(screen, selector: str) -> str:  # type: ignore[no-untyped-def]

@@ -39,17 +39,25 @@ async def wait_until(
         await pilot.pause(0.02)
 
 
+async def settle(pilot: Any) -> None:
+    """Waits until no worker has run for two rounds in a row: a screen may start its
+    worker a frame or two after the key, later still on a busy machine."""
+    quiet = 0
+    while quiet < 2:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        quiet = 0 if any(w.is_running for w in pilot.app.workers) else quiet + 1
+
+
 def settled_press(*keys: str) -> Callable[[Any], Any]:
     """A ``run_before`` for ``snap_compare``: presses each key, then lets the work it
     started in thread workers finish, so the snapshot shows the settled screen however
     busy the machine is (``press=`` alone takes it after a fixed number of frames)."""
 
     async def run_before(pilot: Any) -> None:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause()
+            await settle(pilot)
 
     return run_before

@@ -1,4 +1,5 @@
-"""Probing the SFTP accounts stage by stage (docs/reference.md §5), saving each report."""
+"""Probing the accounts (SFTP, Amazon S3, local) stage by stage (docs/reference.md §5),
+saving each report."""
 
 from __future__ import annotations
 
