@@ -378,3 +378,32 @@ async def test_secret_placeholder_masks_and_new_key_is_sealed(db_path: Path) -> 
     assert ds.aes_key is not None and ds.aes_key.kind == "stored"
     assert services.secret(env, ds, "aes_key") == new_key
     assert new_key not in stored_config(services)
+
+
+async def test_ctrl_g_jumps_to_a_field_by_its_label(db_path: Path) -> None:
+    """Issue 19.8: 11 Tabs to reach Priority; Ctrl+G and a few letters get there."""
+    from tests.tui_helpers import wait_until
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sources(pilot)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        await pilot.press(*"priority")
+        from textual.command import CommandList
+
+        def prompts() -> list[str]:
+            found = app.screen.query(CommandList)
+            if not found:
+                return []
+            options = found.first()
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        await wait_until(pilot, lambda: any("Priority" in p for p in prompts()), "the field list")
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: app.focused is not None and "priority" in (app.focused.id or ""),
+            "the cursor in Priority",
+        )

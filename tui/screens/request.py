@@ -51,16 +51,18 @@ class RequestScreen(ConsoleScreen):
             yield ScreenIntro("The provisioning request: the email Adobe needs to set you up")
             with Vertical(id="env-name-row", classes="field"):
                 yield Label("Environment name (how this store calls it)")
-                yield Input(placeholder="production", id="env-name", compact=True)
+                yield Input(placeholder="e.g. production", id="env-name", compact=True)
                 yield Static("", classes="error", id="env-name-error", markup=False)
             with Vertical(classes="field"):
                 yield Label("Organization name")
-                yield Input(placeholder="Example Corp", id="organization", compact=True)
+                yield Input(placeholder="e.g. Example Corp", id="organization", compact=True)
                 yield Static("", classes="error", id="organization-error", markup=False)
             with Vertical(classes="field"):
                 yield Label("IMS Org ID")
                 yield Input(
-                    placeholder="5DC5123F5245B1D20A490D46@AdobeOrg", id="ims_org_id", compact=True
+                    placeholder="e.g. 5DC5123F5245B1D20A490D46@AdobeOrg",
+                    id="ims_org_id",
+                    compact=True,
                 )
                 yield Static(ORG_ID_HINT, classes="hint", markup=False)
                 yield Static("", classes="error", id="ims_org_id-error", markup=False)

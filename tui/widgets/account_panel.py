@@ -197,12 +197,13 @@ class AccountPanel(Vertical):
             Select(TYPES, id=self.wid("type"), allow_blank=False, compact=True),
             self.role,
         )
+        # examples say so ("e.g."), so that an empty field never reads as a filled one
         placeholders = {
-            "host": "sftp.example.net",
-            "port": "22",
-            "user": "campaign",
-            "remote_dir": "/outbound" if self.role is Role.IMPORT else "/inbound",
-            "path": "/data/aam/" + ("outbound" if self.role is Role.IMPORT else "inbound"),
+            "host": "e.g. sftp.example.net",
+            "port": "22 when empty",
+            "user": "e.g. campaign",
+            "remote_dir": "e.g. " + ("/outbound" if self.role is Role.IMPORT else "/inbound"),
+            "path": "e.g. /data/aam/" + ("outbound" if self.role is Role.IMPORT else "inbound"),
         }
         for name in ("host", "port", "user"):
             yield _row(
@@ -252,9 +253,9 @@ class AccountPanel(Vertical):
     def _s3_rows(self) -> ComposeResult:
         side = "outbound" if self.role is Role.IMPORT else "inbound"
         placeholders = {
-            "server": f"mybucket.s3.amazonaws.com/aam/{side}",
-            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-            "region": "eu-west-1",
+            "server": f"e.g. mybucket.s3.amazonaws.com/aam/{side}",
+            "access_key_id": "e.g. AKIAIOSFODNN7EXAMPLE",
+            "region": "e.g. eu-west-1",
             "endpoint_url": "empty for AWS",
             "ca_bundle": "empty for AWS",
         }
