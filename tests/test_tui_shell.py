@@ -321,3 +321,21 @@ def test_console_words_replace_every_cli_phrase_the_shared_messages_use() -> Non
     for text in (changed.hint, unknown.hint, *workflow):
         shown = for_console(text)
         assert "audiencectl" not in shown and "--trust-new-host-key" not in shown, shown
+
+
+async def test_below_80x24_the_console_says_the_terminal_is_too_small(db_path: Path) -> None:
+    """Issue 19.9: below 80×24, say so instead of squeezing a list to one letter."""
+    from tui.modals.too_small import TooSmall
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TooSmall), "the notice")
+        text = str(app.screen.query_one("#too-small", Static).render())
+        assert "70×20" in text and "80×24" in text
+        await pilot.press("f4")  # the screens stay behind the notice
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmall)
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: not isinstance(app.screen, TooSmall), "the notice gone")
+        assert app.current_mode == "home"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -21,6 +21,7 @@ from core.text import printable_lines
 from tui.console import ConsoleApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
+from tui.modals.too_small import TooSmall, too_small
 from tui.navigation import SCREENS
 from tui.palette import ScreenCommands
 from tui.screens.accounts import AccountsScreen
@@ -115,6 +116,24 @@ class AudienceApp(App[int]):
             for rack in screen.query(ToastRack):
                 rack.display = False
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self.check_size)
+
+    def check_size(self) -> None:
+        """Below 80×24 a notice covers the console; at 80×24 or more it goes away."""
+        width, height = self.size
+        notice = next((s for s in self.screen_stack if isinstance(s, TooSmall)), None)
+        if too_small(width, height):
+            if notice is None:
+                self.push_screen(TooSmall())
+            else:
+                notice.show_size(width, height)
+        elif notice is not None:
+            if self.screen is notice:
+                self.pop_screen()
+            else:
+                notice.dismiss(None)
+
     def on_mount(self) -> None:
         if self.requested_theme in self.available_themes:
             self.theme = self.requested_theme
@@ -123,6 +142,7 @@ class AudienceApp(App[int]):
         for message, severity in self._startup_notes:
             self.notify(message, severity=severity, timeout=10)
         self.update_subtitle()
+        self.check_size()
 
     def _choose_environment(self) -> list[tuple[str, SeverityLevel]]:
         """With several environments and no ``--env``, show the first and say how to switch.
@@ -191,6 +211,8 @@ class AudienceApp(App[int]):
         return display.upper() if re.fullmatch(r"f\d+", display) else display
 
     def action_go(self, mode: str) -> None:
+        if isinstance(self.screen, TooSmall):
+            return  # the notice stays in front until the terminal is large enough
         self.switch_mode(mode)
 
     async def action_quit(self) -> None:
