@@ -339,3 +339,21 @@ async def test_below_80x24_the_console_says_the_terminal_is_too_small(db_path: P
         await pilot.resize_terminal(80, 24)
         await wait_until(pilot, lambda: not isinstance(app.screen, TooSmall), "the notice gone")
         assert app.current_mode == "home"
+
+
+async def test_home_state_column_wraps_instead_of_cutting_at_80x24(db_path: Path) -> None:
+    """Issue 19.9: Home's State column was cut at 80×24."""
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one("#steps", DataTable)
+        width = screen.state_width()  # type: ignore[attr-defined]
+        assert 80 - width < 60  # the column gets what the others leave
+        for number, step in enumerate(screen.steps, start=1):  # type: ignore[attr-defined]
+            cell = table.get_row(str(number))[2]
+            lines = cell.plain.split("\n")
+            assert " ".join(lines) == " ".join(step.summary.split())  # all of it
+            assert all(len(line) <= width for line in lines)
+        assert any(len(s.summary) > width for s in screen.steps)  # type: ignore[attr-defined]
