@@ -86,7 +86,7 @@ class DiagnosePanel(VerticalScroll):
         with Horizontal(id="diag-buttons"):
             yield Button("Diagnose", id="diagnose", variant="primary", compact=True)
             # a sample made up to test a setting must not become the checklist's evidence
-            yield TickBox("from the website: keep it", id="diag-keep", compact=True)
+            yield TickBox("From the website: keep it", id="diag-keep", compact=True)
         yield Static("", id="diag-verdict", markup=False)
         yield Static("", id="diag-detail", markup=False)
         yield Static("", id="diag-when", classes="hint", markup=False)
@@ -183,7 +183,7 @@ class DiagnosePanel(VerticalScroll):
         else:
             self.show_verdict(event.verdict)
             self.query_one("#diag-when", Static).update(
-                "not kept: tick 'from the website' to keep a website sample for the checklist"
+                "not kept: tick 'From the website: keep it' to keep it for the checklist"
             )
 
     @on(Worker.StateChanged)
