@@ -33,9 +33,10 @@ _CONSOLE_WORDS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"`audiencectl import resume` then `audiencectl import run`"),
         "r, then F8, on the Workflow tab of Audiences",
     ),
+    (re.compile(r"\(`audiencectl import resume`\)"), "(Resume: r on the Workflow tab)"),
     (
         re.compile(r"(?:run )?`audiencectl import resume`"),
-        "r (Resume) on the Workflow tab of Audiences (F6)",
+        "Resume (r on the Workflow tab of Audiences, F6)",
     ),
     (re.compile(r"`audiencectl import run`"), "F8 on the Workflow tab of Audiences (F6)"),
     (
