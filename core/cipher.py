@@ -72,18 +72,33 @@ _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 # (said once, without brackets: the message wraps the hint in "(hint: ...)" and its
 # reason already names the byte sizes)
 KEY_HINT = (
-    "write a 128, 192 or 256-bit key as 32, 48 or 64 hex characters, or as base64:...; "
-    "Adobe's documentation is wrong here: it says 16/24/32 hex characters, which is only "
-    "half a key"
+    "write a 128, 192 or 256-bit key as 32, 48 or 64 hex characters, bare or with a 0x "
+    "or Campaign's \\x prefix, or as base64:...; Adobe's documentation is wrong here: it "
+    "says 16/24/32 hex characters, which is only half a key"
 )
 IV_HINT = (
-    "the IV is always 16 bytes: 32 hex characters, or base64:... of 16 bytes, whatever "
-    "the key size. Adobe's documentation is wrong here: it says the IV has the same "
-    "length as the key"
+    "the IV is always 16 bytes: 32 hex characters (bare, 0x or \\x prefix), or base64:... "
+    "of 16 bytes, whatever the key size. Adobe's documentation is wrong here: it says the "
+    "IV has the same length as the key"
 )
 
 
 # --------------------------------------------------------------------------- parsing
+
+#: Campaign's per-byte form, ``\\x01\\x02...`` (after its leading ``\\x``).
+_PER_BYTE = re.compile(r"[0-9A-Fa-f]{2}(?:\\[xX][0-9A-Fa-f]{2})+")
+
+
+def _strip_hex_prefix(raw: str) -> str:
+    """Hex text without its prefix: ``0x``, or Campaign's ``\\x`` (its
+    ``encryption_aescbcEncrypt`` function takes keys and IVs written so), either once in
+    front (``\\x0011...``) or before every byte (``\\x00\\x11...``). Bare hex is unchanged."""
+    if raw[:2].lower() not in ("0x", "\\x"):
+        return raw
+    body = raw[2:]
+    if raw[0] == "\\" and _PER_BYTE.fullmatch(body):
+        body = body.replace("\\x", "").replace("\\X", "")
+    return body
 
 
 def _parse_secret_bytes(text: str, field: str, hint: str) -> bytes:
@@ -94,8 +109,7 @@ def _parse_secret_bytes(text: str, field: str, hint: str) -> bytes:
             return _b64decode_lenient(body)
         except ValueError:
             raise ValidationError(field, "is not valid base64", hint) from None
-    if raw[:2].lower() == "0x":
-        raw = raw[2:]
+    raw = _strip_hex_prefix(raw)
     if not raw:
         raise ValidationError(field, "is empty", hint)
     if not _HEX.fullmatch(raw):
@@ -110,7 +124,8 @@ def _parse_secret_bytes(text: str, field: str, hint: str) -> bytes:
 
 
 def parse_key(text: str) -> bytes:
-    """The AES key bytes from hex (default; trimmed, any case) or ``base64:...`` text.
+    """The AES key bytes from hex (default; trimmed, any case, bare or with a ``0x`` or
+    Campaign's ``\\x`` prefix) or ``base64:...`` text.
 
     Raises ``ValidationError("aes_key", ...)`` unless it is 16, 24 or 32 bytes.
     """
@@ -125,7 +140,8 @@ def parse_key(text: str) -> bytes:
 
 
 def parse_iv(text: str) -> bytes:
-    """The IV bytes from hex (default; trimmed, any case) or ``base64:...`` text.
+    """The IV bytes from hex (default; trimmed, any case, bare, ``0x`` or ``\\x``) or
+    ``base64:...`` text.
 
     Raises ``ValidationError("aes_iv", ...)`` unless it is exactly 16 bytes.
     """

@@ -28,6 +28,7 @@ from core.cipher import (
     pkcs7_pad,
     pkcs7_unpad,
 )
+from core.cryptojs import rijndael_cbc_decrypt
 from core.ids import is_ecid
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.normalize import normalize
@@ -349,14 +350,26 @@ def _encoding_fix(found: str, configured: CipherEncoding) -> str:
 
 
 def _key_text_candidates(key: bytes) -> list[tuple[bytes, int]]:
-    """AES keys made from the key's hex text read as UTF-8: the first 16/24/32 bytes of it."""
+    """Keys made from the key's hex text read as UTF-8: the whole text first (what
+    ``CryptoJS.enc.Utf8.parse`` gives: 32/48/64 bytes for a 16/24/32-byte key, all of
+    which CryptoJS uses, core/cryptojs.py), then its first 16/24/32 bytes (what a
+    library that cuts the key to an AES size does)."""
     out: list[tuple[bytes, int]] = []
     for hex_text in (key.hex(), key.hex().upper()):
         raw = hex_text.encode("ascii")
-        for size in KEY_SIZES:
+        for size in (len(raw), *KEY_SIZES):
             if len(raw) >= size and (raw[:size], size) not in out:
                 out.append((raw[:size], size))
     return out
+
+
+def _text_key_kind(size: int) -> str:
+    """What a text key of ``size`` bytes becomes: AES, or CryptoJS's longer Rijndael."""
+    if size in KEY_SIZES:
+        return ""
+    return (
+        f" ({size} bytes, which CryptoJS uses whole: Rijndael with {size // 4 + 6} rounds, not AES)"
+    )
 
 
 def _iv_candidates(key: bytes, iv: bytes) -> list[tuple[bytes, str]]:
@@ -373,7 +386,8 @@ def _iv_candidates(key: bytes, iv: bytes) -> list[tuple[bytes, str]]:
 
 
 def _decrypts_to(key: bytes, iv: bytes, ct: bytes, cl: _Clear) -> str | None:
-    return cl.which(pkcs7_unpad(cbc_decrypt_blocks(key, iv, [ct])[0]))
+    """Which clear variant ``ct`` decrypts to under ``key`` (any CryptoJS key length)."""
+    return cl.which(pkcs7_unpad(rijndael_cbc_decrypt(key, iv, [ct])[0]))
 
 
 def _evp_bytes_to_key(
@@ -563,7 +577,9 @@ def _analyse_bytes(cl: _Clear, ct: bytes, expected_ct: bytes, key: bytes, iv: by
                     "key_as_text",
                     "The website reads the hex key text as UTF-8 bytes (CryptoJS.enc.Utf8.parse, "
                     "or a plain string in PHP/Node) instead of decoding the hex, which gives "
-                    f"another {size * 8}-bit key" + iv_note + ": parse it with "
+                    f"another {size * 8}-bit key{_text_key_kind(size)}"
+                    + iv_note
+                    + ": parse it with "
                     "CryptoJS.enc.Hex.parse(key) (Buffer.from(key, 'hex') in Node, hex2bin in "
                     "PHP)." + _also_unnormalized(kind, cl),
                 )

@@ -27,13 +27,19 @@ import dns.resolver
 
 __all__ = [
     "MULTI_LABEL_SUFFIXES",
+    "RESERVED_NAMES",
     "DnsSettings",
     "TrackingVerdict",
     "check_tracking",
     "lookup",
     "registrable_domain",
+    "reserved_name",
     "website_host",
 ]
+
+#: Names reserved for documentation, tests and local use (RFC 2606, RFC 6761): no
+#: registry delegates them and no public resolver answers for them.
+RESERVED_NAMES: tuple[str, ...] = ("example", "test", "invalid", "localhost")
 
 #: Common public suffixes made of two labels; a deliberately small list (see the module doc).
 MULTI_LABEL_SUFFIXES: frozenset[str] = frozenset(
@@ -147,6 +153,15 @@ def registrable_domain(host: str) -> str:
     if ".".join(labels[-2:]) in MULTI_LABEL_SUFFIXES:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
+
+
+def reserved_name(host: str) -> str:
+    """The reserved name ``host`` is or ends in (``.example``, ``.test``, ``.invalid``,
+    ``localhost``), written as shown to people, or ``''`` for an ordinary host."""
+    labels = [label for label in host.strip().lower().rstrip(".").split(".") if label]
+    if labels and labels[-1] in RESERVED_NAMES:
+        return "localhost" if labels[-1] == "localhost" else f".{labels[-1]}"
+    return ""
 
 
 def website_host(website: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from core import clock
 from core.cipher import IdCodec
 from core.errors import InputError, OperationCancelled
-from core.formats import has_colon, write_inbound
+from core.formats import has_colon, has_control, write_inbound
 from core.ids import check_numeric_id
 from core.leftovers import clean_remote_leftovers, temp_prefix
 from core.model import Account, DataSource, Environment
@@ -59,6 +59,8 @@ REASONS = {
     "invalid_phone": "the value is not a phone number",
     "invalid_visitor_id": "the visitor ID is not a 38-digit ECID",
     "colon_in_id": "the ID holds ':' or '%3A', which AAM does not accept in an ID",
+    "control_in_id": "the ID holds a TAB, newline or control character, which would break "
+    "the ID<TAB>segment line",
 }
 _OUTCOME_REASON = {
     Outcome.NOT_FOUND: "empty_value",
@@ -232,6 +234,9 @@ class _Rows:
             for member, out in zip(owners, self.codec.outgoing(values), strict=True):
                 if isinstance(out, Outcome):
                     outcome_of.setdefault(member, _OUTCOME_REASON.get(out, out.value))
+                    continue
+                if has_control(out):
+                    outcome_of.setdefault(member, "control_in_id")
                     continue
                 if has_colon(out):
                     outcome_of.setdefault(member, "colon_in_id")

@@ -30,7 +30,11 @@ the mistake implies, gives a profile's normalized value (or its digest):
   blocks, not the digest's length), decrypted with another data source's key
   when one is given, else reported by their shape, saying so.
 - ``normalization`` (hashed sources): the digest of the value as stored (not
-  trimmed, not lower-cased) or of another spelling of a phone number.
+  trimmed, not lower-cased) or of another spelling of a phone number; for
+  channel Other, where Campaign hashes the value as stored, the digest of the
+  value trimmed and lower-cased, as ``setCustomerIDs(..., "SHA-256")`` of the
+  Experience Cloud ID service does (its count: the ``not_found`` IDs that would
+  match under that normalization).
 - ``unknown`` (hashed sources): the digest of another algorithm, named in the
   detail (§7 has no code of its own for it; ``crypto diagnose`` says the same).
 
@@ -264,7 +268,10 @@ class ProfileValues:
 
     def variants(self) -> list[str]:
         """Other spellings of the values a careless website hashes: as stored, trimmed only,
-        lower-cased only; for phone numbers also without ``+`` or with ``00``."""
+        lower-cased only; for phone numbers also without ``+`` or with ``00``. For channel
+        Other (Campaign compares the value as stored) the other spellings are the trimmed
+        and lower-cased ones: what the Experience Cloud ID service's
+        ``setCustomerIDs(..., "SHA-256")`` hashes (docs/adobe.md, [ID-hashing])."""
         if self.normalized:
             return []
         raw = self.raw()
@@ -272,6 +279,11 @@ class ProfileValues:
         out: set[str] = set()
         for value, norm in zip(raw, normal, strict=True):
             if norm is None:
+                continue
+            if self.channel is Channel.OTHER:
+                for other in (value.strip().lower(), value.strip(), value.lower()):
+                    if other and other != value:
+                        out.add(other)
                 continue
             if value != norm:
                 for other in (value, value.strip(), value.lower(), value.strip().lower()):
@@ -1092,9 +1104,18 @@ def _detail(code: str, ds: DataSource, tags: Counter[str], count: int, engine: _
             text = (
                 f"{n} IDs are the {algo_names} digest of a profile's value, not the value itself."
             )
-        if raw:
+        if raw and ds.channel is Channel.OTHER:
+            text += f" {raw:,} of them hash the value trimmed or lower-cased, not as stored."
+        elif raw:
             text += f" {raw:,} of them hash the value as stored, without normalizing it."
         return text
+    if code == "normalization" and ds.channel is Channel.OTHER:
+        return (
+            f"{n} IDs are the {_ALGO_NAMES[ds.transform]} digest of a profile's value trimmed "
+            "and lower-cased, as the Experience Cloud ID service's setCustomerIDs(..., "
+            '"SHA-256") hashes it, while the data source (channel Other) hashes the value as '
+            "stored: they would match under that normalization."
+        )
     if code == "normalization":
         return (
             f"{n} IDs are the {_ALGO_NAMES[ds.transform]} digest of a profile's value as "
@@ -1182,6 +1203,12 @@ def _fix(code: str, ds: DataSource, tags: Counter[str]) -> str:
         return (
             f"Encrypt the value with AES-CBC on the website, or set the data source's "
             f"transform to {algos[0]} (hash algorithm in {_SCREEN})."
+        )
+    if code == "normalization" and ds.channel is Channel.OTHER:
+        return (
+            "Store the reconciliation key trimmed and lower-cased in Campaign (setCustomerIDs' "
+            "SHA-256 option always normalizes so), or hash the value as stored on the website "
+            "and call setCustomerIDs without the SHA-256 option."
         )
     if code == "normalization":
         words = {

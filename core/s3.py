@@ -28,6 +28,11 @@ _REGIONAL_HOST = re.compile(
     r"\.amazonaws\.com(?:\.cn)?$"
 )
 _AWS_KEY_ID = re.compile(r"[A-Z0-9]{16,128}")
+#: What ``_AWS_KEY_ID`` accepts, as the hint says it (docs/adobe.md: long-term keys start
+#: with AKIA; temporary ASIA keys are refused before, Campaign has no session-token field).
+AWS_KEY_ID_RULE = (
+    "16 to 128 capital letters and digits; an IAM user's long-term key starts with AKIA"
+)
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ def check_access_key_id(key_id: str, endpoint_url: str = "") -> str:
         raise ValidationError(
             "access_key_id",
             "is not an AWS access key ID",
-            "20 capital letters and digits, starting with AKIA",
+            AWS_KEY_ID_RULE,
         )
     return key_id
 

@@ -25,11 +25,13 @@ from core.errors import ConnectionFailure, InputError
 
 __all__ = [
     "MAX_PAGE_BYTES",
+    "Page",
     "PageFindings",
     "WebsiteVerdict",
     "fetch_page",
     "inspect_page",
     "judge",
+    "judge_page",
     "read_page_file",
 ]
 
@@ -68,6 +70,19 @@ class PageFindings:
             if org not in seen:
                 seen.append(org)
         return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's text; ``cut`` when it was longer than the cap and only its first
+    ``MAX_PAGE_BYTES`` (docs/reference.md §8) were read."""
+
+    text: str
+    cut: bool = False
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024**2:g} MiB" if size >= 1024**2 else f"{size:,} bytes"
 
 
 @dataclass(frozen=True)
@@ -145,12 +160,37 @@ def judge(
     return WebsiteVerdict("pass", f"{source}: {found}{tail}")
 
 
+def judge_page(
+    page: Page,
+    org_id: str,
+    needs_declared_id: bool,
+    source: str,
+    max_bytes: int = MAX_PAGE_BYTES,
+) -> WebsiteVerdict:
+    """``judge`` on a page, saying so when the page was cut at ``max_bytes``: what is
+    missing from a cut page may lie beyond the cut, so "not found" is a warning then."""
+    verdict = judge(inspect_page(page.text), org_id, needs_declared_id, source)
+    if not page.cut:
+        return verdict
+    status: Status = (
+        "warn" if verdict.status == "fail" and "no Visitor" in verdict.detail else verdict.status
+    )
+    return WebsiteVerdict(
+        status,
+        f"{verdict.detail} (the page is larger than {_mib(max_bytes)}: only its first "
+        f"{_mib(max_bytes)} were read)",
+        verdict.fix
+        or "the code may be further down: move the Visitor ID service into the page's <head>",
+    )
+
+
 def _charset(headers: Message) -> str:
     return headers.get_content_charset() or "utf-8"
 
 
-def fetch_page(url: str, timeout: float = 10.0, max_bytes: int = MAX_PAGE_BYTES) -> str:
-    """The page at ``url`` (http/https), at most ``max_bytes`` of it, decoded leniently.
+def fetch_page(url: str, timeout: float = 10.0, max_bytes: int = MAX_PAGE_BYTES) -> Page:
+    """The page at ``url`` (http/https), at most ``max_bytes`` of it (``cut`` when it is
+    longer), decoded leniently.
 
     Raises ``InputError`` for a URL that is not http(s), ``ConnectionFailure``
     when the page cannot be fetched (with the status or the network error).
@@ -177,24 +217,26 @@ def fetch_page(url: str, timeout: float = 10.0, max_bytes: int = MAX_PAGE_BYTES)
         raise ConnectionFailure(
             f"cannot fetch {target}: {exc or type(exc).__name__}", "check the URL and the network"
         ) from None
+    cut = len(data) > max_bytes
     try:
-        return data[:max_bytes].decode(charset, "replace")
+        return Page(data[:max_bytes].decode(charset, "replace"), cut)
     except LookupError:
-        return data[:max_bytes].decode("utf-8", "replace")
+        return Page(data[:max_bytes].decode("utf-8", "replace"), cut)
 
 
-def read_page_file(path: str, max_bytes: int = MAX_PAGE_BYTES) -> str:
-    """A saved page (``tracking.website_file``), at most ``max_bytes``.
+def read_page_file(path: str, max_bytes: int = MAX_PAGE_BYTES) -> Page:
+    """A saved page (``tracking.website_file``), at most ``max_bytes`` (``cut`` when the
+    file is longer).
 
     Raises ``InputError`` when the file cannot be read.
     """
     file = Path(path).expanduser()
     try:
         with file.open("rb") as handle:
-            data = handle.read(max_bytes)
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(
             f"cannot read the saved page {file}: {exc.strerror or exc}",
             "check tracking.website_file",
         ) from None
-    return data.decode("utf-8", "replace")
+    return Page(data[:max_bytes].decode("utf-8", "replace"), len(data) > max_bytes)

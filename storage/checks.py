@@ -15,6 +15,7 @@ from core.checks import (
     CHECK_IDS,
     CheckContext,
     CheckResult,
+    Confirmation,
     ProfileFacts,
     SampleFact,
     spec_for,
@@ -28,6 +29,7 @@ from core.text import printable_name
 from core.workflow import RunRecord, WorkflowStatus
 from storage import probes
 from storage.audiences import SqliteWorkflowStore
+from storage.confirmations import get_confirmation
 from storage.db import Store
 from storage.hostkeys import SqliteHostKeyStore
 from storage.profiles import column_sample, empty_count, profile_stats
@@ -86,6 +88,10 @@ class StoreFacts:
     def last_run(self) -> RunRecord | None:
         """The import workflow's last run, or None."""
         return self.workflow.last_run(self.env.name)
+
+    def confirmation(self, check_id: str) -> Confirmation | None:
+        """The manual check's standing confirmation, or None."""
+        return get_confirmation(self.store, self.env.name, check_id)
 
 
 def context_for(
@@ -157,9 +163,10 @@ def last_results(store: Store, env: str) -> list[CheckResult]:
         if row is None:
             continue
         _, status, title, detail, fix, at = row
+        spec = spec_for(check_id)
         out.append(
             CheckResult(
-                check_id, status, title, detail, fix, spec_for(check_id).screen, clock.parse_iso(at)
+                check_id, status, title, detail, fix, spec.screen, clock.parse_iso(at), spec.manual
             )
         )
     return out

@@ -121,6 +121,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, key)
     );
     """,
+    # 3: confirmations of the manual checks (who, when, note, and the fingerprint of the
+    # configuration each concerned: a changed configuration lapses it).
+    """
+    CREATE TABLE manual_confirmations (
+        env TEXT NOT NULL REFERENCES environments(name) ON DELETE CASCADE,
+        check_id TEXT NOT NULL,
+        who TEXT NOT NULL,
+        note TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (env, check_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core import clock
+from tests.cryptojs_helper import cryptojs  # noqa: F401 (the session fixture, for every test)
 
 pytest_plugins = ["tests.sshd", "tests.s3server"]
 

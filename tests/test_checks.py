@@ -325,15 +325,30 @@ id_type = "visitor"
 """
 
 
-def test_priority_distinct_passes_and_duplicate_fails(world: World) -> None:
-    env = world.save(world.toml() + SECOND_DS.format(priority=5))
+SECOND_DECLARED = """
+[[datasources]]
+label = "Recipient - CRM ID"
+alias = "Adobe Campaign"
+dpid = 14016
+destination_id = 46391
+priority = {priority}
+id_type = "declared"
+reconciliation_key = "id"
+transform = "sha256"
+channel = "other"
+"""
+
+
+def test_priority_distinct_passes_and_duplicate_warns(world: World) -> None:
+    env = world.save(world.toml() + SECOND_DECLARED.format(priority=5))
     result = world.run(env, "datasource.priority")
-    assert result.status == "pass"
-    assert "Recipient - Email (10), Recipient - Visitor ID (5)" in result.detail
-    env = world.save(world.toml() + SECOND_DS.format(priority=10))
+    assert result.status == "pass", _status(result)
+    assert "Recipient - Email (10), Recipient - CRM ID (5)" in result.detail
+    env = world.save(world.toml() + SECOND_DECLARED.format(priority=10))
     result = world.run(env, "datasource.priority")
-    assert result.status == "fail"
+    assert result.status == "warn", _status(result)
     assert "priority 10" in result.detail
+    assert "'Recipient - Email'" in result.detail and "'Recipient - CRM ID'" in result.detail
 
 
 def test_reconciliation_key_filled_passes(world: World) -> None:

@@ -136,6 +136,44 @@ def test_parse_key_rejects(text: str, reason: str) -> None:
     assert "16/24/32 hex characters" in info.value.hint
 
 
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_parse_key_accepts_campaigns_backslash_x_and_0x(size: int) -> None:
+    """Campaign writes hex keys with ``\\x`` (once, or before every byte), others ``0x``."""
+    key = bytes(range(0xA0, 0xA0 + size))
+    forms = [
+        key.hex(),
+        "0x" + key.hex(),
+        "0X" + key.hex().upper(),
+        "\\x" + key.hex(),
+        "\\X" + key.hex().upper(),
+        "".join(f"\\x{b:02x}" for b in key),
+        " " + "".join(f"\\x{b:02X}" for b in key) + "\n",
+    ]
+    for text in forms:
+        assert parse_key(text) == key, text
+    assert parse_iv("\\x" + IV.hex()) == IV
+    assert parse_iv("".join(f"\\x{b:02x}" for b in IV)) == IV
+    assert parse_iv("0x" + IV.hex()) == IV
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("\\x", "empty"),
+        ("0x", "empty"),
+        ("\\x00\\x1", "not hexadecimal"),  # a byte cut short
+        ("00\\x11" * 16, "not hexadecimal"),  # \\x between bytes but not in front
+        ("\\x\\x" + "00" * 16, "not hexadecimal"),
+        ("\\u0011" + "00" * 15, "not hexadecimal"),
+    ],
+)
+def test_parse_key_rejects_broken_prefixed_forms(text: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_key(text)
+    assert reason in info.value.reason
+    assert "\\x" in info.value.hint and "0x" in info.value.hint
+
+
 def test_parse_iv() -> None:
     assert parse_iv(" 000102030405060708090A0B0C0D0E0F ") == IV
     assert parse_iv("base64:AAECAwQFBgcICQoLDA0ODw==") == IV

@@ -104,6 +104,37 @@ def test_encrypt_with_sealed_literal_key(run_cli, sample_toml: Path) -> None:  #
     no_secret_in(result.out, result.err, decrypted.out, decrypted.err)
 
 
+@pytest.mark.parametrize(
+    ("key_text", "iv_text"),
+    [
+        ("\\x" + KEY, "\\x" + IV),  # Campaign's form, once in front
+        ("".join(f"\\x{KEY[i : i + 2]}" for i in range(0, 64, 2)), "0x" + IV.upper()),
+    ],
+    ids=["backslash-x", "backslash-x-per-byte"],
+)
+def test_campaigns_key_forms_encrypt_like_bare_hex(  # type: ignore[no-untyped-def]
+    configured, monkeypatch: pytest.MonkeyPatch, key_text: str, iv_text: str
+) -> None:
+    bare = configured("crypto", "encrypt", "alice@example.com")
+    monkeypatch.setenv("AC_TEST_KEY", key_text)
+    monkeypatch.setenv("AC_TEST_IV", iv_text)
+    prefixed = configured("crypto", "encrypt", "alice@example.com")
+    assert bare.code == prefixed.code == 0, prefixed.err
+    assert prefixed.out == bare.out
+
+
+def test_toml_literal_backslash_x_key_imports_and_encrypts(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A TOML literal string keeps Campaign's ``\\x`` form as typed; it seals and works."""
+    text = SAMPLE_TOML.replace(f'aes_key = "{KEY}"', f"aes_key = '\\x{KEY}'").replace(
+        f'aes_iv = "{IV}"', f"aes_iv = '\\x{IV}'"
+    )
+    assert "\\x" in text
+    import_toml(run_cli, tmp_path, text)
+    result = run_cli("crypto", "encrypt", "--datasource", "Recipient - Email", "a@example.com")
+    assert result.code == 0, result.err
+    assert run_cli("crypto", "decrypt", result.out.strip()).out.strip() == "a@example.com"
+
+
 # ----------------------------------------------------------------------- decrypt
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.checks import run_checks
+from core.checks import CHECK_IDS, run_checks
 from core.cipher import parse_key
 from core.demo import (
     DEMO_MARKER,
@@ -37,7 +37,7 @@ from tui.commands.demo import install_demo
 from usecases.importwf import run_import_pass
 from usecases.services import Services
 
-FINDINGS = {"datasource.priority": "fail", "workflow.import": "fail"}
+FINDINGS = {"datasource.priority": "warn", "workflow.import": "fail"}
 
 
 def installed(root: Path) -> tuple[Services, DemoWorkspace]:
@@ -210,7 +210,8 @@ def test_import_status_and_run_while_paused(run_cli, tmp_path: Path) -> None:  #
 def test_the_checklist_is_stored_for_the_first_open(demo) -> None:  # type: ignore[no-untyped-def]
     services, _ = demo
     stored = last_results(services.store, "demo")
-    assert len(stored) == 18
+    assert len(stored) == len(CHECK_IDS)  # 18 automatic checks and 5 manual ones
+    assert sum(r.manual for r in stored) == 5
     assert {r.id: r.status for r in stored if r.status in ("warn", "fail")} == FINDINGS
     priority = next(r for r in stored if r.id == "datasource.priority")
     assert SLIP_LABEL in priority.detail and "priority" in priority.fix

@@ -1,4 +1,4 @@
-"""Direction findings: identical, swapped and deprecated accounts."""
+"""Direction findings: identical, swapped and deprecated accounts; file names as evidence."""
 
 from __future__ import annotations
 
@@ -73,23 +73,80 @@ def test_identical_local_folders_fail() -> None:
         ),
     ],
 )
-def test_swapped_accounts_fail(imp: Account, exp: Account) -> None:
+def test_folder_words_alone_are_only_notes(imp: Account, exp: Account) -> None:
+    """From Campaign's side, imports come *in*: a folder's name is no evidence."""
     findings = direction_findings(env(imp, exp))
-    assert codes(findings) == [("swapped", "fail")]
-    assert "swap them" in findings[0].fix
+    assert codes(findings) == [("folder_words", "note"), ("folder_words", "note")]
+    assert "only the files" in findings[0].message
 
 
-def test_a_hint_on_one_side_only_warns() -> None:
+def test_a_word_on_one_side_is_a_note_for_that_side() -> None:
     only_import = direction_findings(
         env(sftp(Role.IMPORT, folder="/inbound"), sftp(Role.EXPORT, folder="/campaign"))
     )
-    assert codes(only_import) == [("swapped", "warn")]
+    assert codes(only_import) == [("folder_words", "note")]
     assert "import account" in only_import[0].message
     only_export = direction_findings(
         env(sftp(Role.IMPORT, folder="/campaign"), sftp(Role.EXPORT, folder="/outbound"))
     )
-    assert codes(only_export) == [("swapped", "warn")]
+    assert codes(only_export) == [("folder_words", "note")]
     assert "export account" in only_export[0].message
+
+
+def test_a_country_domain_is_not_a_hint() -> None:
+    e = env(
+        sftp(Role.IMPORT, host="sftp.acme.co.in", folder="/aam"),
+        sftp(Role.EXPORT, host="files.acme.co.in", folder="/campaign"),
+    )
+    assert direction_findings(e) == []
+
+
+OUTBOUND = [
+    "ftp_12345_67890_full_1500727351632-1.sync.gz",
+    "ftp_215_888_iter_1449756724.sync",
+    "S3_1234_5678_full_1449756724001.sync",
+    "ftp_12345_67890_full_1500727351632.info",
+]
+INBOUND = ["ftp_dpm_14016_1700000000.sync", "date=2026-11-02/"]
+
+
+def test_aam_outbound_files_in_the_import_folder_confirm_even_on_in() -> None:
+    """import → /in with AAM's files in it: the natural Campaign setup, a pass."""
+    e = env(sftp(Role.IMPORT, folder="/in"), sftp(Role.EXPORT, folder="/out"))
+    findings = direction_findings(e, {Role.IMPORT: OUTBOUND, Role.EXPORT: INBOUND})
+    assert codes(findings) == [("confirmed", "note"), ("confirmed", "note")]
+    assert "ftp_12345_67890_full_1500727351632-1.sync.gz" in findings[0].message
+    assert all(f.level != "fail" for f in findings)
+
+
+def test_campaign_exports_in_the_import_folder_fail_and_name_them() -> None:
+    e = env(sftp(Role.IMPORT, folder="/aam"), sftp(Role.EXPORT, folder="/campaign"))
+    findings = direction_findings(e, {Role.IMPORT: ["readme.txt", *INBOUND]})
+    assert codes(findings) == [("wrong_files", "fail")]
+    assert "ftp_dpm_14016_1700000000.sync" in findings[0].message
+    assert "date=2026-11-02/" in findings[0].message
+    assert "readme.txt" not in findings[0].message
+
+
+def test_aam_outbound_files_in_the_export_folder_fail_and_name_them() -> None:
+    e = env(sftp(Role.IMPORT, folder="/aam"), sftp(Role.EXPORT, folder="/campaign"))
+    findings = direction_findings(e, {Role.EXPORT: OUTBOUND})
+    assert codes(findings) == [("wrong_files", "fail")]
+    assert "export folder" in findings[0].message
+    assert "ftp_215_888_iter_1449756724.sync" in findings[0].message
+    assert "and 1 more" in findings[0].message
+
+
+def test_files_outrank_folder_words() -> None:
+    e = env(sftp(Role.IMPORT, folder="/outbound"), sftp(Role.EXPORT, folder="/inbound"))
+    findings = direction_findings(e, {Role.IMPORT: INBOUND})
+    assert codes(findings) == [("wrong_files", "fail")]
+
+
+def test_identical_endpoints_fail_whatever_the_files() -> None:
+    e = env(sftp(Role.IMPORT, folder="/data"), sftp(Role.EXPORT, folder="/data"))
+    findings = direction_findings(e, {Role.IMPORT: OUTBOUND, Role.EXPORT: OUTBOUND})
+    assert codes(findings) == [("identical", "fail")]
 
 
 def test_words_inside_other_words_do_not_count() -> None:
@@ -162,12 +219,17 @@ def test_s3_accounts_in_the_same_bucket_and_prefix_are_identical() -> None:
     assert "s3://aam/x/" in findings[0].message
 
 
-def test_s3_accounts_swapped_by_their_prefixes() -> None:
+def test_s3_prefix_words_are_notes_and_s3_files_are_evidence() -> None:
     e = env(
         s3(Role.IMPORT, "aam.s3.amazonaws.com/inbound"),
         s3(Role.EXPORT, "aam.s3.amazonaws.com/outbound"),
     )
-    assert codes(direction_findings(e)) == [("swapped", "fail")]
+    assert codes(direction_findings(e)) == [("folder_words", "note"), ("folder_words", "note")]
+    wrong = direction_findings(e, {Role.IMPORT: INBOUND})
+    assert codes(wrong)[0] == ("wrong_files", "fail")
+    assert "s3://aam/inbound/" in wrong[0].message
+    right = direction_findings(e, {Role.IMPORT: OUTBOUND, Role.EXPORT: INBOUND})
+    assert codes(right) == [("confirmed", "note"), ("confirmed", "note")]
     right = env(
         s3(Role.IMPORT, "aam.s3.amazonaws.com/outbound"),
         s3(Role.EXPORT, "aam.s3.amazonaws.com/inbound"),

@@ -81,7 +81,8 @@ def test_a_failure_exits_one_and_prints_the_fix(run_cli, tmp_path: Path) -> None
     lines = done.out.splitlines()
     at = next(i for i, line in enumerate(lines) if "datasource.priority" in line)
     assert lines[at].startswith("✗ fail")
-    assert "fix: give the preferred data source a higher priority" in "\n".join(lines[at : at + 3])
+    # a Visitor ID source under the Declared ID source's alias: ID types mixed
+    assert "fix: do not mix ID types under one alias" in "\n".join(lines[at : at + 3])
     assert lines[-1].startswith("summary: 1 fail")
 
 
@@ -96,6 +97,27 @@ def test_online_dns_check_uses_the_given_nameserver(
     done = run_cli("doctor", "--json", "--nameserver", f"127.0.0.1:{dns_server.port}")
     checks = {c["id"]: c for c in json.loads(done.out)["checks"]}
     assert checks["tracking.cname"]["status"] == "pass", checks["tracking.cname"]
+
+
+def test_dns_lookups_follow_the_timeout_with_or_without_nameserver(
+    run_cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """``--timeout`` bounds the tracking check's DNS lookups, whatever the resolver."""
+    import socket
+
+    from usecases.doctor import dns_settings
+
+    assert dns_settings("", 8.0).timeout == 8.0 and not dns_settings("", 8.0).nameservers
+    chosen = dns_settings("127.0.0.1:5353", 0.5)
+    assert (chosen.nameservers, chosen.port, chosen.timeout) == (("127.0.0.1",), 5353, 0.5)
+    _import(run_cli, _toml(tmp_path))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        done = run_cli("doctor", "--json", "--timeout", "0.5", "--nameserver", f"127.0.0.1:{port}")
+    checks = {c["id"]: c for c in json.loads(done.out)["checks"]}
+    assert "no DNS answer within 0.5 s" in checks["tracking.cname"]["detail"], checks
 
 
 def test_bad_store_or_environment_exits_two(run_cli, tmp_path: Path, db_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -173,6 +173,7 @@ def test_datasource_option_accepts_unnamed_files(run_cli, tmp_path: Path) -> Non
     [
         (["--datasource", "nope"], "no data source labelled 'nope'"),
         (["--visitors", "{bad_visitors}"], "38-digit"),
+        (["--max-samples", "-1"], "--max-samples"),
     ],
 )
 def test_bad_input_exits_2(run_cli, tmp_path: Path, args: list[str], fragment: str) -> None:  # type: ignore[no-untyped-def]

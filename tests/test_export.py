@@ -460,13 +460,41 @@ def test_ids_with_a_colon_are_skipped_with_the_reason(tmp_path: Path) -> None:
     assert read_lines(tmp_path / report.files[0]) == [("CRM-2", "7")]
 
 
+def test_ids_with_a_control_character_are_skipped_not_fatal(tmp_path: Path) -> None:
+    """One profile value with a TAB or newline costs that member, not the whole export."""
+    from core.export import REASONS, make_codec, write_export
+
+    ds = _clear_ds()
+    profiles = _Profiles(
+        {"P1": ["A\tB"], "P2": ["CRM-2"], "P3": ["line\nbreak"], "P4": ["nul\x00"], "P5": ["C:1"]}
+    )
+    members = members_csv(tmp_path / "m.csv", ["P1", "P2", "P3", "P4", "P5"])
+    report = write_export(
+        members,
+        "7",
+        ds,
+        make_codec(ds, lambda d, f: ""),
+        profiles,
+        tmp_path,
+        unix_seconds=1366545717,
+    )
+    assert report.skipped == {"control_in_id": 3, "colon_in_id": 1} and report.lines == 1
+    assert "TAB" in REASONS["control_in_id"]
+    assert [(s["id"], s["reason"]) for s in report.skipped_samples] == [
+        ("P1", "control_in_id"),
+        ("P3", "control_in_id"),
+        ("P4", "control_in_id"),
+        ("P5", "colon_in_id"),
+    ]
+    assert read_lines(tmp_path / report.files[0]) == [("CRM-2", "7")]
+
+
 def test_each_id_is_written_once_so_never_over_200_lines(tmp_path: Path) -> None:
     """AAM keeps the first 200 lines of an ID and drops the rest: an export writes one."""
     from core.export import make_codec, write_export
-    from core.formats import MAX_LINES_PER_ID
 
     ds = _clear_ds()
-    ids = [f"P{n}" for n in range(MAX_LINES_PER_ID + 50)]
+    ids = [f"P{n}" for n in range(200 + 50)]  # AAM's 200 lines per ID, and more
     profiles = _Profiles({p: ["SAME"] for p in ids} | {"Q": ["OTHER"]})
     members = members_csv(tmp_path / "m.csv", [*ids, "Q"])
     report = write_export(

@@ -124,24 +124,6 @@ def _openssl(args: list[str], data: bytes) -> bytes:
     return openssl(args, data)
 
 
-@pytest.fixture(scope="session")
-def cryptojs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder whose node_modules holds crypto-js, installed with npm."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        _unavailable("node and npm are needed (apt-get install nodejs npm)")
-    prefix = tmp_path_factory.mktemp("cryptojs")
-    done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "crypto-js@4"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode or not (prefix / "node_modules" / "crypto-js").is_dir():
-        _unavailable(f"npm could not install crypto-js: {done.stderr.strip()[-300:]}")
-    return prefix / "node_modules"
-
-
 _NODE = r"""
 const crypto = require('crypto');
 let CryptoJS = null;

@@ -770,14 +770,9 @@ def test_inbound_limits_are_aams(tmp_path: Path) -> None:
         MAX_INBOUND_BYTES,
         MAX_INBOUND_GZ_INPUT_BYTES,
         MAX_INBOUND_LINE_BYTES,
-        MAX_LINES_PER_ID,
     )
 
-    assert (MAX_INBOUND_LINE_BYTES, MAX_INBOUND_BYTES, MAX_LINES_PER_ID) == (
-        102_400,
-        5 * 10**9,
-        200,
-    )
+    assert (MAX_INBOUND_LINE_BYTES, MAX_INBOUND_BYTES) == (102_400, 5 * 10**9)
     assert MAX_INBOUND_GZ_INPUT_BYTES < 10**9  # each compressed part under S3's 1 GB
     line = "x" * (MAX_INBOUND_LINE_BYTES - 2)
     [path] = write_inbound([(line, ["1"])], tmp_path, 1, 1486140843)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import core.transport.sftp
+import core.transport.base
 from core.errors import ConnectionFailure
 from core.hostkeys import HostKeyCheck, MemoryHostKeyStore
 from core.model import Account, Role
@@ -67,7 +67,7 @@ def test_a_file_over_the_maximum_is_refused_before_download(
 ) -> None:
     files, disk = sftp_files
     (disk / NAME).write_bytes(BODY)
-    monkeypatch.setattr(core.transport.sftp, "MAX_DOWNLOAD_BYTES", 40)
+    monkeypatch.setattr(core.transport.base, "MAX_DOWNLOAD_BYTES", 40)
     with pytest.raises(ConnectionFailure, match="larger than the 40 bytes"), files.fetch(NAME):
         pass
 

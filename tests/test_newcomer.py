@@ -60,12 +60,14 @@ async def test_from_the_demo_to_a_report_and_a_verdict_then_every_finding_fixed(
         assert audiences.query_one("#dr-report").display
         assert "match rate" in text_of(audiences, "#dr-totals")
 
-        # Tip 2: F7 Checklist shows the verdict stored by the demo: two findings.
+        # Tip 2: F7 Checklist shows the verdict stored by the demo: two findings, the paused
+        # workflow (a fail) and the copied data source's shared priority (a warning).
         await pilot.press("f7")
         await pilot.pause()
         checklist = app.screen
         assert isinstance(checklist, ChecklistScreen)
-        assert "2 fail" in text_of(checklist, "#cl-summary")
+        summary = text_of(checklist, "#cl-summary")
+        assert "1 fail" in summary and "1 warn" in summary, summary
 
         # The paused workflow: g opens the tab that fixes it; r resumes, F8 runs a pass.
         checklist.query_one("#check-workflow-import").focus()

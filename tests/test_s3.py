@@ -3,6 +3,7 @@ probe stages, the transport, import and export through the CLI, and bad configur
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -109,12 +110,64 @@ def test_missing_bucket_fails_bucket(s3_server: S3Server) -> None:
     assert "server" in hint
 
 
-def test_certificate_from_unknown_ca_fails_tls(s3_server: S3Server, s3_bucket: str) -> None:
+@pytest.fixture
+def no_ca_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No AWS_CA_BUNDLE nor OpenSSL override from the machine running the tests."""
+    for name in ("AWS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_certificate_from_unknown_ca_fails_tls(
+    s3_server: S3Server, s3_bucket: str, no_ca_settings: pytest.MonkeyPatch
+) -> None:
     for bundle in ("", str(s3_server.other_ca_file)):
         account = s3_account(s3_server, s3_bucket, ca_bundle=bundle)
         detail, hint = failed_at(run_probe(account, s3_server.secret_key), "tls")
         assert "not trusted" in detail
         assert "ca_bundle" in hint
+
+
+def test_aws_ca_bundle_is_trusted_when_ca_bundle_is_empty(
+    s3_server: S3Server, s3_bucket: str, no_ca_settings: pytest.MonkeyPatch
+) -> None:
+    """The throwaway CA through AWS_CA_BUNDLE: the tls stage and the transfers trust it;
+    without it, the tls stage fails with the "not trusted" hint; ca_bundle wins."""
+    (folder(s3_server, s3_bucket) / "trusted.sync").write_bytes(b"x")
+    account = s3_account(s3_server, s3_bucket, ca_bundle="")
+    detail, hint = failed_at(run_probe(account, s3_server.secret_key), "tls")
+    assert "not trusted" in detail and "ca_bundle" in hint
+    with pytest.raises(ConnectionFailure):
+        open_transport(account, creds(s3_server.secret_key), None, 5.0)  # type: ignore[arg-type]
+    no_ca_settings.setenv("AWS_CA_BUNDLE", str(s3_server.ca_file))
+    report = run_probe(account, s3_server.secret_key)
+    assert report.ok, [s.to_json() for s in report.stages]
+    assert "audiencectl-test-ca" in report.stage("tls").detail  # type: ignore[union-attr]
+    with open_transport(account, creds(s3_server.secret_key), None, 5.0) as files:  # type: ignore[arg-type]
+        assert "trusted.sync" in [f.name for f in files.list()]
+    no_ca_settings.setenv("AWS_CA_BUNDLE", str(s3_server.other_ca_file))
+    failed_at(run_probe(account, s3_server.secret_key), "tls")
+    assert run_probe(s3_account(s3_server, s3_bucket), s3_server.secret_key).ok  # ca_bundle wins
+    no_ca_settings.setenv("AWS_CA_BUNDLE", str(s3_server.ca_file.parent / "missing.pem"))
+    detail, hint = failed_at(run_probe(account, s3_server.secret_key), "tls")
+    assert "AWS_CA_BUNDLE" in detail and "AWS_CA_BUNDLE" in hint
+
+
+def test_the_system_ca_store_is_trusted_by_default(
+    s3_server: S3Server, s3_bucket: str, no_ca_settings: pytest.MonkeyPatch
+) -> None:
+    """No ca_bundle, no AWS_CA_BUNDLE: the system's CA store (here OpenSSL's default
+    file, pointed at the throwaway CA through SSL_CERT_FILE) is what TLS trusts."""
+    from core.probe.s3 import ca_source
+
+    (folder(s3_server, s3_bucket) / "system.sync").write_bytes(b"x")
+    account = s3_account(s3_server, s3_bucket, ca_bundle="")
+    no_ca_settings.setenv("SSL_CERT_FILE", str(s3_server.ca_file))
+    assert ca_source(account) == (str(s3_server.ca_file), "the system's CA store")
+    report = run_probe(account, s3_server.secret_key)
+    assert report.ok, [s.to_json() for s in report.stages]
+    with open_transport(account, creds(s3_server.secret_key), None, 5.0) as files:  # type: ignore[arg-type]
+        assert "system.sync" in [f.name for f in files.list()]
 
 
 def test_silent_port_fails_tls_within_the_timeout(
@@ -170,6 +223,56 @@ def test_transport_lists_fetches_uploads_and_removes(
         assert files.remove("a.sync") is True
         assert files.remove("a.sync") is False
         assert not (box / "a.sync").exists()
+
+
+def test_a_download_over_the_maximum_is_refused_before_it_starts(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SFTP rule on S3 too: a listed size over MAX_DOWNLOAD_BYTES is refused, one at
+    the maximum reads whole."""
+    import core.transport.base
+
+    box = folder(s3_server, s3_bucket)
+    (box / "big.sync").write_bytes(b"9" * 41)
+    (box / "fits.sync").write_bytes(b"8" * 40)
+    monkeypatch.setattr(core.transport.base, "MAX_DOWNLOAD_BYTES", 40)
+    account = s3_account(s3_server, s3_bucket)
+    with open_transport(account, creds(s3_server.secret_key), None, 5.0) as files:  # type: ignore[arg-type]
+        with pytest.raises(ConnectionFailure) as caught, files.fetch("big.sync"):
+            pytest.fail("the download must not start")
+        assert "big.sync: 41 bytes is larger than the 40 bytes" in str(caught.value)
+        with files.fetch("fits.sync") as stream:
+            assert stream.read() == b"8" * 40
+
+
+def test_a_body_longer_than_its_listed_size_is_refused() -> None:
+    """A server sending more than the ContentLength it gave: the read stops there."""
+    from core.transport.s3 import _Body
+
+    class LongBody:
+        def __init__(self) -> None:
+            self.data = io.BytesIO(b"A" * 10 + b"B" * 5)
+            self.closed = False
+
+        def read(self, size: int = -1) -> bytes:
+            return self.data.read(size)
+
+        def close(self) -> None:
+            self.closed = True
+
+    wire = LongBody()
+    stream = _Body(wire, "x.sync", 10, 5.0)
+    got = b""
+    with pytest.raises(ConnectionFailure) as caught:
+        while block := stream.read(3):
+            got += block
+    assert got == b"A" * 10
+    assert "x.sync: the server sent more than the 10 bytes it listed" in str(caught.value)
+    stream.close()
+    assert wire.closed
+    whole = LongBody()
+    whole.data = io.BytesIO(b"A" * 10)
+    assert io.BufferedReader(_Body(whole, "y.sync", 10, 5.0)).read() == b"A" * 10
 
 
 def test_cancelled_multipart_upload_leaves_nothing(
@@ -343,6 +446,11 @@ region = "{region}"
         ({"region": ""}, ["region", "is required"]),
         ({"key": ""}, ["access_key_id", "is required"]),
         ({"key": "ASIAIOSFODNN7EXAMPLE"}, ["access_key_id", "temporary", "session-token"]),
+        (
+            {"key": "akiaiosfodnn7example"},
+            ["access_key_id", "16 to 128 capital letters and digits", "AKIA"],
+        ),
+        ({"key": "AKIA12345678"}, ["access_key_id", "16 to 128"]),
         ({"secret": "file:/nonexistent/s3-secret"}, ["secret_access_key", "does not exist"]),
         ({"extra": 'ca_bundle = "{notpem}"'}, ["ca_bundle", "not a PEM"]),
         ({"extra": 'endpoint_url = "ftp://host"'}, ["endpoint_url"]),

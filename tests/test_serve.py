@@ -216,6 +216,45 @@ def test_dir_needs_demo(run_cli, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert "--dir only goes with --demo" in result.err
 
 
+def test_reset_needs_demo(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("serve", "--reset", "--port", str(free_port()))
+    assert result.code == 2
+    assert "--reset only goes with --demo" in result.err
+
+
+def test_demo_reopens_the_workspace_as_left_and_reset_starts_over(
+    run_cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`serve --demo` opens what `audiencectl demo` opens: the user's edits are kept;
+    `serve --demo --reset` starts over."""
+    import json
+
+    from tui.commands.serve import _build_demo
+
+    folder = tmp_path / "demo"
+    db = str(folder / "audiencectl.db")
+
+    def state() -> str:
+        return str(json.loads(run_cli("--db", db, "import", "status", "--json").out)["state"])
+
+    assert run_cli("demo", "--dir", str(folder), "--no-tui").code == 0
+    fresh = state()
+    assert run_cli("--db", db, "import", "resume").code == 0  # the user's edit
+    played = state()
+    assert played != fresh
+    capsys.readouterr()
+    assert _build_demo(folder) == (folder.resolve() / "audiencectl.db", "demo")
+    said = capsys.readouterr().err
+    assert f"reopening the demo workspace at {folder.resolve()}" in said
+    assert "serve --demo --reset" in said
+    assert state() == played
+    assert _build_demo(folder, reset=True)[1] == "demo"
+    assert "reopening" not in capsys.readouterr().err
+    assert state() == fresh
+
+
 def test_served_command_is_this_console_on_the_same_store(tmp_path: Path) -> None:
     db = tmp_path / "a b" / "store.db"
     argv = shlex.split(console_command(db, "prod env", "ansi-dark"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConnectionFailure
-from core.website import fetch_page, inspect_page, judge
+from core.website import MAX_PAGE_BYTES, fetch_page, inspect_page, judge
 from tests.test_checks import ORG, World
 
 OTHER_ORG = "AAAABBBBCCCCDDDDEEEEFFFF@AdobeOrg"
@@ -148,9 +148,26 @@ def test_missing_declared_id_code_warns() -> None:
 
 
 def test_fetch_is_size_capped(site: str) -> None:
-    text = fetch_page(f"{site}/big.html", timeout=5, max_bytes=500)
-    assert len(text) == 500
-    assert "Visitor" not in text
+    page = fetch_page(f"{site}/big.html", timeout=5, max_bytes=500)
+    assert len(page.text) == 500 and page.cut
+    assert "Visitor" not in page.text
+    whole = fetch_page(f"{site}/visitor.html", timeout=5, max_bytes=len(PAGES["/visitor.html"]))
+    assert not whole.cut and whole.text == PAGES["/visitor.html"]
+
+
+def test_a_page_cut_at_the_cap_is_said_so_never_judged_as_whole(world: World) -> None:
+    """The Visitor ID code past the 2 MiB cut: "not found" on the part read is a warning
+    naming the cut, not a plain "no service" failure."""
+    filler = "<!-- " + "x" * MAX_PAGE_BYTES + " -->"
+    world.page.write_text(filler + f'<script>Visitor.getInstance("{ORG}")</script>')
+    result = world.run(world.save(), "website.visitor_id", offline=True)
+    assert result.status == "warn", result.detail
+    assert "larger than 2 MiB" in result.detail and "first 2 MiB" in result.detail
+    # Exactly at the cap: whole, judged as usual.
+    page = f'<script>Visitor.getInstance("{ORG}")</script>'
+    world.page.write_text(page + " " * (MAX_PAGE_BYTES - len(page)))
+    result = world.run(world.save(), "website.visitor_id", offline=True)
+    assert "MiB" not in result.detail and "Visitor.getInstance(" in result.detail
 
 
 def test_fetch_refused_port_is_a_connection_failure() -> None:

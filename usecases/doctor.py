@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,13 @@ from core.errors import InputError
 from core.files import write_atomic
 from storage.checks import context_for, save_results
 from usecases.services import Services
+
+
+def dns_settings(nameserver: str, timeout: float) -> DnsSettings:
+    """The resolver the tracking check asks: ``nameserver`` (else the system's), each
+    lookup bounded by ``timeout``, doctor's ``--timeout`` (docs/reference.md §8)."""
+    chosen = parse_nameserver(nameserver) if nameserver else DnsSettings()
+    return replace(chosen, timeout=timeout)
 
 
 def parse_nameserver(text: str) -> DnsSettings:
@@ -74,7 +81,7 @@ def run_doctor(
     env = services.env()
     if timeout <= 0:
         raise InputError("--timeout must be positive", "e.g. --timeout 10")
-    dns = parse_nameserver(nameserver) if nameserver else DnsSettings(timeout=min(timeout, 5.0))
+    dns = dns_settings(nameserver, timeout)
     ctx = context_for(
         services.store, env, box=services.box, offline=offline, probe_timeout=timeout, dns=dns
     )

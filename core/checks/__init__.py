@@ -20,6 +20,7 @@ from core.checks.base import (
     CheckRun,
     CheckSpec,
     CheckStatus,
+    Confirmation,
     Facts,
     FixScreen,
     ProfileFacts,
@@ -29,11 +30,20 @@ from core.checks.base import (
     scrub,
     summarize,
 )
-from core.checks.registry import CHECK_IDS, CHECKS, SECTIONS, run_checks, spec_for
+from core.checks.manual import fingerprint, manual_spec
+from core.checks.registry import (
+    CHECK_IDS,
+    CHECKS,
+    MANUAL_CHECK_IDS,
+    SECTIONS,
+    run_checks,
+    spec_for,
+)
 
 __all__ = [
     "CHECKS",
     "CHECK_IDS",
+    "MANUAL_CHECK_IDS",
     "SECTIONS",
     "STATUSES",
     "CheckContext",
@@ -41,12 +51,15 @@ __all__ = [
     "CheckRun",
     "CheckSpec",
     "CheckStatus",
+    "Confirmation",
     "Facts",
     "FixScreen",
     "ProfileFacts",
     "SampleFact",
     "Verdict",
+    "fingerprint",
     "known_secrets",
+    "manual_spec",
     "run_checks",
     "scrub",
     "spec_for",

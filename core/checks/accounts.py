@@ -12,6 +12,7 @@ from core.checks.base import (
     credentials,
 )
 from core.direction import direction_findings
+from core.errors import AudienceError
 from core.hostkeys import HostKeyUnknown
 from core.model import (
     Account,
@@ -138,18 +139,45 @@ def folder_access_check(role: Role) -> CheckFn:
     return check
 
 
+def _seen(run: CheckRun, role: Role) -> list[str] | None:
+    """The names in the account's folder: a local folder is listed here (no network),
+    a remote one by this run's shared probe (online only); None when unknown."""
+    account = run.env.account(role)
+    if not account.configured:
+        return None
+    if account.type is not AccountType.LOCAL and run.ctx.offline:
+        return None
+    try:
+        report = run.probe(role)
+    except AudienceError:  # an unresolvable credential: account.*.configured says so
+        return None
+    listed = report.stage("list")
+    return list(report.seen) if listed is not None and listed.status == "pass" else None
+
+
 def check_direction(run: CheckRun) -> Verdict:
-    findings = direction_findings(run.env)
+    """docs/adobe.md ("Who sends what to whom"): the files in each folder decide the
+    direction; folder words are only notes; identical endpoints fail."""
+    seen = {role: names for role in Role if (names := _seen(run, role))}
+    findings = direction_findings(run.env, seen)
     imp, exp = run.env.import_account, run.env.export_account
     where = (
         f"import {imp.endpoint if imp.configured else '(not set)'}; "
         f"export {exp.endpoint if exp.configured else '(not set)'}"
     )
-    if not findings:
-        return Verdict("pass", f"{where}: distinct, pointed the right way, no deprecated host")
-    status: CheckStatus = "fail" if any(f.level == "fail" for f in findings) else "warn"
+    notes = [f for f in findings if f.level == "note"]
+    problems = [f for f in findings if f.level != "note"]
+    note_text = "".join(f" | note: {f.message}" for f in notes)
+    if not problems:
+        basis = (
+            "the files in the folders agree"
+            if any(f.code == "confirmed" for f in notes)
+            else "distinct, no file says otherwise"
+        )
+        return Verdict("pass", f"{where}: {basis}, no deprecated host{note_text}")
+    status: CheckStatus = "fail" if any(f.level == "fail" for f in problems) else "warn"
     return Verdict(
         status,
-        " | ".join(f.message for f in findings),
-        " | ".join(dict.fromkeys(f.fix for f in findings)),
+        " | ".join(f.message for f in problems) + note_text,
+        " | ".join(dict.fromkeys(f.fix for f in problems)),
     )

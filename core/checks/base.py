@@ -26,7 +26,7 @@ from core.model import (
 from core.probe import Credentials, ProbeReport, probe
 from core.secrets import MASK
 from core.text import printable_name
-from core.website import fetch_page
+from core.website import Page, fetch_page
 from core.workflow import RunRecord, WorkflowStatus
 
 CheckStatus = Literal["pass", "warn", "fail", "skip"]
@@ -53,9 +53,11 @@ class CheckResult:
     fix: str = ""
     screen: FixScreen = "checklist"
     at: datetime | None = None
+    manual: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """``{"id","status","title","detail","fix","screen","at"}`` (docs/reference.md §6)."""
+        """``{"id","status","title","detail","fix","screen","at","manual"}``
+        (docs/reference.md §6); ``manual`` is true for a step a person confirms."""
         return {
             "id": self.id,
             "status": self.status,
@@ -64,6 +66,7 @@ class CheckResult:
             "fix": self.fix,
             "screen": self.screen,
             "at": clock.iso(self.at) if self.at else None,
+            "manual": self.manual,
         }
 
 
@@ -83,6 +86,18 @@ class SampleFact:
     diagnosis: str
     detail: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A person's confirmation of a manual check: who (OS user), when, their note, and the
+    fingerprint of the configuration it concerned then (``core.checks.manual``)."""
+
+    check_id: str
+    who: str
+    at: datetime
+    note: str
+    fingerprint: str
 
 
 class Facts(Protocol):
@@ -124,13 +139,17 @@ class Facts(Protocol):
         """The import workflow's last run, or None."""
         ...
 
+    def confirmation(self, check_id: str) -> Confirmation | None:
+        """The standing confirmation of a manual check, or None."""
+        ...
+
 
 SecretResolver = Callable[[Account | DataSource, str], str]
 ProbeFn = Callable[..., ProbeReport]
-FetchFn = Callable[[str, float], str]
+FetchFn = Callable[[str, float], Page]
 
 
-def _default_fetch(url: str, timeout: float) -> str:
+def _default_fetch(url: str, timeout: float) -> Page:
     return fetch_page(url, timeout=timeout)
 
 
@@ -211,6 +230,7 @@ class CheckSpec:
     section: str
     screen: FixScreen
     fn: CheckFn
+    manual: bool = False
 
 
 def _one_line(exc: BaseException) -> str:
@@ -228,7 +248,14 @@ def run_one(spec: CheckSpec, run: CheckRun) -> CheckResult:
             "fail", f"the check itself failed: {_one_line(exc)}", "please report this as a bug"
         )
     return CheckResult(
-        spec.id, verdict.status, spec.title, verdict.detail, verdict.fix, spec.screen, clock.now()
+        spec.id,
+        verdict.status,
+        spec.title,
+        verdict.detail,
+        verdict.fix,
+        spec.screen,
+        clock.now(),
+        spec.manual,
     )
 
 

@@ -23,7 +23,10 @@ def check_workflow(run: CheckRun) -> Verdict:
     interval = run.env.workflow.interval_minutes
     since = clock.iso(status.changed_at)
     last_text = f"last run {clock.iso(last.started_at)} ({last.status})" if last else "never run"
-    base = f"Import shared audience workflow {status.state.value} since {since}, {last_text}"
+    base = (
+        f"audiencectl's own import workflow (not Campaign's importSharedAudience) "
+        f"{status.state.value} since {since}, {last_text}"
+    )
     latency = _latency_text(run)
     if status.state in (State.PAUSED, State.STOPPED, State.FAILED):
         error = f"; last error: {status.last_error}" if status.last_error else ""

@@ -15,6 +15,7 @@ from core.checks.base import (
 from core.cipher import parse_iv, parse_key
 from core.errors import AudienceError
 from core.model import (
+    SERVICES,
     Channel,
     DataSource,
     IdType,
@@ -22,6 +23,9 @@ from core.model import (
 )
 from core.normalize import normalize_email, normalize_phone
 from core.profiles import list_names
+
+#: The request's service that cannot carry AES declared IDs (docs/adobe.md).
+PEOPLE_CORE_SERVICE = SERVICES[1]
 
 
 def _ds_summary(ds: DataSource) -> str:
@@ -58,24 +62,68 @@ def check_datasource_configured(run: CheckRun) -> Verdict:
     return Verdict("pass", "; ".join(_ds_summary(ds) for ds in sources))
 
 
+def _alias_key(ds: DataSource) -> str:
+    return ds.alias.strip().lower()
+
+
+def _ds_quote(ds: DataSource) -> str:
+    """A data source as the priority findings quote it: label, ID type, key, priority."""
+    if ds.id_type is IdType.VISITOR:
+        what = "Visitor ID"
+    else:
+        what = f"Declared ID {ds.reconciliation_key or '-'} {ds.transform.value}"
+    return f"{ds.label!r} ({what}, priority {ds.priority})"
+
+
 def check_priority(run: CheckRun) -> Verdict:
+    """One ID type per alias (a fail when mixed), and distinct priorities (a warning).
+
+    docs/adobe.md ("Shared data sources"): an AAM data source carries one kind of ID,
+    so Visitor IDs and Declared IDs under one alias cannot both be read; priority
+    orders the data sources that share an alias (and the current page says it is
+    only needed for Triggers), so a shared priority is a warning, quoting both.
+    """
     sources = run.env.datasources
     if not sources:
         return Verdict("skip", "no data source", "add one first (F5)")
-    clashes = [
-        f"{', '.join(repr(x) for x in labels)} share alias {alias or '(no alias)'!r} and "
-        f"priority {priority}"
-        for alias, priority, labels in run.env.priority_clashes()
-    ]
+    by_alias: dict[str, list[DataSource]] = {}
+    for ds in sources:
+        by_alias.setdefault(_alias_key(ds), []).append(ds)
+    mixed = [members for members in by_alias.values() if len({ds.id_type for ds in members}) > 1]
+    clashes: list[str] = []
+    for members in by_alias.values():
+        by_priority: dict[int, list[DataSource]] = {}
+        for ds in members:
+            by_priority.setdefault(ds.priority, []).append(ds)
+        for priority, same in by_priority.items():
+            if len(same) > 1:
+                clashes.append(
+                    f"{' and '.join(_ds_quote(ds) for ds in same)} share alias "
+                    f"{same[0].alias or '(no alias)'!r} and priority {priority}"
+                )
     order = ", ".join(f"{ds.label} ({ds.priority})" for ds in run.env.by_priority())
-    if clashes:
+    if mixed:
+        text = "; ".join(
+            f"alias {members[0].alias or '(no alias)'!r} mixes ID types: "
+            + ", ".join(_ds_quote(ds) for ds in members)
+            for members in mixed
+        )
         return Verdict(
             "fail",
-            "; ".join(clashes) + ": which one matches first is undefined",
-            "give the preferred data source a higher priority (F5): priority decides which "
-            "data source matches an alias first",
+            text + (f"; also {'; '.join(clashes)}" if clashes else ""),
+            "do not mix ID types under one alias: an AAM data source holds one kind of ID, "
+            "so give the Visitor ID and the Declared ID data sources each the alias (and "
+            "DPID) of their own AAM data source, as Adobe provisioned them (F5)",
         )
-    return Verdict("pass", f"matched in this order: {order}")
+    if clashes:
+        return Verdict(
+            "warn",
+            "; ".join(clashes) + ": which one matches the alias first is undefined",
+            "give the preferred data source a higher priority (F5): priority decides which "
+            "data source matches an alias first (Campaign's current page: it matters for "
+            "Triggers)",
+        )
+    return Verdict("pass", f"one ID type per alias; matched in this order: {order}")
 
 
 def _declared(run: CheckRun) -> list[DataSource]:
@@ -169,6 +217,18 @@ def check_encryption(run: CheckRun) -> Verdict:
             f"{ds.ciphertext_encoding.value}"
         )
     parts.extend(others)
+    service = run.env.request.service
+    if service == PEOPLE_CORE_SERVICE:
+        failed = True
+        parts.append(
+            f"the request asks for the {service}, but "
+            f"{', '.join(repr(ds.label) for ds in aes)} encrypt{'s' if len(aes) == 1 else ''} "
+            "declared IDs with AES"
+        )
+        fixes.append(
+            "Adobe Audience Manager is required for encrypted declared IDs: request "
+            "Adobe Audience Manager (F3), or hash the declared IDs instead of encrypting them"
+        )
     return Verdict("fail" if failed else "pass", "; ".join(parts), " | ".join(fixes))
 
 

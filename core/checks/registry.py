@@ -29,6 +29,7 @@ from core.checks.datasources import (
     check_reconciliation_key,
     check_website_sample,
 )
+from core.checks.manual import MANUAL_CHECKS, manual_check
 from core.checks.request import check_request
 from core.checks.web import check_tracking_cname, check_visitor_id
 from core.model import Role
@@ -45,6 +46,12 @@ SECTIONS: tuple[str, ...] = (
     "Tracking server",
     "Website",
 )
+
+
+def _manual(check_id: str) -> CheckSpec:
+    m = next(m for m in MANUAL_CHECKS if m.id == check_id)
+    return CheckSpec(m.id, m.title, m.section, m.screen, manual_check(m), manual=True)
+
 
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(
@@ -112,7 +119,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     ),
     CheckSpec(
         "datasource.priority",
-        "Data source priorities distinct",
+        "One ID type per alias, distinct priorities",
         SECTIONS[2],
         "datasources",
         check_priority,
@@ -145,8 +152,17 @@ CHECKS: tuple[CheckSpec, ...] = (
         "datasources",
         check_website_sample,
     ),
+    _manual("campaign.permissions"),
+    _manual("campaign.default_datasource"),
+    _manual("aam.declared_id_datasource"),
+    _manual("aam.merge_rule"),
+    _manual("campaign.workflow_started"),
     CheckSpec(
-        "workflow.import", "Import workflow running", SECTIONS[3], "audiences", check_workflow
+        "workflow.import",
+        "audiencectl's import workflow running",
+        SECTIONS[3],
+        "audiences",
+        check_workflow,
     ),
     CheckSpec(
         "data.unreconciled", "Last import reconciled", SECTIONS[4], "audiences", check_unreconciled
@@ -168,6 +184,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 CHECK_IDS: tuple[str, ...] = tuple(spec.id for spec in CHECKS)
+#: The manual checks' IDs (a person confirms them), in the checklist's order.
+MANUAL_CHECK_IDS: tuple[str, ...] = tuple(spec.id for spec in CHECKS if spec.manual)
 _BY_ID = {spec.id: spec for spec in CHECKS}
 
 

@@ -21,9 +21,9 @@ from core.formats.inbound import (
     MAX_INBOUND_BYTES,
     MAX_INBOUND_GZ_INPUT_BYTES,
     MAX_INBOUND_LINE_BYTES,
-    MAX_LINES_PER_ID,
     format_inbound_line,
     has_colon,
+    has_control,
     write_inbound,
 )
 from core.formats.lines import (
@@ -58,7 +58,6 @@ __all__ = [
     "MAX_INBOUND_BYTES",
     "MAX_INBOUND_GZ_INPUT_BYTES",
     "MAX_INBOUND_LINE_BYTES",
-    "MAX_LINES_PER_ID",
     "MAX_LINE_BYTES",
     "MAX_MANIFEST_BYTES",
     "Batch",
@@ -76,6 +75,7 @@ __all__ = [
     "format_inbound_line",
     "group_batches",
     "has_colon",
+    "has_control",
     "inbound_name",
     "iter_file_chunks",
     "manifest_name",

@@ -27,13 +27,20 @@ MAX_INBOUND_BYTES = 5 * 10**9
 #: never grows data by more than a fraction of a percent, so each part stays under the
 #: 1 GB compressed limit (the inbound compression page; FTP allows 3 GB).
 MAX_INBOUND_GZ_INPUT_BYTES = 900 * 10**6
-#: AAM keeps the first 200 lines of an ID and drops the rest (inbound file contents page).
-MAX_LINES_PER_ID = 200
+# AAM keeps the first 200 lines of an ID and drops the rest (inbound file contents page).
+# No constant enforces that here: an export writes each ID once (core/export.py counts
+# an ID met again in ``duplicate_ids``), so the rule holds by construction.
 
 
 def has_colon(id_: str) -> bool:
     """The ID holds ``:`` or ``%3A``, which AAM forbids in a DPUUID (inbound file contents)."""
     return _COLON.search(id_) is not None
+
+
+def has_control(id_: str) -> bool:
+    """The ID holds a TAB, newline or other control character, which would break the
+    ``ID<TAB>segments`` line."""
+    return _BAD_ID_CHARS.search(id_) is not None
 
 
 def format_inbound_line(id_: str, segments: Sequence[str]) -> str:

@@ -202,6 +202,9 @@ class ProbeReport:
     started_at: datetime
     endpoint: str = ""
     host_key_error: AudienceError | None = field(default=None, compare=False, repr=False)
+    #: Names the list stage saw in the folder (folders end in ``/``), at most
+    #: ``MAX_SEEN``: the evidence ``account.direction`` reads. Not part of the JSON.
+    seen: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def stage(self, name: str) -> StageResult | None:
         """The stage called ``name``, if the probe has it."""
@@ -367,6 +370,10 @@ class Outcome:
     hint: str = ""
 
 
+#: How many listed names a probe report keeps as evidence.
+MAX_SEEN = 2000
+
+
 class StageRunner:
     """Runs stages in order: times each, turns ``StageError`` into a failed stage, skips
     the rest after a failure or a cancel, and reports each result to ``on_stage``."""
@@ -381,6 +388,12 @@ class StageRunner:
         self.was_cancelled = False
         self.on_stage = on_stage
         self.cancelled = cancelled
+        self.seen: list[str] = []
+
+    def saw(self, box: dict[str, Any]) -> None:
+        """Keeps the names a list stage put in ``box`` (``files``, ``dirs``) as evidence."""
+        names = [f[0] for f in box.get("files", [])] + [f"{d}/" for d in box.get("dirs", [])]
+        self.seen = names[:MAX_SEEN]
 
     def record(self, result: StageResult) -> None:
         self.results.append(result)
@@ -435,6 +448,7 @@ def make_report(
         started_at=started_at,
         endpoint=account.endpoint,
         host_key_error=error,
+        seen=tuple(runner.seen),
     )
 
 

@@ -27,6 +27,7 @@ def probe_local(account: Account, runner: StageRunner) -> None:
         runner.record(StageResult(name, "skip", 0, "local folder"))
     folder = Path(account.path)
     runner.run("list", lambda: _local_list(folder, box))
+    runner.saw(box)
     if account.role is Role.IMPORT:
         runner.run("read", lambda: _local_read(folder, box))
     else:
@@ -37,6 +38,7 @@ def _local_list(folder: Path, box: dict[str, Any]) -> Outcome:
     if not str(folder):
         raise StageError("no folder configured", "set the account's path")
     files: list[tuple[str, int, float]] = []
+    dirs: list[str] = []
     others = 0
     try:
         with os.scandir(folder) as entries:
@@ -46,6 +48,8 @@ def _local_list(folder: Path, box: dict[str, Any]) -> Outcome:
                     files.append((entry.name, info.st_size, info.st_mtime))
                 else:
                     others += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        dirs.append(entry.name)
     except FileNotFoundError:
         raise StageError(
             f"the folder {folder} does not exist", "folder missing: check the account's path"
@@ -58,6 +62,7 @@ def _local_list(folder: Path, box: dict[str, Any]) -> Outcome:
             "permission denied: check the folder's permissions",
         ) from None
     box["files"] = files
+    box["dirs"] = dirs
     return Outcome(f"{folder}: {len(files)} files, {others} other entries")
 
 

@@ -11,6 +11,7 @@ service exactly as the probe does.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import ssl
@@ -82,14 +83,40 @@ def endpoint_of(account: Account, location: S3Location) -> tuple[str, str, int, 
     return f"https://{base}", f"{location.bucket}.{base}", 443, "virtual"
 
 
-def ca_file(account: Account) -> str:
-    """The CA certificates TLS is checked against: ``ca_bundle``, else the SDK's own bundle
-    (the one botocore would use, so the tls stage and later requests agree)."""
+def ca_source(account: Account) -> tuple[str, str]:
+    """``(path, what)``: the CA certificates TLS is checked against (a PEM file, or a
+    folder of hashed certificates) and where they come from. ``ca_bundle`` wins; else
+    ``AWS_CA_BUNDLE`` when set (as the AWS tools honour it); else the system's CA store
+    (OpenSSL's default file or folder, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` included);
+    else, on a system without one, the SDK's own bundle. The tls stage and the client
+    use the same one (docs/reference.md §2)."""
     if account.ca_bundle:
-        return account.ca_bundle
+        return account.ca_bundle, "ca_bundle"
+    from_env = os.environ.get("AWS_CA_BUNDLE", "").strip()
+    if from_env:
+        return from_env, "AWS_CA_BUNDLE"
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.isfile(candidate):
+            return candidate, "the system's CA store"
+    for folder in (paths.capath, paths.openssl_capath):
+        if folder and os.path.isdir(folder) and any(os.scandir(folder)):
+            return folder, "the system's CA store"
     from botocore.httpsession import get_cert_path
 
-    return str(get_cert_path(True))
+    return str(get_cert_path(True)), "the SDK's CA bundle"
+
+
+def ca_file(account: Account) -> str:
+    """The CA certificates' path of ``ca_source``."""
+    return ca_source(account)[0]
+
+
+def _context(path: str) -> ssl.SSLContext:
+    """A verifying TLS context trusting the CA file or folder at ``path``."""
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
 
 
 def make_client(account: Account, creds: Credentials, timeout: float) -> Any:
@@ -118,8 +145,7 @@ def make_client(account: Account, creds: Credentials, timeout: float) -> Any:
         aws_secret_access_key=creds.secret_access_key,
         region_name=account.region,
     )
-    verify: str | bool = account.ca_bundle or True
-    return session.client("s3", endpoint_url=url, config=config, verify=verify)
+    return session.client("s3", endpoint_url=url, config=config, verify=ca_file(account))
 
 
 # --------------------------------------------------------------------- error mapping
@@ -262,12 +288,14 @@ def call(
 
 
 def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> Outcome:
+    path, source = ca_source(account)
     try:
-        context = ssl.create_default_context(cafile=ca_file(account))
+        context = _context(path)
     except (OSError, ssl.SSLError) as exc:
+        fix = "AWS_CA_BUNDLE" if source == "AWS_CA_BUNDLE" else "ca_bundle"
         raise StageError(
-            f"cannot load the CA certificates: {exc}",
-            "check ca_bundle: a PEM file of the CA's certificate",
+            f"cannot load the CA certificates of {source} ({path}): {exc}",
+            f"check {fix}: a PEM file of the CA's certificate",
         ) from None
     sock.settimeout(timeout)
     try:
@@ -358,6 +386,7 @@ def _list(
 ) -> Outcome:
     files: list[tuple[str, int, float]] = []
     others = 0
+    dirs: list[str] = []
     token: str | None = None
     while True:
         kwargs: dict[str, Any] = {
@@ -375,7 +404,9 @@ def _list(
             if not name:
                 continue  # the "folder" marker some consoles create
             files.append((name, int(item.get("Size", 0)), item["LastModified"].timestamp()))
-        others += len(page.get("CommonPrefixes", []) or [])
+        prefixes = page.get("CommonPrefixes", []) or []
+        others += len(prefixes)
+        dirs.extend(str(p.get("Prefix", ""))[len(location.prefix) :].rstrip("/") for p in prefixes)
         if len(files) + others > MAX_KEYS:
             raise StageError(
                 f"{location.url} lists more than {MAX_KEYS} entries",
@@ -385,6 +416,7 @@ def _list(
         if not page.get("IsTruncated") or not token:
             break
     box["files"] = files
+    box["dirs"] = dirs
     return Outcome(f"{location.url}: {len(files)} files, {others} other entries")
 
 
@@ -540,6 +572,7 @@ def probe_s3(account: Account, creds: Credentials, runner: StageRunner, timeout:
         client = state.get("client")
         runner.run("bucket", lambda: _bucket(client, account, location, timeout))
         runner.run("list", lambda: _list(client, account, location, box, timeout))
+        runner.saw(box)
         if account.role is Role.IMPORT:
             runner.run("read", lambda: _read(client, account, location, box, timeout))
         else:

@@ -435,6 +435,7 @@ def probe_sftp(
         runner.run("auth", auth)
         runner.run("sftp", sftp)
         runner.run("list", listing)
+        runner.saw(box)
         runner.run(folder_stage, read if folder_stage == "read" else write)
     finally:
         session.close()
@@ -484,6 +485,7 @@ def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> O
     home = box.get("home") or _home(sftp)
     files: list[tuple[str, int, float]] = []
     raw_names: dict[str, bytes] = {}
+    dirs: list[str] = []
     others = 0
     try:
         for count, (raw, attr) in enumerate(raw_entries(sftp, folder), start=1):
@@ -498,6 +500,8 @@ def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> O
                 files.append((name, attr.st_size or 0, float(attr.st_mtime or 0)))
             else:
                 others += 1
+                if attr.st_mode is not None and stat.S_ISDIR(attr.st_mode):
+                    dirs.append(printable_name(raw))
     except FileNotFoundError:
         raise StageError(
             f"the folder {folder} does not exist (the session starts in {home})",
@@ -515,6 +519,7 @@ def _sftp_list(sftp: paramiko.SFTPClient, folder: str, box: dict[str, Any]) -> O
     except OSError as exc:
         raise StageError(f"cannot list {folder}: {exc}", "check remote_dir") from None
     box["files"] = files
+    box["dirs"] = dirs
     box["raw_names"] = raw_names
     where = sftp.normalize(folder) if folder == "." else folder
     return Outcome(f"{where}: {len(files)} files, {others} other entries")

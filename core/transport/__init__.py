@@ -27,6 +27,7 @@ from core.probe import Credentials, SshSession, StageError
 from core.text import printable_name
 from core.transport.base import (
     CHUNK,
+    MAX_DOWNLOAD_BYTES,
     MAX_LISTING,
     MAX_NAME_BYTES,
     SYMLINK_REASON,
@@ -37,7 +38,7 @@ from core.transport.base import (
     check_remote_name,
 )
 from core.transport.local import LocalTransport
-from core.transport.sftp import MAX_DOWNLOAD_BYTES, SftpTransport
+from core.transport.sftp import SftpTransport
 
 
 def open_transport(

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from core.errors import InputError
+from core.errors import ConnectionFailure, InputError
 
 MAX_LISTING = 100_000
 MAX_NAME_BYTES = 255
 CHUNK = 256 * 1024
+#: The largest file downloaded over SFTP or S3 (docs/reference.md §8); AAM parts are far
+#: smaller. Read at each call, so a test may lower it.
+MAX_DOWNLOAD_BYTES = 16 * 1024**3
 Progress = Callable[[int, int], None]
 
 # Our own in-flight names: hidden from listings (see upload_atomic and the probe).
@@ -77,6 +81,63 @@ def check_remote_name(name: str) -> str:
             f"file name {shown[:40]!r}… is longer than {MAX_NAME_BYTES} bytes", "use a shorter name"
         )
     return name
+
+
+def check_download_size(name: str, size: int) -> None:
+    """Refuses, before any byte is read, a file the server lists larger than
+    ``MAX_DOWNLOAD_BYTES`` (``ConnectionFailure``)."""
+    if size > MAX_DOWNLOAD_BYTES:
+        raise ConnectionFailure(
+            f"{name}: {size:,} bytes is larger than the {MAX_DOWNLOAD_BYTES:,} bytes "
+            "a download may have",
+            "an AAM file is never this large; check the folder",
+        )
+
+
+class BoundedDownload(io.RawIOBase):
+    """A download's raw stream that ends at ``limit``, the size the server gave when the
+    file was opened, and refuses more with ``ConnectionFailure``. Subclasses read the
+    wire in ``_read_raw`` (turning its errors into ``ConnectionFailure``) and release
+    it in ``_close_raw``."""
+
+    def __init__(self, label: str, limit: int) -> None:
+        super().__init__()
+        self._label = label
+        self._limit = limit
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        left = self._limit - self._read
+        if left <= 0:
+            if self._read_raw(1):
+                raise ConnectionFailure(
+                    f"{self._label}: the server sent more than the {self._limit:,} bytes it "
+                    "listed (the file grew while read, or the server is broken)",
+                    "download it again once the file stops changing",
+                )
+            return 0
+        data = self._read_raw(min(len(buffer), left))
+        size = len(data)
+        memoryview(buffer).cast("B")[:size] = data
+        self._read += size
+        return size
+
+    @abstractmethod
+    def _read_raw(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the wire; ``b""`` at its end."""
+
+    @abstractmethod
+    def _close_raw(self) -> None:
+        """Releases the wire (errors are ignored by ``close``)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            with suppress(Exception):
+                self._close_raw()
+        super().close()
 
 
 def _open_source(local_path: Path | str) -> BinaryIO:

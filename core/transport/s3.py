@@ -28,11 +28,13 @@ from core.transport.base import (
     _PARTIAL,
     CHUNK,
     MAX_LISTING,
+    BoundedDownload,
     FileTransport,
     Progress,
     RemoteFile,
     RemoteFileExists,
     _open_source,
+    check_download_size,
     check_remote_name,
 )
 
@@ -63,35 +65,26 @@ def open_s3(account: Account, creds: Credentials, timeout: float) -> S3Transport
     return S3Transport(account, client, timeout)
 
 
-class _Body(io.RawIOBase):
-    """An object's streaming body whose errors become ConnectionFailure."""
+class _Body(BoundedDownload):
+    """An object's streaming body whose errors become ConnectionFailure; it ends at
+    ``limit`` (the object's ContentLength) and refuses more."""
 
-    def __init__(self, body: Any, label: str, timeout: float) -> None:
-        super().__init__()
+    def __init__(self, body: Any, label: str, limit: int, timeout: float) -> None:
+        super().__init__(label, limit)
         self._body = body
-        self._label = label
         self._timeout = timeout
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+    def _read_raw(self, size: int) -> bytes:
         from botocore import exceptions as bx
 
         try:
-            data = self._body.read(len(buffer))
+            return bytes(self._body.read(size))
         except (bx.BotoCoreError, OSError) as exc:
             error = explain_sdk_error(exc, f"reading {self._label}", self._timeout)
             raise ConnectionFailure(error.detail, error.hint) from None
-        size = len(data)
-        memoryview(buffer).cast("B")[:size] = data
-        return size
 
-    def close(self) -> None:
-        if not self.closed:
-            with suppress(Exception):
-                self._body.close()
-        super().close()
+    def _close_raw(self) -> None:
+        self._body.close()
 
 
 class _Counted(io.RawIOBase):
@@ -214,7 +207,15 @@ class S3Transport(FileTransport):
         key = self._key(name)
         with self._errors("read", name, key):
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        stream = io.BufferedReader(_Body(answer["Body"], name, self.timeout), buffer_size=CHUNK)
+        size = int(answer.get("ContentLength") or 0)
+        try:
+            check_download_size(name, size)
+        except ConnectionFailure:
+            with suppress(Exception):
+                answer["Body"].close()
+            raise
+        body = _Body(answer["Body"], name, size, self.timeout)
+        stream = io.BufferedReader(body, buffer_size=CHUNK)
         try:
             yield stream
         finally:

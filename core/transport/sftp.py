@@ -22,12 +22,14 @@ from core.transport.base import (
     CHUNK,
     MAX_LISTING,
     SYMLINK_REASON,
+    BoundedDownload,
     FileTransport,
     Progress,
     RemoteFile,
     RemoteFileExists,
     _open_source,
     _temp_name,
+    check_download_size,
     check_remote_name,
 )
 
@@ -36,39 +38,13 @@ quiet_paramiko()
 # ----------------------------------------------------------------------------- SFTP
 
 
-#: The largest file downloaded over SFTP (docs/reference.md §8); AAM parts are far smaller.
-MAX_DOWNLOAD_BYTES = 16 * 1024**3
-
-
-class _GuardedStream(io.RawIOBase):
+class _GuardedStream(BoundedDownload):
     """Raw stream over an SFTP file whose errors become ConnectionFailure; it ends at
     ``limit`` (the size the server gave when the file was opened) and refuses more."""
 
     def __init__(self, handle: paramiko.SFTPFile, label: str, limit: int) -> None:
-        super().__init__()
+        super().__init__(label, limit)
         self._handle = handle
-        self._label = label
-        self._limit = limit
-        self._read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        left = self._limit - self._read
-        if left <= 0:
-            if self._read_raw(1):
-                raise ConnectionFailure(
-                    f"{self._label}: the server sent more than the {self._limit:,} bytes it "
-                    "listed (the file grew while read, or the server is broken)",
-                    "download it again once the file stops changing",
-                )
-            return 0
-        data = self._read_raw(min(len(buffer), left))
-        size = len(data)
-        memoryview(buffer).cast("B")[:size] = data
-        self._read += size
-        return size
 
     def _read_raw(self, size: int) -> bytes:
         try:
@@ -80,11 +56,8 @@ class _GuardedStream(io.RawIOBase):
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise ConnectionFailure(f"reading {self._label} failed: {exc}", H_DROPPED) from None
 
-    def close(self) -> None:
-        if not self.closed:
-            with suppress(Exception):
-                self._handle.close()
-        super().close()
+    def _close_raw(self) -> None:
+        self._handle.close()
 
 
 class SftpTransport(FileTransport):
@@ -182,13 +155,11 @@ class SftpTransport(FileTransport):
         with self._errors("read", name):
             handle = self.sftp.open(self._path(name), "rb")
             size = handle.stat().st_size or 0
-            if size > MAX_DOWNLOAD_BYTES:
+            try:
+                check_download_size(name, size)
+            except ConnectionFailure:
                 handle.close()
-                raise ConnectionFailure(
-                    f"{name}: {size:,} bytes is larger than the {MAX_DOWNLOAD_BYTES:,} bytes "
-                    "a download may have",
-                    "an AAM file is never this large; check the folder",
-                )
+                raise
             handle.prefetch(size)
         stream = io.BufferedReader(_GuardedStream(handle, name, size), buffer_size=CHUNK)
         try:

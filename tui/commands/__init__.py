@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tui.commands.checklist import checklist_group
 from tui.commands.config import config_group
 from tui.commands.crypto import crypto_group
 from tui.commands.demo import demo_command
@@ -28,5 +29,6 @@ ALL: list[click.Command] = [
     probe_command,
     hostkey_group,
     doctor_command,
+    checklist_group,
     serve_command,
 ]

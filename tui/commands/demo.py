@@ -82,6 +82,15 @@ def next_steps(workspace: DemoWorkspace) -> list[str]:
     ]
 
 
+def reopened_lines(workspace: DemoWorkspace, reset_command: str) -> list[str]:
+    """What `demo` and `serve --demo` say when they reopen an existing workspace."""
+    return [
+        f"reopening the demo workspace at {workspace.root}",
+        f"  store:    {workspace.db_path}",
+        f"  (as you left it; `{reset_command}` starts it over)",
+    ]
+
+
 def demo_root(folder: Path | None) -> Path:
     return (folder or default_demo_dir()).expanduser().resolve()
 
@@ -105,6 +114,16 @@ def prepare_demo(folder: Path | None) -> tuple[DemoWorkspace, DemoInstall]:
         return workspace, install_demo(services, workspace)
     finally:
         services.close()
+
+
+def open_demo(folder: Path | None, reset: bool) -> tuple[DemoWorkspace, DemoInstall | None]:
+    """The workspace `demo` and `serve --demo` open: the one already built in ``folder``,
+    as the user left it (no install: ``None``), or else, and always with ``reset``, a
+    fresh one (:func:`prepare_demo`)."""
+    existing = None if reset else existing_demo(folder)
+    if existing is not None:
+        return existing, None
+    return prepare_demo(folder)
 
 
 @click.command("demo")
@@ -137,13 +156,11 @@ def demo_command(
     """
     if not no_tui:
         check_theme(theme)
-    existing = None if reset else existing_demo(folder)
-    if existing is not None:
-        click.echo(f"reopening the demo workspace at {existing.root}")
-        click.echo(f"  store:    {existing.db_path}")
-        click.echo("  (as you left it; `audiencectl demo --reset` starts it over)")
-        return _open(existing, no_tui, no_mouse, theme)
-    workspace, done = prepare_demo(folder)
+    workspace, done = open_demo(folder, reset)
+    if done is None:
+        for line in reopened_lines(workspace, "audiencectl demo --reset"):
+            click.echo(line)
+        return _open(workspace, no_tui, no_mouse, theme)
     run = done.first_pass
     # The workspace's paths are this command's output: stdout, so they can be kept.
     click.echo(f"demo workspace: {workspace.root}")

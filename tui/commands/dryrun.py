@@ -39,7 +39,11 @@ _CSV = click.Path(path_type=Path, dir_okay=False)
     "--report", type=click.Path(path_type=Path, dir_okay=False), help="Write a Markdown report."
 )
 @click.option(
-    "--max-samples", default=MAX_SAMPLES, show_default=True, help="Unreconciled samples kept."
+    "--max-samples",
+    type=click.IntRange(min=0),
+    default=MAX_SAMPLES,
+    show_default=True,
+    help="Unreconciled samples kept (0 or more).",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_state

@@ -113,10 +113,21 @@ def console_command(db_path: Path, env_name: str | None, theme: str) -> str:
     type=click.Path(path_type=Path, file_okay=False),
     help="With --demo: where to build it (default: the user data dir's demo folder).",
 )
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="With --demo: start the demo over (else it reopens as you left it).",
+)
 @click.option("--theme", default="textual-dark", show_default=True, help="e.g. ansi-dark.")
 @pass_state
 def serve_command(
-    state: CliState, port: int, host: str, demo: bool, folder: Path | None, theme: str
+    state: CliState,
+    port: int,
+    host: str,
+    demo: bool,
+    folder: Path | None,
+    reset: bool,
+    theme: str,
 ) -> int:
     """Serve the console in a web browser, on 127.0.0.1 only (textual-serve).
 
@@ -128,10 +139,12 @@ def serve_command(
     check_theme(theme)
     if folder is not None and not demo:
         raise InputError("--dir only goes with --demo", "add --demo, or use --db for a store")
+    if reset and not demo:
+        raise InputError("--reset only goes with --demo", "add --demo")
     check_port_free(port)
     db_path, env_name = state.services.db_path, state.services.env_name
     if demo:
-        db_path, env_name = _build_demo(folder)
+        db_path, env_name = _build_demo(folder, reset)
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24)
     click.echo(
         f"audiencectl: serving the console (store {db_path}) on\n"
@@ -204,11 +217,16 @@ def _make_server(command: str, port: int, token: str) -> Any:
     return ConsoleServer()
 
 
-def _build_demo(folder: Path | None) -> tuple[Path, str]:
-    """The demo workspace, as `audiencectl demo --no-tui` builds it: its store and
+def _build_demo(folder: Path | None, reset: bool = False) -> tuple[Path, str]:
+    """The demo workspace, as `audiencectl demo --no-tui` opens it (reopened as the user
+    left it, built afresh when there is none or with ``reset``): its store and
     environment."""
-    from tui.commands.demo import prepare_demo
+    from tui.commands.demo import open_demo, reopened_lines
 
-    workspace, _ = prepare_demo(folder)
-    click.echo(f"demo workspace: {workspace.root}", err=True)
+    workspace, done = open_demo(folder, reset)
+    if done is None:
+        for line in reopened_lines(workspace, "audiencectl serve --demo --reset"):
+            click.echo(line, err=True)
+    else:
+        click.echo(f"demo workspace: {workspace.root}", err=True)
     return workspace.db_path, workspace.env.name

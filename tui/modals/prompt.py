@@ -13,11 +13,14 @@ from textual.widgets import Button, Input, Label
 class PromptModal(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(
+        self, title: str, value: str = "", placeholder: str = "", *, allow_empty: bool = False
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.value = value
         self.placeholder = placeholder
+        self.allow_empty = allow_empty  # OK on an empty line returns "" (Cancel: None)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -30,7 +33,8 @@ class PromptModal(ModalScreen[str | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
     def accept(self) -> None:
-        self.dismiss(self.query_one(Input).value.strip() or None)
+        text = self.query_one(Input).value.strip()
+        self.dismiss(text if text or self.allow_empty else None)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -108,8 +108,9 @@ def findings_text(findings: list[Finding]) -> str:
     """The direction banner's text, one finding per paragraph."""
     lines = []
     for finding in findings:
-        mark = "✗" if finding.level == "fail" else "!"
-        lines.append(f"{mark} {finding.message}\n  → {finding.fix}")
+        mark = {"fail": "✗", "warn": "!"}.get(finding.level, "·")
+        fix = f"\n  → {finding.fix}" if finding.fix else ""
+        lines.append(f"{mark} {finding.message}{fix}")
     return "\n".join(lines)
 
 

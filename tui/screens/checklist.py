@@ -17,14 +17,17 @@ from textual.widgets import Button, Checkbox, Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.checks import CHECK_IDS, CHECKS, SECTIONS, CheckResult, run_checks, summarize
+from core.errors import AudienceError
 from core.model import Environment
 from storage.checks import context_for, last_results, save_results
+from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
 from tui.widgets.check_item import CheckItem
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.screen_header import ScreenIntro
 from tui.widgets.tickbox import TickBox
+from usecases.checklist import confirm_check, unconfirm_check
 from usecases.services import Services, worker_services
 
 NO_ENV = "No environment yet: start one with the provisioning request (F3)."
@@ -51,6 +54,10 @@ class ChecklistScreen(ConsoleScreen):
         # on the toolbar, labelled there: "Run all (a)", "offline (o)"
         Binding("a", "run_all", "Run all", id="checklist.run_all"),
         Binding("o", "toggle_offline", "Offline", id="checklist.offline"),
+        # not on the footer (F1 Help must stay visible at 80 columns): the row says "c: ..."
+        Binding(
+            "c", "confirm_manual", "Confirm a manual check", show=False, id="checklist.confirm"
+        ),
         # priority: the scrolling list would otherwise take the arrows
         Binding("down,j", "move(1)", "Next", show=False, priority=True, id="checklist.next"),
         Binding("up,k", "move(-1)", "Previous", show=False, priority=True, id="checklist.previous"),
@@ -285,6 +292,59 @@ class ChecklistScreen(ConsoleScreen):
             # the import workflow's state and runs are on the Audiences screen's tab
             getattr(self.app.screen, "show_workflow", lambda: None)()
 
+    def action_confirm_manual(self) -> None:
+        """c: confirm the focused manual check (asks for a note), or withdraw its
+        confirmation when it stands (c again confirms anew)."""
+        item = self.current
+        env = self.env
+        if item is None or env is None:
+            self.notify("choose a manual check first (↑/↓)", severity="warning")
+            return
+        if not item.spec.manual:
+            self.notify(
+                "only manual checks are confirmed by hand; r re-runs this one",
+                severity="warning",
+            )
+            return
+        check_id = item.check_id
+        if item.result is not None and item.result.status == "pass":
+            self.run_confirmation(check_id, None)
+            return
+
+        def chosen(note: str | None) -> None:
+            if note is not None:
+                self.run_confirmation(check_id, note)
+
+        self.app.push_screen(
+            PromptModal(
+                f"Confirm: {item.spec.title}. A note (optional), Enter confirms",
+                placeholder="what you saw, e.g. started, log clean",
+                allow_empty=True,
+            ),
+            chosen,
+        )
+
+    @work(thread=True, exit_on_error=False, group="checklist-confirm")
+    def run_confirmation(self, check_id: str, note: str | None) -> None:
+        """Stores (note: str) or withdraws (note: None) a confirmation off the UI thread."""
+        try:
+            with worker_services(self.services) as own:
+                if note is None:
+                    _, result = unconfirm_check(own, check_id)
+                    message = f"{check_id}: confirmation withdrawn"
+                else:
+                    result = confirm_check(own, check_id, note)
+                    message = f"{check_id}: confirmed"
+        except AudienceError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error")
+            return
+        self.app.call_from_thread(self._confirmed, result, message)
+
+    def _confirmed(self, result: CheckResult, message: str) -> None:
+        self.item(result.id).set_result(result)
+        self.load()
+        self.notify(message)
+
     def action_toggle_offline(self) -> None:
         box = self.query_one("#cl-offline", Checkbox)
         box.value = not box.value
@@ -302,5 +362,10 @@ class ChecklistScreen(ConsoleScreen):
             ),
             PaletteCommand(
                 "checklist: toggle offline", "Skip network checks (o)", self.action_toggle_offline
+            ),
+            PaletteCommand(
+                "checklist: confirm manual check",
+                "Confirm the focused manual step, or withdraw its confirmation (c)",
+                self.action_confirm_manual,
             ),
         ]

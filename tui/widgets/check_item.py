@@ -87,6 +87,12 @@ class CheckItem(Vertical, can_focus=True):
         where = SCREEN_NAMES.get(result.screen)
         if where and result.status in ("fail", "warn", "skip"):
             lines.append(f"g: go to the fix ({where})")
+        if self.spec.manual:
+            lines.append(
+                "c: withdraw the confirmation"
+                if result.status == "pass"
+                else "c: confirm it once you have seen it (a manual check)"
+            )
         return "\n".join(lines)
 
     def _paint(self) -> None:

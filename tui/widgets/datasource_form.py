@@ -75,7 +75,8 @@ CHANNELS = [
     ("Other", Channel.OTHER.value),
 ]
 
-SECRET_HELP = "hex, base64:…, env:NAME or file:PATH"
+#: Hex may be bare, ``0x…`` or Campaign's ``\\x…`` (core.cipher.parse_key).
+SECRET_HELP = "hex (or 0x…, \\x…), base64:…, env:NAME, file:PATH"
 
 #: Resolves an ``env:``/``file:`` reference to its text (raises ``AudienceError``).
 SecretResolver = Callable[[Secret, str], str]
