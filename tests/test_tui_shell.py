@@ -318,7 +318,16 @@ def test_console_words_replace_every_cli_phrase_the_shared_messages_use() -> Non
         "fix the cause, then run `audiencectl import resume` first",
         "start it: `audiencectl import resume` then `audiencectl import run` (F6)",
     )
-    for text in (changed.hint, unknown.hint, *workflow):
+    checks = (  # core/checks' fixes
+        "once you have seen it, `audiencectl checklist confirm tracking.cname [--note TEXT]` "
+        "(or c on the checklist)",
+        "send the request (F3: Copy email or Save .eml), then `audiencectl request status sent`",
+        "run the import (`audiencectl import run --once`) or a dry run on an audience file",
+        "run `audiencectl crypto diagnose --datasource 'X' --clear VALUE --sample VALUE "
+        "--from-website` (or F5 > Website check, with 'From the website: keep it' ticked)",
+        "run without --offline, or `audiencectl probe import`",
+    )
+    for text in (changed.hint, unknown.hint, *workflow, *checks):
         shown = for_console(text)
         assert "audiencectl" not in shown and "--trust-new-host-key" not in shown, shown
 

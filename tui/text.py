@@ -59,6 +59,28 @@ _CONSOLE_WORDS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"`audiencectl hostkey forget [^`]*`"),
         "Ctrl+K on Accounts (F4)",
     ),
+    (
+        re.compile(r"`audiencectl checklist confirm [^`]*` \(or c on the checklist\)"),
+        "c on this row",
+    ),
+    (
+        re.compile(r"`audiencectl request status (sent|provisioned)`"),
+        r"F10 on Request (F3) moves its status on to \1",
+    ),
+    (
+        re.compile(r"`audiencectl import run --once`"),
+        "F8 on the Workflow tab of Audiences (F6)",
+    ),
+    (
+        re.compile(
+            r"run `audiencectl crypto diagnose [^`]*` \(or F5 > Website check, (with [^)]*)\)"
+        ),
+        r"run the Website check on Sources (F5, Ctrl+T) \1",
+    ),
+    (
+        re.compile(r"`audiencectl crypto diagnose`"),
+        "the Website check on Sources (F5, Ctrl+T)",
+    ),
     (re.compile(r"`audiencectl probe import`"), "F8 on Accounts (F4)"),
     (re.compile(r"`audiencectl probe export`"), "F9 on Accounts (F4)"),
     (re.compile(r"`audiencectl probe`"), "the probe on Accounts (F4)"),
