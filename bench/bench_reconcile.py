@@ -240,13 +240,20 @@ def run_baseline(profiles_csv: Path, audience: Path) -> dict[str, Any]:
 def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     """``core.reconcile`` through its public API with ``CsvProfiles``, timed.
 
-    The index is built lazily when the batch starts; the profile column's
-    generator is exhausted right after the last rows went into the index: that
-    moment marks the end of profile loading.
+    The index is built lazily when the batch starts; the run reports it ready
+    (``indexing`` with ``done``) right after: that moment marks the end of
+    profile loading.
     """
     from core.model import DataSource, Environment, Transform
     from core.profiles import CsvProfiles
-    from core.reconcile import AudienceFile, BatchInput, build_codecs, reconcile_batches, summarize
+    from core.reconcile import (
+        AudienceFile,
+        BatchInput,
+        IndexProgress,
+        build_codecs,
+        reconcile_batches,
+        summarize,
+    )
     from core.secrets import Secret
 
     ds = DataSource(
@@ -265,15 +272,15 @@ def run_ours(profiles_csv: Path, audience: Path) -> dict[str, Any]:
     env = Environment(name="bench", datasources=(ds,))
     marks: list[float] = []
 
-    class TimedProfiles(CsvProfiles):
-        def column_chunks(self, column: str) -> Any:
-            yield from super().column_chunks(column)
+    def indexing(step: IndexProgress) -> None:
+        if step.done:
             marks.append(time.perf_counter())
 
     start = time.perf_counter()
     codecs = build_codecs(env, lambda d, f: getattr(d, f).ref)
     batch = BatchInput("bench", "full", DESTINATION, (AudienceFile.from_path(audience),))
-    summary = summarize(reconcile_batches([batch], env, codecs, TimedProfiles(profiles_csv)))
+    results = reconcile_batches([batch], env, codecs, CsvProfiles(profiles_csv), indexing=indexing)
+    summary = summarize(results)
     end = time.perf_counter()
     segments = {s: (r.members, r.removed) for s, r in summary.segments.items()}
     answer = _answer(
@@ -297,18 +304,35 @@ def _children_peak_rss_mb() -> float:
 def child(which: str, profiles_csv: Path, audience: Path) -> None:
     """Run one implementation and print its JSON result (answer, times, peak RSS of
     this process and of its own child process, if it started one)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     result = (run_baseline if which == "baseline" else run_ours)(profiles_csv, audience)
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    # CPU seconds of the run, this process's threads and its decoding process together:
+    # less sensitive than wall time to other jobs on the machine.
+    result["cpu"] = (
+        own.ru_utime
+        + own.ru_stime
+        - before.ru_utime
+        - before.ru_stime
+        + kids.ru_utime
+        + kids.ru_stime
+    )
     result["peak_rss_mb"] = _peak_rss_mb()
     result["child_rss_mb"] = _children_peak_rss_mb()
     print(json.dumps(result))
 
 
-def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
-    """One child process; its parsed JSON result."""
+def spawn(which: str, profiles_csv: Path, audience: Path, root: Path = ROOT) -> dict[str, Any]:
+    """One child process (``ours`` of the checkout at ``root``); its parsed JSON result."""
     proc = subprocess.run(
         [
             sys.executable,
-            __file__,
+            str(root / "bench" / "bench_reconcile.py"),
             "--child",
             which,
             "--profiles-csv",
@@ -319,7 +343,7 @@ def spawn(which: str, profiles_csv: Path, audience: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        cwd=ROOT,
+        cwd=root,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{which} child failed:\n{proc.stderr}")
@@ -337,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=("baseline", "ours"), help="run one side only")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout of the project (e.g. the previous version): its `ours` runs "
+        "too, as `before`, in the same rounds",
+    )
     parser.add_argument("--child", choices=("baseline", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--profiles-csv", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--audience", type=Path, help=argparse.SUPPRESS)
@@ -357,14 +387,20 @@ def main(argv: list[str] | None = None) -> int:
         "each in a fresh child process"
     )
     sides = [args.only] if args.only else ["baseline", "ours"]
+    if args.before is not None:
+        sides.insert(-1 if "ours" in sides else len(sides), "before")
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for round_no in range(1, args.rounds + 1):
         for side in sides:
-            got = spawn(side, profiles_csv, audience)
+            if side == "before":
+                got = spawn("ours", profiles_csv, audience, args.before.resolve())
+            else:
+                got = spawn(side, profiles_csv, audience)
             results[side].append(got)
             print(
                 f"round {round_no} {side:8s}: total {got['total']:7.3f}s  "
                 f"(profiles {got['profiles']:6.3f}s, audience {got['audience']:6.3f}s)  "
+                f"cpu {got.get('cpu', 0.0):6.2f}s  "
                 f"peak RSS {got['peak_rss_mb']:7.1f} MB"
                 + (f" + decoder {got['child_rss_mb']:6.1f} MB" if got["child_rss_mb"] else ""),
                 flush=True,
@@ -384,23 +420,27 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, dict[str, float]] = {}
     for side in sides:
         runs = results[side]
-        best[side] = {k: min(r[k] for r in runs) for k in ("total", "profiles", "audience")}
+        best[side] = {
+            k: min(r.get(k, 0.0) for r in runs) for k in ("total", "profiles", "audience", "cpu")
+        }
         best[side]["rss"] = max(r["peak_rss_mb"] for r in runs)
         best[side]["child"] = max(r["child_rss_mb"] for r in runs)
         b = best[side]
         print(
             f"best {side:8s}: total {b['total']:7.3f}s = {args.lines / b['total']:>11,.0f} "
-            f"lines/s end to end; audience alone {b['audience']:6.3f}s = "
+            f"lines/s end to end; cpu {b['cpu']:6.2f}s; audience alone {b['audience']:6.3f}s = "
             f"{args.lines / b['audience']:>11,.0f} lines/s; profiles {b['profiles']:6.3f}s; "
             f"peak RSS {b['rss']:.0f} MB"
             + (f" (+ {b['child']:.0f} MB in the decoding process)" if b["child"] else "")
         )
-    if len(sides) == 2:
-        base, ours = best["baseline"], best["ours"]
-        ratios = [base[k] / ours[k] for k in ("total", "audience", "profiles")]
+    base = best.get("baseline")
+    for side in ("before", "ours"):
+        if base is None or side not in best:
+            continue
+        ratios = [base[k] / best[side][k] for k in ("total", "audience", "profiles", "cpu")]
         print(
-            "ratio (baseline / ours, best times): end to end {:.1f}x, audience part {:.1f}x, "
-            "profile part {:.1f}x".format(*ratios)
+            f"ratio (baseline / {side}, best times): end to end {{:.1f}}x, audience part "
+            "{:.1f}x, profile part {:.1f}x, cpu {:.1f}x".format(*ratios)
         )
     return 0
 

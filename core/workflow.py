@@ -721,6 +721,7 @@ def run_pass(
     store.close_interrupted_runs(env.name)
     run_id = store.start_run(env.name, clock.now())
     report = PassReport(run_id=run_id, status="running")
+    reconciler: Reconciler | None = None
     try:
         reconciler = _reconciler(env, resolve, profiles, gate, emit)
         emit(PassEvent("list", f"listing {env.import_account.endpoint}"))
@@ -755,6 +756,9 @@ def run_pass(
         except Exception:
             pass  # the original error matters more
         raise
+    finally:
+        if reconciler is not None:
+            reconciler.close()  # its profile indexes (an in-memory database)
 
 
 def _no_hook(point: str) -> None:

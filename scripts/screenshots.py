@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
+from textual.widgets import Input, TabbedContent, TextArea
 
 from core import clock
 from core.demo import build_demo
@@ -147,6 +147,10 @@ async def _shot(
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.2)
         await step(pilot)
+        for field in pilot.app.screen.query("Input, TextArea"):
+            if isinstance(field, Input | TextArea):
+                field.cursor_blink = False  # the shot never depends on the blink's phase
+        await pilot.pause()
         path = out / f"{name}.svg"
         svg = app.export_screenshot(title="audiencectl")
         shown = svg.replace(str(tmp / "demo"), "~/audiencectl-demo")

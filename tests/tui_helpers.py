@@ -59,5 +59,17 @@ def settled_press(*keys: str) -> Callable[[Any], Any]:
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        steady_cursors(pilot.app)
 
     return run_before
+
+
+def steady_cursors(app: Any) -> None:
+    """Stops the text cursors blinking, so a snapshot never depends on the blink's phase
+    (a busy machine can take it half a second after the last key): a focused field
+    then always shows its cursor, as the committed snapshots do."""
+    from textual.widgets import Input, TextArea
+
+    for widget in app.screen.query("Input, TextArea"):
+        if isinstance(widget, Input | TextArea):
+            widget.cursor_blink = False

@@ -2,8 +2,9 @@
 
 An audience batch (the split parts of one AAM delivery) is streamed chunk by
 chunk (``core.formats.read_chunks``); each chunk's IDs go through each routed
-data source's ``IdCodec`` in one call, and the lookup keys are looked up in
-one index per data source, built once per run from a ``ProfileSource``.
+data source's ``IdCodec`` in one call, and the lookup keys are joined with
+one index per data source, built once per run from a ``ProfileSource`` in an
+in-memory DuckDB database (``engine``).
 
 Per non-empty line exactly one outcome (docs/reference.md §4):
 
@@ -20,7 +21,9 @@ read, before decoding. Memory grows only with the distinct IDs of the batch
 being read (a table of 128-bit fingerprints, ``_Seen``: 16 to 32 bytes per
 ID; the chance of any false duplicate is about 1.5e-25 for a batch of ten
 million distinct IDs) and the segment member sets. The profile index is a
-sorted array of 128-bit fingerprints of the keys (``_Index``), not a dict.
+DuckDB table of the distinct keys (``engine.ProfileIndex``), joined with the
+decoded keys of about 256k lines at a time; DuckDB spills to a private
+temporary directory past its memory limit.
 
 A large batch of files on disk is read, deduplicated and decoded in a child
 process while this one builds the profile index and then does the lookups
@@ -33,7 +36,8 @@ The modules:
 - ``types``: the public types (inputs, results, progress, ``Cancelled``);
 - ``codecs``: building a data source's ``IdCodec`` (shared with export);
 - ``batches``: the one batch builder, for local folders and remote listings;
-- ``index``: the profile index, the duplicate table, the lookup of a chunk;
+- ``engine``: the profile indexes in DuckDB, the join of decoded keys with them;
+- ``seen``: the duplicate table of the decoding process;
 - ``reading``: a batch's files read, deduplicated and decoded chunk by chunk;
 - ``worker``: the decoding child process and its framing;
 - ``samples``: unreconciled samples spread across outcomes;

@@ -16,7 +16,7 @@ from core.formats import (
     read_chunks,
 )
 from core.outcomes import Outcome
-from core.reconcile.index import _Seen
+from core.reconcile.seen import _Seen
 from core.reconcile.types import AudienceFile
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -13,8 +14,8 @@ from core.cipher import IdCodec
 from core.errors import InputError
 from core.model import DataSource, Environment, IdType
 from core.outcomes import Outcome
-from core.profiles import ProfileSource
-from core.reconcile.index import _Found, _Index, _lookup
+from core.profiles import CsvProfiles, ProfileSource
+from core.reconcile.engine import Engine, ProfileIndex, _Found
 from core.reconcile.reading import _prepare, _Prepared
 from core.reconcile.samples import _sample, _Sampler
 from core.reconcile.types import (
@@ -43,6 +44,11 @@ def route(
     if destination_id is None:
         return []
     return [ds for ds in env.by_priority() if ds.destination_id == destination_id]
+
+
+#: Decoded chunks are joined with the indexes this many lines at a time (at least):
+#: a query costs a few milliseconds whatever its size, a chunk is 16k lines.
+JOIN_LINES = 1 << 18
 
 
 class _Groups:
@@ -139,8 +145,10 @@ class Reconciler:
         self.cancelled = cancelled
         self.chunk_lines = chunk_lines
         self.indexing = indexing
-        self.indexes: dict[str, _Index] = {}
+        self.indexes: dict[str, ProfileIndex] = {}
         self._columns: list[str] | None = None
+        self._engine: Engine | None = None
+        self._rows: dict[str, int] = {}  # rows read into each data source's index
 
     def codec(self, ds: DataSource) -> IdCodec:
         codec = self.codecs.get(ds.label)
@@ -151,20 +159,22 @@ class Reconciler:
             )
         return codec
 
-    def index(self, ds: DataSource) -> _Index:
+    def index(self, ds: DataSource) -> ProfileIndex:
         """The data source's lookup index, built on first use and kept for the run."""
         built = self.indexes.get(ds.label)
         if built is not None:
             return built
         codec = self.codec(ds)
-        index = _Index()
-        rows = 0
+        engine = self.engine()
+
+        def rows_read(rows: int) -> None:
+            self._indexed(ds, rows)
+
+        index: ProfileIndex | None = None
         if ds.id_type is IdType.VISITOR:
-            for vids, pids in self.profiles.visitor_chunks():
-                self.check_cancelled()  # a large profile dimension takes seconds
-                index.add(codec.profile_keys(vids), pids)
-                rows += len(pids)
-                self._indexed(ds, rows)
+            chunks = (
+                (codec.profile_keys(vids), pids) for vids, pids in self.profiles.visitor_chunks()
+            )
         else:
             if self._columns is None:
                 self._columns = self.profiles.columns()
@@ -176,16 +186,38 @@ class Reconciler:
                     f"column (columns: {found})",
                     "load profiles with that column, or fix the data source's reconciliation_key",
                 )
-            for pids, values in self.profiles.column_chunks(column):
-                self.check_cancelled()
-                index.add(codec.profile_keys(values), pids)
-                rows += len(pids)
-                self._indexed(ds, rows)
-        self.indexes[ds.label] = index.finish(self.check_cancelled)
-        self._indexed(ds, rows, done=True)
+            if isinstance(self.profiles, CsvProfiles):
+                index = engine.build_from_csv(
+                    codec, self.profiles, column, self.check_cancelled, rows_read
+                )
+            chunks = (
+                (codec.profile_keys(values), pids)
+                for pids, values in self.profiles.column_chunks(column)
+            )
+        if index is None:
+            visitors = ds.id_type is IdType.VISITOR  # a pair may be listed twice
+            index = engine.build(
+                codec, chunks, self.check_cancelled, rows_read, distinct_pids=visitors
+            )
+        self.indexes[ds.label] = index
+        self._indexed(ds, self._rows.get(ds.label, 0), done=True)
         return index
 
+    def engine(self) -> Engine:
+        """The run's DuckDB database, opened on first use."""
+        if self._engine is None:
+            self._engine = Engine()
+        return self._engine
+
+    def close(self) -> None:
+        """Free the run's indexes (the DuckDB database)."""
+        self.indexes.clear()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
     def _indexed(self, ds: DataSource, rows: int, done: bool = False) -> None:
+        self._rows[ds.label] = rows
         if self.indexing is not None:
             self.indexing(IndexProgress(ds.label, rows, done))
 
@@ -247,24 +279,64 @@ class Reconciler:
         self,
         batch: BatchInput,
         sources: list[DataSource],
-        steps: list[tuple[IdCodec, _Index]],
+        steps: list[tuple[IdCodec, ProfileIndex]],
         chunks: Iterable[_Prepared],
     ) -> BatchResult:
-        outcomes: Counter[str] = Counter()
-        segments: dict[str, SegmentResult] = {}
-        sampler = _Sampler(self.max_samples)
-        records = reconciled = duplicates = 0
-        malformed_line = Outcome.MALFORMED_LINE
+        state = _Tally(self.max_samples)
+        buffer: list[_Prepared] = []
+        lines = 0
         for prepared in chunks:
             self.check_cancelled()
-            records += prepared.records
+            buffer.append(prepared)
+            lines += prepared.lines.size
+            if lines >= JOIN_LINES:
+                self._join_chunks(batch, steps, buffer, state)
+                buffer, lines = [], 0
+        if buffer:
+            self._join_chunks(batch, steps, buffer, state)
+        result = BatchResult(
+            key=batch.key,
+            mode=batch.mode,
+            destination_id=batch.destination_id,
+            files=[f.name for f in batch.files],
+            records=state.records,
+            reconciled=state.reconciled,
+            duplicates=state.duplicates,
+            outcomes=state.outcomes,
+            segments=state.segments,
+            samples=state.sampler.take(),
+            datasources=[ds.label for ds in sources],
+            notes=list(batch.notes),
+        )
+        assert result.records == result.reconciled + result.duplicates + sum(
+            result.outcomes.values()
+        )
+        return result
+
+    def _join_chunks(
+        self,
+        batch: BatchInput,
+        steps: list[tuple[IdCodec, ProfileIndex]],
+        buffer: list[_Prepared],
+        state: _Tally,
+    ) -> None:
+        """The chunks of ``buffer`` (in order): each data source's keys joined with its
+        index in one query for all of them, then each chunk counted as it always was."""
+        joined = [
+            _join_step(buffer, step, codec, index) for step, (codec, index) in enumerate(steps)
+        ]
+        outcomes, segments, sampler = state.outcomes, state.segments, state.sampler
+        malformed_line = Outcome.MALFORMED_LINE
+        for c, prepared in enumerate(buffer):
+            self.check_cancelled()
+            state.records += prepared.records
             if prepared.malformed:
                 outcomes[malformed_line.value] += len(prepared.malformed)
                 for (line, text), reason in zip(prepared.malformed, prepared.reasons, strict=True):
                     if not sampler.wants(malformed_line.value):
                         break
                     sampler.add(_sample(prepared.file, line, text, malformed_line, reason))
-            duplicates += prepared.duplicates
+            state.duplicates += prepared.duplicates
             count = prepared.lines.size
             if count:
                 pending = np.arange(count)
@@ -272,15 +344,23 @@ class Reconciler:
                 groups.name_all(segments)
                 failed: dict[int, Outcome] = {}  # position -> first data source's outcome
                 decoded: set[int] = set()  # positions some data source could decode
-                for step, (codec, index) in enumerate(steps):
+                for step, (_, index) in enumerate(steps):
                     if not pending.size:
                         break
-                    keys = prepared.keys_of(step)
+                    kids, shaped, outs = joined[step][c]
                     if pending.size != count:
-                        keys = [keys[j] for j in pending.tolist()]
-                    shaped = codec.is_shaped if codec.defers_shape_check else None
-                    found = _lookup(keys, index, shaped)
-                    reconciled += groups.add(segments, pending, found)
+                        kids = kids[pending]
+                        keep = np.zeros(count, dtype=bool)
+                        keep[pending] = True
+                        wanted = [j for j in outs if keep[j]]
+                        rel = np.searchsorted(pending, wanted).tolist() if wanted else []
+                        outs = {r: outs[j] for r, j in zip(rel, wanted, strict=True)}
+                        if shaped is not None:
+                            shaped = shaped[pending]
+                    else:
+                        kids = kids.copy()
+                    found = index.found(kids, outs, shaped)
+                    state.reconciled += groups.add(segments, pending, found)
                     for j, outcome in found.failed.items():
                         failed.setdefault(int(pending[j]), outcome)
                     if found.decoded.size:
@@ -300,22 +380,66 @@ class Reconciler:
                         prepared.total,
                     )
                 )
-        result = BatchResult(
-            key=batch.key,
-            mode=batch.mode,
-            destination_id=batch.destination_id,
-            files=[f.name for f in batch.files],
-            records=records,
-            reconciled=reconciled,
-            duplicates=duplicates,
-            outcomes=outcomes,
-            segments=segments,
-            samples=sampler.take(),
-            datasources=[ds.label for ds in sources],
-            notes=list(batch.notes),
-        )
-        assert records == reconciled + duplicates + sum(outcomes.values())
-        return result
+
+
+class _Tally:
+    """What a batch has counted so far."""
+
+    def __init__(self, max_samples: int) -> None:
+        self.outcomes: Counter[str] = Counter()
+        self.segments: dict[str, SegmentResult] = {}
+        self.sampler = _Sampler(max_samples)
+        self.records = self.reconciled = self.duplicates = 0
+
+
+_Joined = tuple[np.ndarray, "np.ndarray | None", dict[int, Outcome]]
+
+
+def _join_step(
+    buffer: list[_Prepared], step: int, codec: IdCodec, index: ProfileIndex
+) -> list[_Joined]:
+    """Per chunk of ``buffer``: its keys' numbers in ``index`` (``-1``: not found), the
+    e-mail shape of the keys not found (when the codec defers its shape check) and
+    the positions whose codec gave an outcome, from one query over all the chunks."""
+    shape = codec.defers_shape_check
+    texts: list[str] = []
+    outcomes: list[dict[int, Outcome]] = []
+    counts: list[int] = []
+    packed = True
+    for prepared in buffer:
+        keys = prepared.keys[step]
+        if isinstance(keys, tuple):
+            text, outs, count = keys
+            outcomes.append({j: Outcome(v) for j, v in outs.items()})
+            texts.append(text)
+            counts.append(count)
+            continue
+        keys = prepared.keys_of(step)
+        count = len(keys)
+        is_outcome = np.fromiter(map(isinstance, keys, repeat(Outcome)), dtype=bool, count=count)
+        outs = {j: keys[j] for j in np.flatnonzero(is_outcome).tolist()}
+        outcomes.append(outs)
+        plain = [k if not isinstance(k, Outcome) else "" for k in keys]
+        texts.append("\n".join(plain))
+        packed = packed and texts[-1].count("\n") == count - 1
+        counts.append(count)
+    total = sum(counts)
+    used = [t for t, n in zip(texts, counts, strict=True) if n]
+    if packed:
+        kids, shaped = index.kids("\n".join(used), total, shape)
+    else:  # a key holds a newline: the keys as a list
+        every: list[str] = []
+        for prepared in buffer:
+            keys = prepared.keys_of(step)
+            every.extend(k if not isinstance(k, Outcome) else "" for k in keys)
+        kids, shaped = index.kids(every, total, shape)
+    out: list[_Joined] = []
+    at = 0
+    for count, outs in zip(counts, outcomes, strict=True):
+        part = shaped[at : at + count] if shaped is not None else None
+        out.append((kids[at : at + count], part, outs))
+        at += count
+    return out
 
 
 def reconcile_batches(
@@ -358,14 +482,17 @@ def reconcile_batches(
     )
     if datasource is not None:
         env.datasource(datasource)  # an unknown label fails before anything is read
-    for batch in batches:
-        sources = route(env, batch.destination_id, datasource)
-        if not sources:
-            if skipped is not None:
-                reason = _no_route_reason(env, batch.destination_id)
-                skipped.extend((f.name, reason) for f in batch.files)
-            continue
-        yield run.batch(batch, sources)
+    try:
+        for batch in batches:
+            sources = route(env, batch.destination_id, datasource)
+            if not sources:
+                if skipped is not None:
+                    reason = _no_route_reason(env, batch.destination_id)
+                    skipped.extend((f.name, reason) for f in batch.files)
+                continue
+            yield run.batch(batch, sources)
+    finally:
+        run.close()
 
 
 def _no_route_reason(env: Environment, destination_id: int | None) -> str:
