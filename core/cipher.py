@@ -69,10 +69,12 @@ _HEX = re.compile(r"[0-9A-Fa-f]*")
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 
+# (said once, without brackets: the message wraps the hint in "(hint: ...)" and its
+# reason already names the byte sizes)
 KEY_HINT = (
-    "a 128/192/256-bit AES key: 32, 48 or 64 hex characters (16, 24 or 32 bytes; bare, "
-    "or with a 0x or Campaign's \\x prefix), or base64:... of 16/24/32 bytes. Adobe's "
-    "documentation is wrong here: it says 16/24/32 hex characters, which is only half a key"
+    "write a 128, 192 or 256-bit key as 32, 48 or 64 hex characters, bare or with a 0x "
+    "or Campaign's \\x prefix, or as base64:...; Adobe's documentation is wrong here: it "
+    "says 16/24/32 hex characters, which is only half a key"
 )
 IV_HINT = (
     "the IV is always 16 bytes: 32 hex characters (bare, 0x or \\x prefix), or base64:... "

@@ -45,6 +45,14 @@ def is_ecid(value: str) -> bool:
     return int(value[:19]) <= _INT63_MAX and int(value[19:]) <= _INT63_MAX
 
 
+#: What each numeric ID is, for the hint of a value that is not one.
+_NOT_A_NUMBER_HINTS = {
+    "segment_id": "only digits: the segment's (or trait's) ID in Audience Manager, e.g. 5123456",
+    "destination_id": "only digits: the destination ID Adobe sent, e.g. 46390",
+}
+_DEFAULT_HINT = "only digits, e.g. 14016 (not the alias text)"
+
+
 def check_numeric_id(value: object, field: str, *, required: bool = True) -> int | None:
     """A positive integer ID (DPID, destination ID, segment ID); str or int accepted."""
     if value is None or value == "":
@@ -65,7 +73,7 @@ def check_numeric_id(value: object, field: str, *, required: bool = True) -> int
         raise ValidationError(
             field,
             f"{printable_name(excerpt_text(str(value)))!r} is not a number",
-            "only digits, e.g. 14016 (not the alias text)",
+            _NOT_A_NUMBER_HINTS.get(field, _DEFAULT_HINT),
         )
     if number <= 0:
         raise ValidationError(field, "must be a positive number", "e.g. 14016")

@@ -24,6 +24,12 @@ def _cell(text: object) -> str:
     return value.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
 
 
+def _prose(text: str) -> str:
+    """The report's own words in a table cell: one line, pipes escaped, and its
+    `code` spans kept as code (``_cell`` is for values from files and users)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def _code(text: str) -> str:
     """Inline code that survives backticks inside ``text``."""
     body = printable_name(text).replace("|", "\\|")
@@ -77,7 +83,7 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
     add("| --- | ---: | --- | --- |")
     for name, count in _ordered(summary):
         meaning, fix = _explain(name)
-        add(f"| `{name}` | {count} | {_cell(meaning)} | {_cell(fix)} |")
+        add(f"| `{name}` | {count} | {_prose(meaning)} | {_prose(fix)} |")
     add("")
     add("## Segments")
     add("")
@@ -132,7 +138,9 @@ def render_markdown(summary: Summary, env_name: str, generated_at: datetime) -> 
         add("| file | line | ID | outcome | hint |")
         add("| --- | ---: | --- | --- | --- |")
         for s in summary.unreconciled_samples:
-            add(f"| {_cell(s.file)} | {s.line} | {_code(s.id)} | `{s.outcome}` | {_cell(s.hint)} |")
+            add(
+                f"| {_cell(s.file)} | {s.line} | {_code(s.id)} | `{s.outcome}` | {_prose(s.hint)} |"
+            )
     else:
         add("None: every line was reconciled or a duplicate.")
     add("")

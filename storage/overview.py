@@ -20,6 +20,8 @@ class SetupStep:
     title: str
     state: StepState
     summary: str
+    #: What to do about this finding (empty: the screen's general next step).
+    hint: str = ""
 
 
 def _last_check(store: Store, env: str, check_id: str) -> tuple[str, str] | None:
@@ -53,6 +55,7 @@ def request_step(repo: EnvironmentRepo, env: Environment) -> SetupStep:
 def accounts_step(store: Store, env: Environment) -> SetupStep:
     parts: list[str] = []
     states: list[StepState] = []
+    hints: list[str] = []
     for role in Role:
         account = env.account(role)
         if not account.configured:
@@ -66,11 +69,15 @@ def accounts_step(store: Store, env: Environment) -> SetupStep:
         if row is None:
             parts.append(f"{role.value}: never probed")
             states.append("warn")
+            hints.append(f"Probe the {role.value} account (F4, then F8 or F9).")
         else:
             ok, at = row
             parts.append(f"{role.value}: {'probe ok' if ok else 'probe FAILED'} {at[:16]}Z")
             states.append("done" if ok else "fail")
-    return SetupStep("accounts", "External accounts", _worst(states), "; ".join(parts))
+            if not ok:
+                hints.insert(0, f"Read the {role.value} probe's failed stage and its hint (F4).")
+    hint = hints[0] if hints else ""
+    return SetupStep("accounts", "External accounts", _worst(states), "; ".join(parts), hint)
 
 
 def datasources_step(env: Environment) -> SetupStep:
@@ -79,7 +86,11 @@ def datasources_step(env: Environment) -> SetupStep:
     incomplete = [ds.label for ds in env.datasources if ds.missing()]
     if incomplete:
         return SetupStep(
-            "datasources", "Shared data sources", "warn", f"incomplete: {', '.join(incomplete)}"
+            "datasources",
+            "Shared data sources",
+            "warn",
+            f"incomplete: {', '.join(incomplete)}",
+            f"Complete {incomplete[0]!r}: its missing fields are marked on the form (F5).",
         )
     clashes = env.priority_clashes()
     if clashes:
@@ -89,6 +100,7 @@ def datasources_step(env: Environment) -> SetupStep:
             "Shared data sources",
             "warn",
             f"{' and '.join(labels)} share alias {alias!r} and priority {priority}",
+            f"Give {labels[-1]!r} a priority of its own, or its own alias (F5).",
         )
     listed = ", ".join(ds.label for ds in env.by_priority())
     count = len(env.datasources)
@@ -114,21 +126,31 @@ def audiences_step(store: Store, env: Environment) -> SetupStep:
     row = store.conn.execute("SELECT state FROM workflow WHERE env = ?", (env.name,)).fetchone()
     state = row[0] if row else "idle"
     run = store.conn.execute(
-        "SELECT started_at, records, reconciled, duplicates FROM import_runs"
+        "SELECT started_at, records, reconciled, duplicates, status FROM import_runs"
         " WHERE env = ? ORDER BY id DESC LIMIT 1",
         (env.name,),
     ).fetchone()
     text = f"{profiles:,} profiles; import workflow {state}"
+    hint = ""
+    run_state: StepState = "done"
     if run:
-        started, records, reconciled, duplicates = run
-        rate = match_rate(reconciled, records, duplicates)
-        text += f"; last run {started[:16]}Z, {rate:.0%} matched"
+        started, records, reconciled, duplicates, status = run
+        if status in ("ok", "nothing_new"):
+            rate = match_rate(reconciled, records, duplicates)
+            text += f"; last run {started[:16]}Z, {rate:.0%} matched"
+        elif status == "running":
+            text += f"; a run in progress since {started[:16]}Z"
+        else:  # cancelled or failed: its counts are not a result
+            text += f"; last run {started[:16]}Z {status}"
+            run_state = "fail" if status == "failed" else "warn"
+            hint = "Run a pass again: F6, the Workflow tab (Ctrl+T), then F8."
     step_state: StepState = "done" if profiles and state in ("running", "idle") else "warn"
     if state in ("failed", "stopped", "paused"):
         step_state = "fail" if state == "failed" else "warn"
+    step_state = _worst([step_state, run_state])
     if not profiles:
         step_state = "todo"
-    return SetupStep("audiences", "Audiences", step_state, text)
+    return SetupStep("audiences", "Audiences", step_state, text, hint)
 
 
 def checklist_step(store: Store, env: Environment) -> SetupStep:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Button, Static
+from textual.widgets import Button, Label, Select, Static
 
 from core.model import Account, AccountType, Environment, Role
 from core.secrets import Secret
@@ -209,8 +209,18 @@ async def test_changed_host_key_is_shown_loudly(
         assert alarm.display
         assert "HOST KEY CHANGED" in text
         assert old.fingerprint in text and sshd_rekeyable.host_key_fingerprint in text
-        assert f"audiencectl hostkey forget {HOST}:{sshd_rekeyable.port}" in text
-    assert pins.get(HOST, sshd_rekeyable.port) == old
+        assert "Ctrl+K" in text  # the console's own key, not a CLI command
+        toast = [n.message for n in app._notifications if n.title == "Host key changed"]
+        assert toast and ".;" not in toast[0] and ".:" not in toast[0]
+        assert pins.get(HOST, sshd_rekeyable.port) == old
+        # forgetting the pin in the console, after a confirmation
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert pins.get(HOST, sshd_rekeyable.port) is None
+        shown = str(screen.query_one("#import-host_key", Static).render())
+        assert "none yet" in shown
 
 
 # ----------------------------------------------------------------------- cancel
@@ -304,6 +314,7 @@ async def test_private_key_path_and_paste(db_path: Path, tmp_path: Path) -> None
         assert "no such file" in str(screen.query_one("#import-private_key-error").render())
         box.value = str(key_file)
         await pilot.pause()
+        assert box.password is False  # issue 19.8: a path is shown, not masked
         result = panel.collect()
         assert result.account is not None
         assert result.account.private_key == Secret("file", str(key_file))
@@ -314,6 +325,11 @@ async def test_private_key_path_and_paste(db_path: Path, tmp_path: Path) -> None
         await pilot.pause()
         assert box.value == PASTED_KEY
         result = panel.collect()
+        box.value = "-----BEGIN OPENSSH PRIVATE KEY-----"  # key material typed: masked
+        await pilot.pause()
+        assert box.password is True
+        box.value = PASTED_KEY
+        await pilot.pause()
         assert result.account is not None
         assert result.account.private_key == Secret("literal", key_text)
 
@@ -401,3 +417,95 @@ async def test_s3_account_form_and_probe(
         await pilot.pause()
         result = panel.collect()
         assert result.account is None and "scheme" in result.errors["server"]
+
+
+async def test_pinned_key_row_after_switching_to_sftp(db_path: Path, tmp_path: Path) -> None:
+    """Issue 19.6: a local folder switched to SFTP still said "not used for a local folder"."""
+    imp, exp = local_accounts(tmp_path)
+    services = services_with(db_path, imp, exp)
+    app = AudienceApp(services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_accounts(pilot)
+        screen.query_one("#import-type", Select).value = "sftp"
+        await pilot.pause()
+        shown = str(screen.query_one("#import-host_key", Static).render())
+        assert "local folder" not in shown
+        assert "first probe shows the fingerprint" in shown
+
+
+async def test_probe_with_an_invalid_form_probes_nothing(db_path: Path, tmp_path: Path) -> None:
+    """Issue 19.2: with a field marked ✗, F8 probed the stored account and said ✓."""
+    imp, exp = local_accounts(tmp_path)
+    services = services_with(db_path, imp, exp)
+    app = AudienceApp(services)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_accounts(pilot)
+        panel = screen.query_one("#import-panel", AccountPanel)
+        panel.query_one("#import-type", Select).value = "sftp"
+        await pilot.pause()
+        panel.field_input("host").value = "127.0.0.1"
+        panel.field_input("port").value = "99999"
+        await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen._run is None
+        assert probes.last(services.store.conn, ENV, Role.IMPORT) is None
+        assert "passed" not in status_text(screen, Role.IMPORT)
+        shown = [n.message for n in app._notifications]
+        assert any("nothing probed" in m and "import" in m for m in shown), shown
+
+
+async def test_probe_age_and_long_stage_times(
+    db_path: Path, tmp_path: Path, frozen_clock: object
+) -> None:
+    """Issue 19.6: "(just now)" stayed on an hours-old probe; five-digit times wrapped."""
+    from datetime import timedelta
+
+    from core import clock
+
+    services = services_with(db_path, *local_accounts(tmp_path))
+    app = AudienceApp(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_accounts(pilot)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: "passed" in status_text(screen, Role.IMPORT))
+        assert "(just now)" in status_text(screen, Role.IMPORT)
+        clock.freeze(frozen_clock + timedelta(hours=3))  # type: ignore[operator]
+        view = screen.panel(Role.IMPORT).probe_view
+        view.refresh_age()  # what the view's timer calls every AGE_REFRESH_SECONDS
+        await pilot.pause()
+        assert "(3 h ago)" in status_text(screen, Role.IMPORT)
+
+        stage = row(screen, Role.IMPORT, "list")
+        stage.show("pass", 12345, "listed")
+        await pilot.pause()
+        ms = stage.query_one(".stage-ms", Label)
+        assert str(ms.render()) == "12.3 s"
+        assert ms.size.height == 1 and stage.size.height == 1  # one line, not wrapped
+
+
+@pytest.mark.parametrize("theme", ["ansi-dark", "textual-dark"])
+async def test_the_focused_field_is_marked_without_colour(
+    db_path: Path, tmp_path: Path, theme: str
+) -> None:
+    """Issue 19.8: a faint focus mark. Reverse video needs no colour, so it shows
+    in every theme; an example in an empty field says "e.g." and is dim and italic."""
+    services = services_with(db_path, Account(Role.IMPORT, host="sftp.example.net", user="u"))
+    app = AudienceApp(services, theme=theme)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_accounts(pilot)
+        panel = screen.query_one("#import-panel", AccountPanel)
+        user = panel.field_input("user")
+        user.focus()
+        await pilot.pause()
+
+        def label_of(box: object) -> Label:
+            return box.parent.query_one(".acct-label", Label)  # type: ignore[attr-defined]
+
+        assert label_of(user).styles.text_style.reverse
+        host = panel.field_input("host")
+        assert not label_of(host).styles.text_style.reverse
+        remote = panel.field_input("remote_dir")
+        assert remote.value == "" and remote.placeholder.startswith("e.g. ")

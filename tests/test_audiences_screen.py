@@ -613,3 +613,27 @@ def test_console_dry_run_checks_a_profiles_csv_no_batch_needed(demo, tmp_path: P
     for inbox in (workspace.inbox, unrouted):
         with pytest.raises(InputError, match="appears twice"):
             run_dry_run(services, DryRunRequest((inbox,), dup))
+
+
+async def test_outcome_meanings_wrap_instead_of_being_cut_at_80_columns() -> None:
+    """Issue 19.9: at 80×24 the meanings ended in "…"."""
+    from textual.app import App, ComposeResult
+
+    from core.outcomes import EXPLANATIONS
+
+    class ChartApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield OutcomeChart()
+
+    app = ChartApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.query_one(OutcomeChart)
+        chart.show({o.value: 3 for o in Outcome})
+        await pilot.pause()
+        lines = chart.render().plain.split("\n")  # as drawn in an 80-column terminal
+        assert all(len(line) <= chart.size.width for line in lines)
+        drawn = " ".join(" ".join(line.split()) for line in lines)
+        assert "…" not in drawn
+        for outcome in Outcome:
+            assert " ".join(EXPLANATIONS[outcome][0].split()) in drawn
+        assert chart.size.height == len(lines)  # all of them laid out

@@ -93,3 +93,25 @@ async def test_cancel_keeps_what_finished(db_path: Path) -> None:
         stored = last_results(services.store, env.name)
         assert len(stored) <= len(CHECK_IDS)
         assert app.screen.running is None
+
+
+async def test_hints_in_the_console_name_keys_not_cli_flags(db_path: Path) -> None:
+    """Issue 19.10: "run without --offline" in the console; it has a key for that."""
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f7")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("o")
+        await pilot.press("a")
+        await _wait_idle(app, pilot)
+        texts = []
+        for item in screen.query(CheckItem):
+            if item.result is not None and item.result.fix:
+                texts.append(item.body_text())
+        assert texts
+        joined = "\n".join(texts)
+        for cli in ("--offline", "--trust-new-host-key", "audiencectl import resume"):
+            assert cli not in joined, cli
+        assert "untick offline (o)" in joined  # the sftp accounts were skipped offline

@@ -196,7 +196,14 @@ def test_hash_uses_the_sources_algorithm_and_channel(configured, tmp_path: Path)
 def test_diagnose_ok_json_and_stored(configured, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     sample = openssl_hex("alice@example.com")
     result = configured(
-        "crypto", "diagnose", "--clear", "alice@example.com", "--sample", sample, "--json"
+        "crypto",
+        "diagnose",
+        "--clear",
+        "alice@example.com",
+        "--sample",
+        sample,
+        "--from-website",
+        "--json",
     )
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -222,12 +229,26 @@ def test_diagnose_wrong_iv_exits_1(configured, db_path: Path) -> None:  # type: 
         "alice@example.com",
         "--sample",
         sample,
+        "--from-website",
     )
     assert result.code == 1
     assert result.out.startswith("✗ wrong_iv:")
     no_secret_in(result.out, result.err)
     stored = sqlite3.connect(db_path).execute("SELECT diagnosis FROM website_samples").fetchall()
     assert stored == [("wrong_iv",)]
+
+
+@needs_openssl
+def test_diagnose_keeps_a_sample_only_from_the_website(configured, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19.13: a deliberately wrong test sample became the website sample and turned
+    the checklist's "Website sample matches" into a fail."""
+    wrong = openssl_hex("alice@example.com", OTHER_IV)
+    result = configured("crypto", "diagnose", "--clear", "alice@example.com", "--sample", wrong)
+    assert result.code == 1 and result.out.startswith("✗ wrong_iv:")
+    assert sqlite3.connect(db_path).execute("SELECT * FROM website_samples").fetchall() == []
+    doctor = configured("doctor", "--offline", "--json")
+    checks = {c["id"]: c["status"] for c in json.loads(doctor.out)["checks"]}
+    assert checks.get("datasource.website_sample") != "fail"
 
 
 def test_diagnose_requires_clear_and_sample(configured) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from core.model import Environment
 from storage.samples import last_sample
@@ -224,6 +224,7 @@ async def test_diagnose_flow_is_stored_and_shown_again(db_path: Path) -> None:
         screen = app.screen
         screen.query_one("#diag-clear", Input).value = "alice@example.com"
         screen.query_one("#diag-sample", Input).value = openssl_sample("alice@example.com")
+        screen.query_one("#diag-keep", Checkbox).value = True  # it came from the website
         screen.query_one("#diag-sample", Input).focus()
         await pilot.press("enter")
         await app.workers.wait_for_complete()
@@ -249,6 +250,27 @@ async def test_diagnose_flow_is_stored_and_shown_again(db_path: Path) -> None:
         assert text_of(reopened, "#diag-verdict").startswith("✗ wrong_iv")
         assert reopened.screen.query_one("#diag-sample", Input).value == wrong
         assert "checked 2" in text_of(reopened, "#diag-when")
+
+
+async def test_diagnose_of_a_test_sample_keeps_nothing(db_path: Path) -> None:
+    """Issue 19.13: without 'from the website' ticked, the verdict shows and nothing is kept."""
+    services, env = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sources(pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#diag-keep", Checkbox).value is False
+        screen.query_one("#diag-clear", Input).value = "alice@example.com"
+        wrong = openssl_sample("alice@example.com", OTHER_IV)
+        screen.query_one("#diag-sample", Input).value = wrong
+        await pilot.click("#diagnose")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert text_of(app, "#diag-verdict").startswith("✗ wrong_iv")
+        assert "not kept" in text_of(app, "#diag-when")
+    assert last_sample(services.store, env.name, "Recipient - Email") is None
 
 
 async def test_diagnose_with_unresolvable_key_says_why_and_stores_nothing(
@@ -356,3 +378,32 @@ async def test_secret_placeholder_masks_and_new_key_is_sealed(db_path: Path) -> 
     assert ds.aes_key is not None and ds.aes_key.kind == "stored"
     assert services.secret(env, ds, "aes_key") == new_key
     assert new_key not in stored_config(services)
+
+
+async def test_ctrl_g_jumps_to_a_field_by_its_label(db_path: Path) -> None:
+    """Issue 19.8: 11 Tabs to reach Priority; Ctrl+G and a few letters get there."""
+    from tests.tui_helpers import wait_until
+
+    services, _ = services_with_sample(db_path)
+    app = app_for(services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sources(pilot)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        await pilot.press(*"priority")
+        from textual.command import CommandList
+
+        def prompts() -> list[str]:
+            found = app.screen.query(CommandList)
+            if not found:
+                return []
+            options = found.first()
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        await wait_until(pilot, lambda: any("Priority" in p for p in prompts()), "the field list")
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: app.focused is not None and "priority" in (app.focused.id or ""),
+            "the cursor in Priority",
+        )

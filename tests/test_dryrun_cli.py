@@ -102,6 +102,8 @@ def test_report_has_the_outcome_table_and_no_secret(run_cli, demo, tmp_path: Pat
         if outcome not in (Outcome.RECONCILED, Outcome.DUPLICATE):
             assert f"| `{outcome.value}` |" in text
     assert "wrong AES key, IV or mode" in text  # the fix column
+    # issue 19.6: the report's own `code` spans are code, not escaped backticks
+    assert "\\`" not in text and "run `crypto diagnose`" in text
     assert "| 201 |" in text  # segments
     lowered = text.lower()
     for secret in (DEMO_KEY_HEX, DEMO_IV_HEX):

@@ -404,6 +404,8 @@ def test_without_members_an_empty_segment_is_an_input_error(
     assert result.code == 2 and "segment 201 has no member in the store" in result.err
     result = run_cli("export", "--segment-id", "abc", "--datasource", AES_DS)
     assert result.code == 2 and "segment_id" in result.err
+    # issue 19.6: the hint is the segment's, not the data source ID's
+    assert "alias" not in result.err and "Audience Manager" in result.err
     assert not (db_path.parent / "exports").exists() or not list(
         (db_path.parent / "exports").iterdir()
     )

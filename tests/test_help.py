@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from importlib import resources
@@ -269,3 +270,19 @@ async def test_the_keys_table_includes_inherited_bindings(db_path: Path) -> None
     keys = (await _help_text(db_path, None)).split("## Keys", 1)[1]
     assert "| x | Hide tips |" in keys
     assert "| r | Refresh |" in keys
+
+
+def test_no_line_of_prose_starts_a_stray_list() -> None:
+    """Issue 19.6: a wrapped line beginning "- skip" became a bullet. A list item right
+    after a line of prose (no blank line between) is such a wrap."""
+
+    item = re.compile(r"^\s*([-*+]|\d+[.)])\s")
+    for path in sorted((ROOT / "tui" / "help").glob("*.md")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, (before, line) in enumerate(itertools.pairwise(lines), start=2):
+            prose = (
+                before.strip()
+                and not item.match(before)
+                and not before.startswith(("#", " ", "|", "`"))
+            )
+            assert not (prose and item.match(line)), f"{path.name}:{number}: {line!r}"

@@ -177,8 +177,17 @@ def test_other_hosts_are_refused(run_cli, host: str) -> None:  # type: ignore[no
     assert result.code == 2
     lines = result.err.strip().splitlines()
     assert len(lines) == 1
-    assert "no authentication" in lines[0]
-    assert "ssh -L" in lines[0]
+    # issue 19.6: the console does authenticate (a token); the reason is plain HTTP
+    assert "no authentication" not in lines[0]
+    assert "token" in lines[0] and "ssh -L" in lines[0]
+
+
+def test_the_tunnel_hint_carries_the_token() -> None:
+    """Issue 19.6: the URL printed for a tunnel left the token out, and answered 403."""
+    from tui.commands.serve import tunnel_hint
+
+    assert tunnel_hint(8123, "s3cr3t").endswith("open http://127.0.0.1:8123/?token=s3cr3t")
+    assert "?token=" not in tunnel_hint(8123) and "carries the token" in tunnel_hint(8123)
 
 
 def test_port_in_use_is_one_line_and_exit_2(run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from textual import on
-from textual.app import App
+from textual import events, on
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
+from textual.widgets._toast import ToastRack
 from textual.worker import Worker, WorkerState
 
 from core.errors import AudienceError
@@ -19,6 +21,7 @@ from core.text import printable_lines
 from tui.console import ConsoleApp
 from tui.modals.confirm import ConfirmModal
 from tui.modals.help import HelpModal
+from tui.modals.too_small import TooSmall, too_small
 from tui.navigation import SCREENS
 from tui.palette import ScreenCommands
 from tui.screens.accounts import AccountsScreen
@@ -28,6 +31,7 @@ from tui.screens.checklist import ChecklistScreen
 from tui.screens.datasources import DataSourcesScreen
 from tui.screens.home import HomeScreen
 from tui.screens.request import RequestScreen
+from tui.text import for_console
 from usecases.services import Services
 
 STYLES = Path(__file__).parent / "styles"
@@ -90,12 +94,45 @@ class AudienceApp(App[int]):
         """Every notification is plain text: messages carry labels, file names and hosts,
         which must never be read as markup (``markup`` is ignored on purpose)."""
         super().notify(
-            printable_lines(message),
+            printable_lines(for_console(message)),
             title=printable_lines(title),
             severity=severity,
             timeout=timeout,
             markup=False,
         )
+
+    def _refresh_notifications(self) -> None:
+        """Toasts never cover a dialog: while one is open they wait, hidden on every screen
+        (a dialog's backdrop shows the screen under it), and show again, if not expired
+        yet, when it closes. Textual calls this whenever the screen in front changes."""
+        try:
+            dialog = isinstance(self.screen, ModalScreen)
+        except ScreenStackError:
+            dialog = False
+        if not dialog:
+            super()._refresh_notifications()
+            return
+        for screen in self.screen_stack:
+            for rack in screen.query(ToastRack):
+                rack.display = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self.check_size)
+
+    def check_size(self) -> None:
+        """Below 80×24 a notice covers the console; at 80×24 or more it goes away."""
+        width, height = self.size
+        notice = next((s for s in self.screen_stack if isinstance(s, TooSmall)), None)
+        if too_small(width, height):
+            if notice is None:
+                self.push_screen(TooSmall())
+            else:
+                notice.show_size(width, height)
+        elif notice is not None:
+            if self.screen is notice:
+                self.pop_screen()
+            else:
+                notice.dismiss(None)
 
     def on_mount(self) -> None:
         if self.requested_theme in self.available_themes:
@@ -105,6 +142,7 @@ class AudienceApp(App[int]):
         for message, severity in self._startup_notes:
             self.notify(message, severity=severity, timeout=10)
         self.update_subtitle()
+        self.check_size()
 
     def _choose_environment(self) -> list[tuple[str, SeverityLevel]]:
         """With several environments and no ``--env``, show the first and say how to switch.
@@ -173,6 +211,8 @@ class AudienceApp(App[int]):
         return display.upper() if re.fullmatch(r"f\d+", display) else display
 
     def action_go(self, mode: str) -> None:
+        if isinstance(self.screen, TooSmall):
+            return  # the notice stays in front until the terminal is large enough
         self.switch_mode(mode)
 
     async def action_quit(self) -> None:
@@ -238,10 +278,17 @@ class AudienceApp(App[int]):
 def run_console(services: Services, *, mouse: bool = True, theme: str = "textual-dark") -> None:
     """Runs the console until the user quits; a hangup (SIGHUP) exits quietly with 130."""
     from tui.hangup import HangupGuard
+    from tui.threads import DaemonExecutor
 
     app = AudienceApp(services, theme=theme)
-    with HangupGuard(app.exit):
-        app.run(mouse=mouse)
+    # Quitting must not wait for a thread worker stuck on the network (tui/threads.py).
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(DaemonExecutor())
+    try:
+        with HangupGuard(app.exit):
+            app.run(mouse=mouse, loop=loop)
+    finally:
+        loop.close()
 
 
 def _is_a_console(app: AudienceApp) -> ConsoleApp:

@@ -23,12 +23,16 @@ class PaletteCommand:
     callback: Callable[[], object]
 
 
+def _commands_of(screen: object) -> list[PaletteCommand]:
+    provider = getattr(screen, "palette_commands", None)
+    return list(provider()) if provider is not None else []
+
+
 class ScreenCommands(Provider):
     def _commands(self) -> Iterable[PaletteCommand]:
         screen = self.screen
-        provider = getattr(screen, "palette_commands", None)
-        if provider is not None:
-            yield from provider()
+        yield from _commands_of(screen)
+        yield from self._other_screens_commands(screen)
         yield PaletteCommand(
             "help: this screen",
             "What each field means and where to find it (F1)",
@@ -48,6 +52,39 @@ class ScreenCommands(Provider):
                     "Show this environment of the store",
                     partial(console_of(self.app).switch_environment, name),
                 )
+
+    def _other_screens_commands(self, current: object) -> Iterable[PaletteCommand]:
+        """Every other screen's commands: choosing one opens that screen, then runs it
+        there (so "status" finds the request's status from anywhere)."""
+        app = self.app
+        stacks: dict[str, list[object]] = getattr(app, "_screen_stacks", {})
+        modes: dict[str, object] = getattr(app, "MODES", {})
+        for mode, title, key in SCREENS:
+            stack = stacks.get(mode) or []
+            screen = stack[0] if stack else None
+            if screen is current:
+                continue
+            if screen is None:  # not opened yet: a fresh instance only lists its commands
+                factory = modes.get(mode)
+                if not callable(factory):
+                    continue
+                screen = factory()
+            for command in _commands_of(screen):
+                yield PaletteCommand(
+                    command.title,
+                    f"{command.help} · on {title} ({key.upper()})",
+                    partial(self._run_on, mode, command.title),
+                )
+
+    async def _run_on(self, mode: str, title: str) -> None:
+        """Opens the screen of ``mode`` and runs its command ``title`` there."""
+        await self.app.switch_mode(mode)
+        for command in _commands_of(self.app.screen):
+            if command.title == title:
+                result = command.callback()
+                if hasattr(result, "__await__"):
+                    await result  # type: ignore[misc]
+                return
 
     async def discover(self) -> Hits:
         for command in self._commands():

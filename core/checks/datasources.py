@@ -296,7 +296,8 @@ def check_website_sample(run: CheckRun) -> Verdict:
             fixes.append(
                 "capture a value the website sends (its clear text and the encrypted or "
                 f"hashed ID) and run `audiencectl crypto diagnose --datasource {ds.label!r} "
-                "--clear VALUE --sample VALUE` (or F5 > Website check)"
+                "--clear VALUE --sample VALUE --from-website` (or F5 > Website check, with "
+                "'From the website: keep it' ticked)"
             )
             continue
         when = clock.iso(sample.at)

@@ -159,21 +159,34 @@ def crypto_hash(
 @_datasource_option
 @click.option("--clear", required=True, help="The clear value (e.g. the email address).")
 @click.option("--sample", required=True, help="The ID the website sends for it.")
+@click.option(
+    "--from-website",
+    is_flag=True,
+    help="The sample came from the website: keep it as the data source's website sample "
+    "(the checklist's 'Website sample matches' reads it). Without it nothing is stored.",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"match", "diagnosis", "detail"}.')
 @pass_state
 def crypto_diagnose(
-    state: CliState, label: str | None, clear: str, sample: str, as_json: bool
+    state: CliState,
+    label: str | None,
+    clear: str,
+    sample: str,
+    from_website: bool,
+    as_json: bool,
 ) -> int:
     """Tell which setting differs between the website and the data source.
 
-    Exits 0 when the sample matches (ok), 1 otherwise. The sample is kept in the
-    store as the data source's last website sample (the checklist reads it).
+    Exits 0 when the sample matches (ok), 1 otherwise. With --from-website the
+    sample is kept in the store as the data source's last website sample (the
+    checklist reads it); a sample made up to test a setting is not.
     """
     env = state.services.env()
     ds = _datasource(env, label)
     key, iv = _key_iv(state.services, env, ds)
     verdict = diagnose(clear, sample.strip(), ds, key, iv)
-    save_sample(state.services.store, env, ds, clear, sample.strip(), verdict)
+    if from_website:
+        save_sample(state.services.store, env, ds, clear, sample.strip(), verdict)
     if as_json:
         state.emit_json(verdict.to_json())
     else:

@@ -37,17 +37,23 @@ COOKIE = "audiencectl_serve"
 FORBIDDEN = "forbidden: open the URL `audiencectl serve` printed (it carries the token)"
 
 
-def tunnel_hint(port: int) -> str:
-    """The SSH line that brings the console to a laptop."""
-    return f"ssh -L {port}:{LOOPBACK}:{port} HOST, then open http://{LOOPBACK}:{port}"
+def tunnel_hint(port: int, token: str | None = None) -> str:
+    """The SSH line that brings the console to a laptop, and the URL to open there
+    (with its token: without it the server answers 403)."""
+    tunnel = f"ssh -L {port}:{LOOPBACK}:{port} HOST"
+    if token is None:
+        return f"{tunnel}, then open the URL `audiencectl serve` prints (it carries the token)"
+    return f"{tunnel}, then open http://{LOOPBACK}:{port}/?token={token}"
 
 
 def check_host(host: str, port: int) -> None:
-    """Refuses anything but 127.0.0.1: the console has no login of its own."""
+    """Refuses anything but 127.0.0.1: the token is the only lock, and plain HTTP
+    would carry it across the network unencrypted."""
     if host != LOOPBACK:
         raise InputError(
-            f"refusing to serve on {host!r}: the console has no authentication, "
-            f"so serve listens on {LOOPBACK} only",
+            f"refusing to serve on {host!r}: the console's only lock is its token, which "
+            f"plain HTTP would carry over the network in clear, so serve listens on "
+            f"{LOOPBACK} only",
             f"from another machine use {tunnel_hint(port)}",
         )
 
@@ -94,7 +100,7 @@ def console_command(db_path: Path, env_name: str | None, theme: str) -> str:
     "--host",
     default=LOOPBACK,
     show_default=True,
-    help="Only 127.0.0.1 is accepted (no authentication); use ssh -L from elsewhere.",
+    help="Only 127.0.0.1 is accepted (the token travels in clear); use ssh -L from elsewhere.",
 )
 @click.option(
     "--demo",
@@ -144,7 +150,7 @@ def serve_command(
         f"audiencectl: serving the console (store {db_path}) on\n"
         f"  http://{LOOPBACK}:{port}/?token={token}\n"
         f"open that URL (the token keeps other local users and other web pages out); "
-        f"from elsewhere use {tunnel_hint(port)}",
+        f"from elsewhere use {tunnel_hint(port, token)}",
         err=True,
     )
     server = _make_server(console_command(db_path, env_name, theme), port, token)

@@ -29,6 +29,7 @@ from core.model import Account, AccountType, Environment, Role
 from core.probe import ProbeReport, StageResult
 from storage import probes
 from storage.hostkeys import SqliteHostKeyStore
+from tui.modals.confirm import ConfirmModal
 from tui.modals.hostkey import HostKeyModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
@@ -91,12 +92,12 @@ class _Run:
 
 def pinned_text(account: Account, pins: SqliteHostKeyStore) -> str:
     """The pinned host key as shown read-only: from the configuration or the store."""
-    if account.type is AccountType.LOCAL:
-        return "(not used for a local folder)"
+    # (the row shows only for an SFTP account: a local folder switched to SFTP
+    # in the form must not say "not used")
     if account.host_key:
         return f"{account.host_key} (from the configuration)"
-    if not account.host:
-        return "none yet"
+    if not account.host or account.type is not AccountType.SFTP:
+        return "none yet: the first probe shows the fingerprint and asks"
     key = pins.get(account.host, account.port)
     if key is None:
         return "none yet: the first probe shows the fingerprint and asks"
@@ -123,6 +124,7 @@ class AccountsScreen(ConsoleScreen):
         Binding("f9", "probe('export')", "Probe export", id="accounts.probe_export"),
         Binding("f10", "probe_both", "Probe both", id="accounts.probe_both"),
         Binding("escape", "cancel_probe", "Cancel probe", id="accounts.cancel"),
+        Binding("ctrl+k", "forget_host_key", "Forget host key", show=False, id="accounts.forget"),
     ]
 
     #: Seconds each probe stage may take (the CLI's --timeout).
@@ -275,11 +277,21 @@ class AccountsScreen(ConsoleScreen):
         if env is None:
             self.notify(NO_ENV, severity="warning")
             return
+        results = {role: self.panel(role).collect() for role in roles}
+        invalid = [role.value for role, result in results.items() if result.account is None]
+        if invalid:
+            # probing the stored account instead would answer a question nobody asked
+            self.notify(
+                f"nothing probed: the {' and '.join(invalid)} form has fields marked ✗; "
+                "fix them and save (Ctrl+S), then probe",
+                severity="error",
+                timeout=8,
+            )
+            return
         changed = [
             role.value
-            for role in roles
-            if (result := self.panel(role).collect()).account is not None
-            and result.account != env.account(role)
+            for role, result in results.items()
+            if result.account is not None and result.account != env.account(role)
         ]
         if changed:
             self.notify(
@@ -380,7 +392,8 @@ class AccountsScreen(ConsoleScreen):
             run.unknown.append((report.role, error))
         elif error is not None:
             self.notify(
-                f"{error.message}: see the {report.role.value} account's probe",
+                f"{error.message.removesuffix('.')}; see the {report.role.value} account's "
+                "probe (Ctrl+K forgets the old pin once Adobe confirms the new key)",
                 title="Host key changed",
                 severity="error",
                 timeout=15,
@@ -459,9 +472,79 @@ class AccountsScreen(ConsoleScreen):
         if env is not None:
             self._launch(env, roles)
 
+    # --- forgetting a pinned host key -----------------------------------------
+
+    def _focused_role(self) -> Role:
+        """The account whose panel holds the focus, else the one whose host key changed."""
+        focused = self.focused
+        for role in Role:
+            panel = self.panel(role)
+            if focused is not None and panel in focused.ancestors_with_self:
+                return role
+        for role in Role:
+            if self.panel(role).query_one(".hostkey-alarm", Static).display:
+                return role
+        return Role.IMPORT
+
+    def action_forget_host_key(self, role: str | None = None) -> None:
+        """Removes the pinned host key of an account's server, after asking (the console's
+        `audiencectl hostkey forget`)."""
+        env = self.env
+        if env is None:
+            self.notify(NO_ENV, severity="warning")
+            return
+        which = Role(role) if role else self._focused_role()
+        account = env.account(which)
+        if account.type is not AccountType.SFTP or not account.host:
+            self.notify(f"the {which.value} account is not an SFTP server", severity="warning")
+            return
+        if account.host_key:
+            self.notify(
+                f"the {which.value} account's host key comes from the configuration file: "
+                "change host_key there",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        pins = self._pins()
+        pinned = pins.get(account.host, account.port)
+        where = host_label(account.host, account.port)
+        if pinned is None:
+            self.notify(f"no host key is pinned for {where}", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            self._pins().forget(account.host, account.port)
+            self.panel(which).query_one(f"#{which.value}-host_key", Static).update(
+                pinned_text(account, self._pins())
+            )
+            self.notify(
+                f"forgot the host key of {where}; the next probe shows the server's "
+                "fingerprint and asks before trusting it"
+            )
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Forget the host key of {where}?",
+                f"Pinned: {pinned.fingerprint} ({pinned.key_type}).\n"
+                "Do this only after Adobe confirmed the server's new key out of band. "
+                "The next probe shows the new fingerprint and asks before trusting it.",
+                yes="Forget",
+                no="Keep",
+            ),
+            answered,
+        )
+
     def palette_commands(self) -> list[PaletteCommand]:
         return [
             PaletteCommand("accounts: save", "Save both accounts (Ctrl+S)", self.action_save),
+            PaletteCommand(
+                "accounts: forget pinned host key",
+                "Remove the pin of the focused account's server, after asking (Ctrl+K)",
+                self.action_forget_host_key,
+            ),
             PaletteCommand(
                 "accounts: probe import",
                 "Probe importSharedAudience (F8)",

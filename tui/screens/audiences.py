@@ -311,7 +311,7 @@ class AudiencesScreen(ConsoleScreen):
             PaletteCommand(
                 "audiences: dry run",
                 "Reconcile the chosen files offline (F8)",
-                on_tab("dryrun", self.dry_run.start_dry_run),
+                on_tab("dryrun", lambda: self.dry_run.start_dry_run()),
             ),
             PaletteCommand(
                 "audiences: save report",
@@ -321,7 +321,7 @@ class AudiencesScreen(ConsoleScreen):
             PaletteCommand(
                 "audiences: run import now",
                 "One pass of the import workflow",
-                on_tab("workflow", self.workflow.start_pass),
+                on_tab("workflow", lambda: self.workflow.start_pass()),
             ),
             PaletteCommand(
                 "audiences: pause import",

@@ -8,7 +8,7 @@ time so the home screen shows the last verdict.
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -68,6 +68,10 @@ class ChecklistScreen(ConsoleScreen):
         self.running: Worker[list[CheckResult]] | None = None
         self._received: list[CheckResult] = []
         self._replace_all = False
+        #: The row the arrows move from. Kept here, not read back from the focus: a
+        #: burst of keys arrives before the previous ``focus()`` has taken effect.
+        self._cursor = 0
+        self._moves: list[CheckItem] = []  # rows focused by the arrows, focus yet to arrive
 
     def compose(self) -> ComposeResult:
         yield NavBar()
@@ -253,11 +257,26 @@ class ChecklistScreen(ConsoleScreen):
         items = self.items()
         if not items:
             return
-        current = self.current
-        index = items.index(current) + step if current in items else 0
-        target = items[max(0, min(len(items) - 1, index))]
+        cursor = max(0, min(len(items) - 1, self._cursor + step))
+        target = items[cursor]
+        if cursor == self._cursor and self.focused is target:
+            return  # at the end of the list already
+        self._cursor = cursor
+        self._moves.append(target)
         target.focus()
         target.scroll_visible()
+
+    @on(events.DescendantFocus)
+    def follow_focus(self, event: events.DescendantFocus) -> None:
+        """A row focused by Tab or the mouse is where the arrows go on from."""
+        widget = event.widget
+        if widget in self._moves:  # the arrows' own focus, arriving late: cursor set already
+            del self._moves[: self._moves.index(widget) + 1]
+            return
+        if isinstance(widget, CheckItem):
+            items = self.items()
+            if widget in items:
+                self._cursor = items.index(widget)
 
     def action_go_fix(self) -> None:
         item = self.current

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
+from core.text import printable_name
 from storage.overview import SetupStep, overview
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
@@ -25,6 +29,9 @@ NEXT_STEP = {
     "checklist": "Run the troubleshooting checklist (F7).",
     "audiences": "Load profiles and run a dry run on an audience file (F6).",
 }
+
+STATE_COLUMN = 8
+STEP_COLUMN = 29
 
 EMPTY = (
     "This store holds no environment yet.\n\n"
@@ -52,8 +59,8 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#steps", DataTable)
-        table.add_column("", key="state", width=8)
-        table.add_column("Step", key="step", width=29)
+        table.add_column("", key="state", width=STATE_COLUMN)
+        table.add_column("Step", key="step", width=STEP_COLUMN)
         table.add_column("State", key="summary")
         self.steps: list[SetupStep] = []
         self.refresh_steps()
@@ -76,19 +83,32 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
         table.display = True
         services = self.console.services
         self.steps = overview(services.store, services.repo, env)
+        width = self.state_width()
         for number, step in enumerate(self.steps, start=1):
+            lines = textwrap.wrap(step.summary, width) or [""]
             table.add_row(
                 badge(step.state, {"done": "ok", "todo": "todo"}.get(step.state)),
                 plain(f"{number}. {step.title}"),
-                plain(step.summary),
+                Text("\n".join(printable_name(line) for line in lines)),
                 key=f"{number}",
+                height=len(lines),
             )
         self.show_next_step()
+
+    def state_width(self) -> int:
+        """The State column's width: what the terminal leaves after the other columns, so
+        that a long state wraps onto a second line instead of being cut."""
+        used = STATE_COLUMN + STEP_COLUMN + 3 * 2 + 2 + 1  # cell padding, margins, scrollbar
+        return max(24, self.app.size.width - used)
+
+    def on_resize(self) -> None:
+        if self.steps:
+            self.refresh_steps()
 
     def show_next_step(self) -> None:
         pending = next((s for s in self.steps if s.state not in ("done", "skip")), None)
         text = (
-            f"Next: {NEXT_STEP.get(pending.key, pending.title)}"
+            f"Next: {pending.hint or NEXT_STEP.get(pending.key, pending.title)}"
             if pending
             else "Every step is done. Run the checklist (F7) whenever audiences look wrong."
         )
@@ -100,7 +120,11 @@ class HomeScreen(FirstRunKeys, ConsoleScreen):
         if not 0 <= index < len(self.steps):
             return
         step = self.steps[index]
-        hint = "done; Enter opens it" if step.state == "done" else NEXT_STEP.get(step.key, "")
+        hint = (
+            "done; Enter opens it"
+            if step.state == "done"
+            else step.hint or NEXT_STEP.get(step.key, "")
+        )
         self.query_one("#next-step", Static).update(f"{step.title}: {step.summary}\n→ {hint}")
 
     @on(DataTable.RowSelected, "#steps")

@@ -25,6 +25,7 @@ from core.model import (
     check_env_name,
 )
 from core.request import ORG_ID_HINT, body, render_eml, render_text, subject
+from tui.clipboard import copy_note
 from tui.modals.prompt import PromptModal
 from tui.palette import PaletteCommand
 from tui.screens.base import ConsoleScreen
@@ -50,16 +51,18 @@ class RequestScreen(ConsoleScreen):
             yield ScreenIntro("The provisioning request: the email Adobe needs to set you up")
             with Vertical(id="env-name-row", classes="field"):
                 yield Label("Environment name (how this store calls it)")
-                yield Input(placeholder="production", id="env-name", compact=True)
+                yield Input(placeholder="e.g. production", id="env-name", compact=True)
                 yield Static("", classes="error", id="env-name-error", markup=False)
             with Vertical(classes="field"):
                 yield Label("Organization name")
-                yield Input(placeholder="Example Corp", id="organization", compact=True)
+                yield Input(placeholder="e.g. Example Corp", id="organization", compact=True)
                 yield Static("", classes="error", id="organization-error", markup=False)
             with Vertical(classes="field"):
                 yield Label("IMS Org ID")
                 yield Input(
-                    placeholder="5DC5123F5245B1D20A490D46@AdobeOrg", id="ims_org_id", compact=True
+                    placeholder="e.g. 5DC5123F5245B1D20A490D46@AdobeOrg",
+                    id="ims_org_id",
+                    compact=True,
                 )
                 yield Static(ORG_ID_HINT, classes="hint", markup=False)
                 yield Static("", classes="error", id="ims_org_id-error", markup=False)
@@ -235,9 +238,13 @@ class RequestScreen(ConsoleScreen):
         env = self._complete_env()
         if env is None:
             return
-        self.app.copy_to_clipboard(render_text(env))
+        text = render_text(env)
+        self.app.copy_to_clipboard(text)
+        note, doubtful = copy_note("the email", len(text))
         self.notify(
-            "email copied to the clipboard (OSC 52: works over SSH where the terminal allows)"
+            note + (" (F9)" if note.endswith("instead") else ""),
+            severity="warning" if doubtful else "information",
+            timeout=15 if doubtful else 8,
         )
 
     @on(Button.Pressed, "#eml")

@@ -197,12 +197,13 @@ class AccountPanel(Vertical):
             Select(TYPES, id=self.wid("type"), allow_blank=False, compact=True),
             self.role,
         )
+        # examples say so ("e.g."), so that an empty field never reads as a filled one
         placeholders = {
-            "host": "sftp.example.net",
-            "port": "22",
-            "user": "campaign",
-            "remote_dir": "/outbound" if self.role is Role.IMPORT else "/inbound",
-            "path": "/data/aam/" + ("outbound" if self.role is Role.IMPORT else "inbound"),
+            "host": "e.g. sftp.example.net",
+            "port": "22 when empty",
+            "user": "e.g. campaign",
+            "remote_dir": "e.g. " + ("/outbound" if self.role is Role.IMPORT else "/inbound"),
+            "path": "e.g. /data/aam/" + ("outbound" if self.role is Role.IMPORT else "inbound"),
         }
         for name in ("host", "port", "user"):
             yield _row(
@@ -216,7 +217,13 @@ class AccountPanel(Vertical):
             yield _row(
                 FIELD_TITLES[name],
                 name,
-                cls(id=self.wid(name), password=True, compact=True, placeholder=SECRET_HELP[name]),
+                # a private key's path is no secret: only what it points at is
+                cls(
+                    id=self.wid(name),
+                    password=name != "private_key",
+                    compact=True,
+                    placeholder=SECRET_HELP[name],
+                ),
                 self.role,
             )
         yield _row(
@@ -246,9 +253,9 @@ class AccountPanel(Vertical):
     def _s3_rows(self) -> ComposeResult:
         side = "outbound" if self.role is Role.IMPORT else "inbound"
         placeholders = {
-            "server": f"mybucket.s3.amazonaws.com/aam/{side}",
-            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-            "region": "eu-west-1",
+            "server": f"e.g. mybucket.s3.amazonaws.com/aam/{side}",
+            "access_key_id": "e.g. AKIAIOSFODNN7EXAMPLE",
+            "region": "e.g. eu-west-1",
             "endpoint_url": "empty for AWS",
             "ca_bundle": "empty for AWS",
         }
@@ -420,6 +427,8 @@ class AccountPanel(Vertical):
     @on(Input.Changed)
     def field_changed(self, event: Input.Changed) -> None:
         event.stop()
+        if isinstance(event.input, KeyInput):  # a path shows; key material never does
+            event.input.password = _looks_like_key_material(event.value)
         self.collect()
 
     @on(Button.Pressed)
@@ -444,6 +453,17 @@ def _check_s3_files(
             f"✗ file:{secret.ref} does not exist. Write the secret access key in that file, "
             "or give env:NAME"
         )
+
+
+def _looks_like_key_material(text: str) -> bool:
+    """True unless ``text`` reads as a key file's path, a reference or the pasted-key mark
+    (what the private key field shows in clear)."""
+    text = text.strip()
+    if not text or text == PASTED_KEY or text.startswith(("env:", "file:")):
+        return False
+    if text.startswith("-----") or " " in text or len(text) > 200:
+        return True
+    return not (text.startswith(("/", "~", ".")) or "/" in text or "\\" in text)
 
 
 def _check_key_file(path: Path) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from core import clock
 from core.checks import CheckResult, CheckSpec
+from tui.text import for_console
 
 GLYPHS = {
     "pass": "✓ pass",
@@ -82,7 +83,7 @@ class CheckItem(Vertical, can_focus=True):
         lines = [f"{self.spec.id} · {result.status} · {when}".rstrip(" ·")]
         lines.append(f"Evidence: {result.detail or '-'}")
         if result.fix:
-            lines.append(f"Fix: {result.fix}")
+            lines.append(f"Fix: {for_console(result.fix)}")
         where = SCREEN_NAMES.get(result.screen)
         if where and result.status in ("fail", "warn", "skip"):
             lines.append(f"g: go to the fix ({where})")

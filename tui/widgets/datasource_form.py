@@ -176,21 +176,21 @@ class DataSourceForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield _row(
-            "Label", "label", Input(id="label", compact=True, placeholder="Recipient - Email")
+            "Label", "label", Input(id="label", compact=True, placeholder="e.g. Recipient - Email")
         )
         yield _message("label")
         yield _row(
             "Data Source / Alias",
             "alias",
-            Input(id="alias", compact=True, placeholder="Adobe Campaign (14016)"),
+            Input(id="alias", compact=True, placeholder="e.g. Adobe Campaign (14016)"),
         )
         yield _message("alias")
-        yield _row("DPID", "dpid", Input(id="dpid", compact=True, placeholder="14016"))
+        yield _row("DPID", "dpid", Input(id="dpid", compact=True, placeholder="e.g. 14016"))
         yield _message("dpid")
         yield _row(
             "AAM destination ID",
             "destination_id",
-            Input(id="destination_id", compact=True, placeholder="46390"),
+            Input(id="destination_id", compact=True, placeholder="e.g. 46390"),
         )
         yield _message("destination_id")
         yield _row(
@@ -201,7 +201,7 @@ class DataSourceForm(VerticalScroll):
         yield _row(
             "Priority",
             "priority",
-            Input(id="priority", compact=True, placeholder="0 (higher wins)"),
+            Input(id="priority", compact=True, placeholder="0 when empty (higher wins)"),
         )
         yield _message("priority")
         yield _message("priority", "warning")
@@ -220,7 +220,7 @@ class DataSourceForm(VerticalScroll):
                 compact=True,
                 prompt="profile column",
             ),
-            Input(id="reconciliation_key-input", compact=True, placeholder="email"),
+            Input(id="reconciliation_key-input", compact=True, placeholder="e.g. email"),
         )
         yield _message("reconciliation_key")
         yield _row(

@@ -1,7 +1,8 @@
 """The website cross-check of one data source: paste a clear value and the site's sample.
 
 The check runs ``core.diagnose.diagnose`` in a thread worker, keeps the result
-as the data source's last sample in the store, and shows the verdict with a
+as the data source's last sample in the store when the user ticks that the
+sample came from the website (a made-up test sample is not kept), and shows the verdict with a
 glyph (✓ / ✗), its code and the plain-language fix. The last stored sample is
 shown again when the panel is given a data source.
 """
@@ -21,6 +22,7 @@ from core.diagnose import Diagnosis, diagnose
 from core.model import DataSource, Environment, IdType, Transform
 from storage.samples import StoredSample, last_sample, save_sample
 from tui.console import console_of
+from tui.widgets.tickbox import TickBox
 from usecases.services import Services, worker_services
 
 __all__ = ["DiagnosePanel", "run_check"]
@@ -32,9 +34,17 @@ INTRO = (
 
 
 def run_check(
-    services: Services, env: Environment, ds: DataSource, clear: str, sample: str
-) -> StoredSample:
-    """Resolves the data source's key and IV, diagnoses ``sample`` and stores the result.
+    services: Services,
+    env: Environment,
+    ds: DataSource,
+    clear: str,
+    sample: str,
+    *,
+    keep: bool = True,
+) -> tuple[Diagnosis, StoredSample | None]:
+    """Resolves the data source's key and IV and diagnoses ``sample``; with ``keep`` (the
+    sample came from the website) the result is stored as the data source's website
+    sample, which the checklist reads.
 
     Raises ``AudienceError`` (naming the field) when the key or IV cannot be used;
     nothing is stored then.
@@ -44,17 +54,20 @@ def run_check(
         key = parse_key(services.secret(env, ds, "aes_key"))
         iv = parse_iv(services.secret(env, ds, "aes_iv"))
     verdict = diagnose(clear, sample, ds, key, iv)
-    return save_sample(services.store, env, ds, clear, sample, verdict)
+    stored = save_sample(services.store, env, ds, clear, sample, verdict) if keep else None
+    return verdict, stored
 
 
 class DiagnosePanel(VerticalScroll):
     """Clear value + website sample -> the verdict; the last one is kept per data source."""
 
     class Diagnosed(Message):
-        """A check finished and was stored."""
+        """A check finished (``stored``: kept as the website sample, else None)."""
 
-        def __init__(self, stored: StoredSample) -> None:
+        def __init__(self, label: str, verdict: Diagnosis, stored: StoredSample | None) -> None:
             super().__init__()
+            self.label = label
+            self.verdict = verdict
             self.stored = stored
 
     def __init__(self, **kwargs: object) -> None:
@@ -72,6 +85,8 @@ class DiagnosePanel(VerticalScroll):
             yield Input(id="diag-sample", compact=True, placeholder="the ID as the site sends it")
         with Horizontal(id="diag-buttons"):
             yield Button("Diagnose", id="diagnose", variant="primary", compact=True)
+            # a sample made up to test a setting must not become the checklist's evidence
+            yield TickBox("From the website: keep it", id="diag-keep", compact=True)
         yield Static("", id="diag-verdict", markup=False)
         yield Static("", id="diag-detail", markup=False)
         yield Static("", id="diag-when", classes="hint", markup=False)
@@ -139,22 +154,37 @@ class DiagnosePanel(VerticalScroll):
             return
         self._show_text("… checking", "")
         services: Services = console_of(self.app).services
-        self.check(services, self.env, self.datasource, clear, sample)
+        keep = self.query_one("#diag-keep", TickBox).value
+        self.check(services, self.env, self.datasource, clear, sample, keep)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="diagnose")
     def check(
-        self, services: Services, env: Environment, ds: DataSource, clear: str, sample: str
-    ) -> StoredSample:
-        """The thread worker: resolve, diagnose, store; the result comes back as a message."""
+        self,
+        services: Services,
+        env: Environment,
+        ds: DataSource,
+        clear: str,
+        sample: str,
+        keep: bool,
+    ) -> Diagnosis:
+        """The thread worker: resolve, diagnose, store when asked; the result comes back
+        as a message."""
         with worker_services(services) as own:  # its own SQLite connection for the write
-            stored = run_check(own, env, ds, clear, sample)
-        self.post_message(self.Diagnosed(stored))
-        return stored
+            verdict, stored = run_check(own, env, ds, clear, sample, keep=keep)
+        self.post_message(self.Diagnosed(ds.label, verdict, stored))
+        return verdict
 
     @on(Diagnosed)
     def _diagnosed(self, event: Diagnosed) -> None:
-        if self.datasource is not None and event.stored.datasource == self.datasource.label:
+        if self.datasource is None or event.label != self.datasource.label:
+            return
+        if event.stored is not None:
             self.show_stored(event.stored)
+        else:
+            self.show_verdict(event.verdict)
+            self.query_one("#diag-when", Static).update(
+                "not kept: tick 'From the website: keep it' to keep it for the checklist"
+            )
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:

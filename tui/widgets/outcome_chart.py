@@ -9,6 +9,7 @@ only repeats it.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 from rich.style import Style
@@ -97,7 +98,7 @@ class OutcomeChart(Widget):
         self.show({}, 0)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        return max(1, len(chart_rows(self.outcomes)))
+        return max(1, len(self._lines(width)))
 
     def _style(self, name: str) -> Style:
         if name == Outcome.RECONCILED.value:
@@ -107,27 +108,42 @@ class OutcomeChart(Widget):
         return self.get_component_rich_style("outcome-chart--fail")
 
     def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        for number, line in enumerate(self._lines(self.size.width or 80)):
+            if number:
+                text.append("\n")
+            text.append_text(line)
+        return text
+
+    def _lines(self, width: int) -> list[Text]:
+        """The chart's lines at ``width``: a meaning too long for its row goes on below,
+        under itself, instead of being cut (at 80 columns most of them are)."""
         rows = chart_rows(self.outcomes)
         if not rows:
-            return Text("no records", no_wrap=True)
-        width = self.size.width or 80
+            return [Text("no records", no_wrap=True)]
         scale = max(count for _, count in rows)
         count_width = max(len(f"{count:,}") for _, count in rows)
         # glyph, name, bar, count, percentage, meaning
         fixed = 2 + _NAME_WIDTH + 1 + 1 + count_width + 8 + 1
         bar_width = max(_MIN_BAR, min(_MAX_BAR, (width - fixed) // 3))
+        indent = 2 + _NAME_WIDTH + 1 + bar_width + 1 + count_width + 9
+        room = max(12, width - indent)
         meaning_style = self.get_component_rich_style("outcome-chart--meaning")
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
-        for number, (name, count) in enumerate(rows):
+        lines: list[Text] = []
+        for name, count in rows:
             style = self._style(name)
             share = count / self.records * 100 if self.records else 0.0
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f"{_glyph(name)} {name:<{_NAME_WIDTH}} ", style=style)
             line.append(f"{bar(count, scale, bar_width):<{bar_width}}", style=style)
             line.append(f" {count:>{count_width},} {share:5.1f} % ")
-            line.append(_meaning(name), style=meaning_style)
+            parts = textwrap.wrap(_meaning(name), room) or [""]
+            line.append(parts[0], style=meaning_style)
             line.truncate(width, overflow="ellipsis")
-            if number:
-                text.append("\n")
-            text.append_text(line)
-        return text
+            lines.append(line)
+            for part in parts[1:]:
+                more = Text(" " * indent, no_wrap=True, overflow="ellipsis")
+                more.append(part, style=meaning_style)
+                more.truncate(width, overflow="ellipsis")
+                lines.append(more)
+        return lines

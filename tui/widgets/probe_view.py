@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
 from core import clock
-from core.hostkeys import HostKeyChanged, forget_command
+from core.hostkeys import HostKeyChanged
 from core.model import AccountType, Role
 from core.probe import (
     EXPORT_STAGES,
@@ -58,6 +58,16 @@ def when_text(report: ProbeReport) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC ({clock.ago(at)})"
 
 
+def duration_text(ms: int) -> str:
+    """A stage's time in at most 7 characters, so that its row never wraps:
+    ``812 ms``, ``9999 ms``, then seconds (``12.3 s``, ``250 s``)."""
+    if ms < 10_000:
+        return f"{ms} ms"
+    if ms < 1_000_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms // 1000} s"
+
+
 def verdict(report: ProbeReport) -> tuple[str, str]:
     """(state, words) summing up a finished report."""
     if report.cancelled:
@@ -92,7 +102,7 @@ class StageRow(Horizontal):
         self.remove_class(*STATES)
         self.add_class(f"-{state}")
         self.query_one(".stage-glyph", Label).update(GLYPHS.get(state, "?"))
-        self.query_one(".stage-ms", Label).update("" if ms is None else f"{ms} ms")
+        self.query_one(".stage-ms", Label).update("" if ms is None else duration_text(ms))
         self.query_one(".stage-detail", Static).update(detail)
         hint_box = self.query_one(".stage-hint", Static)
         hint_box.update(f"→ {hint}" if hint else "")
@@ -121,10 +131,25 @@ class ProbeView(Vertical):
             for name in all_stage_names(self.role):
                 yield StageRow(name)
 
+    #: How often the shown probe's age ("5 min ago") is brought up to date.
+    AGE_REFRESH_SECONDS = 30.0
+
     def on_mount(self) -> None:
         self.query_one(".hostkey-alarm", Static).display = False
         self.set_kind(self.kind)
         self.show_never()
+        self.set_interval(self.AGE_REFRESH_SECONDS, self.refresh_age)
+
+    def refresh_age(self) -> None:
+        """Rewrites the status line of the report shown, so its age stays true."""
+        report = self.report
+        if report is not None:
+            self.note(*self._status(report))
+
+    def _status(self, report: ProbeReport) -> tuple[str, str]:
+        state, words = verdict(report)
+        key = f" · host key {report.host_key.fingerprint}" if report.host_key else ""
+        return state, f"{words} · probed {when_text(report)}{key}"
 
     def set_kind(self, kind: AccountType | str) -> None:
         """Shows the stage rows of an account of type ``kind`` (S3 or SFTP/local)."""
@@ -203,9 +228,7 @@ class ProbeView(Vertical):
             self.set_kind(AccountType.S3)
         elif report.stage("banner") is not None:
             self.set_kind(AccountType.SFTP)
-        state, words = verdict(report)
-        key = f" · host key {report.host_key.fingerprint}" if report.host_key else ""
-        self.note(state, f"{words} · probed {when_text(report)}{key}")
+        self.note(*self._status(report))
         by_name = {s.name: s for s in report.stages}
         for row in self._rows():
             stage = by_name.get(row.stage_name)
@@ -230,9 +253,8 @@ class ProbeView(Vertical):
             )
         else:
             how = (
-                "If Adobe confirms the new key, remove the old pin with\n"
-                f"    {forget_command(error.host, error.port)}\n"
-                "and probe again."
+                "If Adobe confirms the new key, press Ctrl+K to forget the old pin, "
+                "then probe again."
             )
         alarm.update(
             f"✗ HOST KEY CHANGED for {error.host}:{error.port}: connection refused.\n"

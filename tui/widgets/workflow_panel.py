@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Label, Static
 
 from core import clock
 from core.workflow import RunRecord
-from tui.text import plain
+from tui.text import for_console, plain
 from tui.widgets.run_progress import RunProgress
 from usecases.importwf import WorkflowView
 
@@ -120,10 +120,10 @@ class WorkflowPanel(Vertical):
         for name in STATES:
             state.set_class(name == view.state, f"-{name}")
         details = [
-            f"last error: {view.last_error or 'none'} · processed files: "
+            f"last error: {for_console(view.last_error) or 'none'} · processed files: "
             f"{view.processed_files} · passes every {view.interval_minutes} min"
         ]
-        details.extend(f"! {note}" for note in view.notes)
+        details.extend(f"! {for_console(note)}" for note in view.notes)
         self.query_one("#wf-details", Static).update("\n".join(details))
         self.query_one("#wf-latency", Static).update("\n".join(view.latency))
         runs = self.query_one("#wf-runs", DataTable)
