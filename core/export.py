@@ -269,6 +269,8 @@ def write_export(
     """Writes the AAM inbound file for ``segment_id`` into ``out_dir``; returns the report.
 
     The file appears under its final name only when complete (``write_inbound``);
+    when ``ftp_dpm_<DPID>_<seconds>`` is taken in ``out_dir`` (another export in the
+    same second) the file moves to the next free second, atomically;
     ``overwrite`` writes the ``.overwrite`` form (AAM replaces each listed ID's traits
     of the data source instead of adding to them).
     ``InputError`` when the data source has no DPID, the segment ID is not numeric,
@@ -290,6 +292,7 @@ def write_export(
         seconds,
         gz=gz,
         overwrite=overwrite,
+        next_free=True,
     )
     if not paths:
         top = report.skipped.most_common(1)

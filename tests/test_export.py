@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -535,3 +536,70 @@ def test_overwrite_flag_writes_the_overwrite_form(run_cli, db_path: Path, tmp_pa
     assert re.fullmatch(r"ftp_dpm_14016_\d{10}\.overwrite\.gz", name)
     assert len(read_lines(out / name)) == 2
     assert "--overwrite" in run_cli("export", "--help").out
+
+
+def test_exports_in_the_same_second_move_to_the_next_free_second(  # type: ignore[no-untyped-def]
+    run_cli, db_path: Path, tmp_path: Path, frozen_clock
+) -> None:
+    """Three segments exported to one folder within a second: no "already exists" error,
+    each file under its own second, none replaced."""
+    demo_store(tmp_path / "demo", db_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    names = []
+    for segment in ("201", "202", "203"):
+        args = ["export", "--members", str(members_csv(tmp_path / "m.csv", ["P00001"]))]
+        args += ["--segment-id", segment, "--datasource", CRM_DS, "--out", str(out), "--json"]
+        result = run_cli(*args)
+        assert result.code == 0, result.err
+        names.append(json.loads(result.out)["file"])
+    second = int(frozen_clock.timestamp())
+    assert names == [f"ftp_dpm_14016_{second + n}.sync" for n in range(3)]
+    assert [[seg for _, seg in read_lines(out / name)] for name in names] == [
+        ["201"],
+        ["202"],
+        ["203"],
+    ]
+    assert sorted(p.name for p in out.iterdir()) == names  # no temporary file left
+
+
+def test_a_taken_name_is_never_replaced_and_parts_move_together(tmp_path: Path) -> None:
+    """The final name is created exclusively: a file another writer published first
+    keeps its content; all parts of a split file move to the same free second."""
+    from core.formats import write_inbound
+
+    (tmp_path / "ftp_dpm_7_1486140843.sync.2.gz").write_bytes(b"theirs")
+    rows = [(f"id{n:04d}", ["1"]) for n in range(12)]
+    paths = write_inbound(rows, tmp_path, 7, 1486140843, gz=True, max_bytes=100, next_free=True)
+    assert len(paths) == 2
+    assert {p.name.split(".")[0] for p in paths} == {"ftp_dpm_7_1486140844"}
+    assert (tmp_path / "ftp_dpm_7_1486140843.sync.2.gz").read_bytes() == b"theirs"
+    assert not (tmp_path / "ftp_dpm_7_1486140843.sync.1.gz").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_concurrent_writers_in_one_second_get_distinct_names(tmp_path: Path) -> None:
+    """Eight threads publish the same second at once: eight files, eight names."""
+    import threading
+
+    from core.formats import write_inbound
+
+    barrier = threading.Barrier(8)
+    results: list[list[Path]] = []
+
+    def rows(n: int) -> Iterator[tuple[str, list[str]]]:
+        barrier.wait()
+        yield (f"writer{n}", ["1"])
+
+    def work(n: int) -> None:
+        results.append(write_inbound(rows(n), tmp_path, 7, 1486140843, next_free=True))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = sorted(p.name for paths in results for p in paths)
+    assert names == [f"ftp_dpm_7_{1486140843 + n}.sync" for n in range(8)]
+    writers = sorted((tmp_path / name).read_text().split("\t")[0] for name in names)
+    assert writers == [f"writer{n}" for n in range(8)]

@@ -128,26 +128,71 @@ def _encode_line(id_: str, segments: Sequence[str], max_line_bytes: int, max_byt
 
 
 def _publish(
-    parts: list[_PartWriter], out_dir: Path, dpid: int, seconds: int, gz: bool, overwrite: bool
+    parts: list[_PartWriter],
+    out_dir: Path,
+    dpid: int,
+    seconds: int,
+    gz: bool,
+    overwrite: bool,
+    next_free: bool,
 ) -> list[Path]:
+    """Gives the finished parts their final names, each created exclusively (a hard
+    link, so a name is never replaced and appears only with its whole content).
+
+    When a name is taken: ``InputError``, or with ``next_free`` the next second is
+    tried (up to an hour), all parts of the file together, so two writers in the
+    same second (two exports, two processes) never collide.
+    """
     single = len(parts) == 1
-    finals = [
-        out_dir / inbound_name(dpid, seconds, None if single else i, gz, overwrite=overwrite)
-        for i, _ in enumerate(parts, start=1)
-    ]
-    taken = [p.name for p in finals if p.exists()]
-    if taken:
-        raise InputError(f"{taken[0]} already exists in {out_dir}", "use another timestamp")
-    done: list[Path] = []
+    for shift in range(_MAX_SHIFT if next_free else 1):
+        finals = [
+            out_dir
+            / inbound_name(dpid, seconds + shift, None if single else i, gz, overwrite=overwrite)
+            for i, _ in enumerate(parts, start=1)
+        ]
+        done: list[Path] = []
+        try:
+            for part, final in zip(parts, finals, strict=True):
+                _create_exclusively(part.path, final)
+                done.append(final)
+        except FileExistsError as taken:
+            for path in done:
+                path.unlink(missing_ok=True)
+            if not next_free:
+                name = Path(str(taken.filename or finals[len(done)])).name
+                raise InputError(
+                    f"{name} already exists in {out_dir}", "use another timestamp"
+                ) from None
+            continue
+        except BaseException:
+            for path in done:
+                path.unlink(missing_ok=True)
+            raise
+        for part in parts:
+            part.path.unlink(missing_ok=True)
+        return finals
+    raise InputError(
+        f"no free ftp_dpm_{dpid}_ file name in the next hour in {out_dir}",
+        "move processed files out of the folder",
+    )
+
+
+_MAX_SHIFT = 3600
+
+
+def _create_exclusively(source: Path, final: Path) -> None:
+    """Makes ``source`` appear as ``final``; ``FileExistsError`` if ``final`` exists.
+
+    A hard link is atomic and exclusive. Where the file system has no hard links,
+    the name is reserved with ``O_EXCL`` and the content moved over it.
+    """
     try:
-        for part, final in zip(parts, finals, strict=True):
-            os.replace(part.path, final)
-            done.append(final)
-    except BaseException:
-        for path in done:
-            path.unlink(missing_ok=True)
+        os.link(source, final)
+    except FileExistsError:
         raise
-    return finals
+    except OSError:  # no hard links here (some network or FAT file systems)
+        os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.replace(source, final)
 
 
 def write_inbound(
@@ -160,6 +205,7 @@ def write_inbound(
     overwrite: bool = False,
     max_bytes: int | None = None,
     max_line_bytes: int = MAX_INBOUND_LINE_BYTES,
+    next_free: bool = False,
 ) -> list[Path]:
     """Write ``rows`` (ID, segment IDs) as AAM inbound files; return the final paths.
 
@@ -171,7 +217,9 @@ def write_inbound(
     under a temporary name in ``out_dir`` and renamed only when every row was
     written, so on any error (a bad ID, a line over ``max_line_bytes`` bytes
     without its newline, a failing ``rows`` iterator, an existing final name)
-    no file is left under a final name. No rows: no file, ``[]``.
+    no file is left under a final name. No rows: no file, ``[]``. A final name that
+    exists is refused (``InputError``), or with ``next_free`` the file moves to the
+    next free second (the names returned tell which).
     """
     out_dir = Path(out_dir)
     inbound_name(dpid, unix_seconds, None, gz)  # validate before writing anything
@@ -188,7 +236,9 @@ def write_inbound(
             parts[-1].write(data)
         if parts:
             parts[-1].close()
-        return _publish(parts, out_dir, dpid, unix_seconds, gz, overwrite) if parts else []
+        return (
+            _publish(parts, out_dir, dpid, unix_seconds, gz, overwrite, next_free) if parts else []
+        )
     except BaseException:
         for part in parts:
             part.discard()
