@@ -431,6 +431,33 @@ async def test_export_preview_then_write_and_upload(demo) -> None:  # type: igno
         assert panel.result is not None and panel.result.uploaded
 
 
+async def test_export_to_folder_defaults_to_exports_beside_the_store(  # type: ignore[no-untyped-def]
+    demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F9 with the Folder field untouched writes where the CLI does (``exports/`` beside
+    the store, shown in the field's placeholder), never into the console's working folder."""
+    services, _ = demo
+    run_pass_now(services)
+    elsewhere = tmp_path / "started-here"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    exports = services.db_path.parent / "exports"
+    app = AudienceApp(services)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_audiences(pilot)
+        await open_tab(pilot, screen, "export")
+        field = screen.query_one("#ex-folder", Input)
+        assert field.value == ""
+        assert str(exports) in field.placeholder
+        await pilot.press("f9")
+        await settle(pilot)
+        written = [p.name for p in exports.iterdir()]
+        assert len(written) == 1 and written[0].startswith("ftp_dpm_14016_"), written
+        assert list(elsewhere.iterdir()) == []
+        shown = str(screen.query_one(ExportPanel).query_one("#ex-file", Static).render())
+        assert written[0] in shown and "exports" in shown
+
+
 async def test_export_without_a_data_source_choice_or_members_says_so(demo) -> None:  # type: ignore[no-untyped-def]
     services, _ = demo
     app = AudienceApp(services)

@@ -60,9 +60,7 @@ class ExportPanel(Vertical):
             yield Select[str]([], id="ex-datasource", prompt="choose", compact=True)
         with Horizontal(classes="row"):
             yield Label("Folder", classes="row-label")
-            yield Input(
-                ".", placeholder="folder to write the file into", id="ex-folder", compact=True
-            )
+            yield Input(placeholder="exports/ beside the store", id="ex-folder", compact=True)
             yield TickBox("gzip", id="ex-gzip", compact=True)
         with Horizontal(classes="buttons"):
             yield Button("Preview (F8)", id="ex-preview", variant="primary", compact=True)
@@ -138,8 +136,14 @@ class ExportPanel(Vertical):
             )
         return "choose the members: a segment of the store or a members CSV"
 
+    def show_default_folder(self, folder: Path) -> None:
+        """Shows where "Export to folder" writes while the Folder field is empty
+        (``usecases.paths.default_export_dir``, as for the CLI)."""
+        self.query_one("#ex-folder", Input).placeholder = f"{display_path(folder)}  (default)"
+
     def folder(self) -> Path | None:
-        """The folder typed for "Export to folder" (None when empty)."""
+        """The folder typed for "Export to folder" (None when empty: the default
+        folder, ``exports/`` beside the store)."""
         text = self.query_one("#ex-folder", Input).value.strip()
         return resolve_path(text) if text else None
 

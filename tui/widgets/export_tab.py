@@ -19,8 +19,14 @@ from tui.widgets.export_panel import ExportPanel
 from tui.widgets.job_tab import NO_ENV, Job, JobTab
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.screen_header import ScreenIntro
-from usecases.export import ExportPreview, ExportRequest, export_request, preview_export
-from usecases.paths import display_path
+from usecases.export import (
+    ExportPreview,
+    ExportRequest,
+    export_folder,
+    export_request,
+    preview_export,
+)
+from usecases.paths import default_export_dir, display_path
 from usecases.services import worker_services
 
 #: The tab's actions: a preview, a file in the form's folder, an upload.
@@ -34,6 +40,9 @@ class ExportTab(JobTab):
 
     def __init__(self, *, id: str = "ex-scroll") -> None:
         super().__init__(id=id)
+
+    def on_mount(self) -> None:
+        self.panel.show_default_folder(default_export_dir(self.services.db_path))
 
     def compose(self) -> ComposeResult:
         yield ScreenIntro("A segment's members as the AAM inbound file, ID<TAB>segment")
@@ -78,12 +87,10 @@ class ExportTab(JobTab):
             self.notify(request, severity="warning")
             return
         folder = panel.folder()
-        if action == "write" and folder is None:
-            self.notify("enter the folder to write the file into", severity="warning")
-            return
+        shown = folder or default_export_dir(self.services.db_path)
         words = {
             "preview": "building the preview…",
-            "write": f"writing into {display_path(folder) if folder else ''}…",
+            "write": f"writing into {display_path(shown)}…",
             "upload": "uploading through the export account…",
         }[action]
         job = self.start_job(words, action)
@@ -102,11 +109,12 @@ class ExportTab(JobTab):
             try:
                 if action == "preview":
                     return preview_export(services, request, cancelled=cancelled)
+                upload = action == "upload"
                 return export_request(
                     services,
                     request,
-                    out_dir=folder,
-                    upload=action == "upload",
+                    out_dir=None if upload else export_folder(services, folder),
+                    upload=upload,
                     cancelled=cancelled,
                 )
             except OperationCancelled:
