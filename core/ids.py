@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from core.errors import ValidationError
-from core.text import printable_name
+from core.text import quoted
 
 _IMS_ORG = re.compile(r"[A-Za-z0-9]{24}@AdobeOrg")
 _DIGITS = re.compile(r"[0-9]+")
@@ -72,7 +72,7 @@ def check_numeric_id(value: object, field: str, *, required: bool = True) -> int
     else:
         raise ValidationError(
             field,
-            f"{printable_name(excerpt_text(str(value)))!r} is not a number",
+            f"{quoted(excerpt_text(str(value)))} is not a number",
             _NOT_A_NUMBER_HINTS.get(field, _DEFAULT_HINT),
         )
     if number <= 0:

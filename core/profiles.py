@@ -29,7 +29,7 @@ import numpy as np
 from core.errors import InputError, OperationCancelled
 from core.formats import excerpt
 from core.ids import is_ecid
-from core.text import printable_name
+from core.text import printable_name, quoted
 
 __all__ = [
     "CHUNK_ROWS",
@@ -175,7 +175,7 @@ class _CsvFile:
         for name in names:
             if name in seen:
                 raise InputError(
-                    f"{self.name}: column {printable_name(name[:80])!r} appears twice "
+                    f"{self.name}: column {quoted(name[:80])} appears twice "
                     "in the header",
                     "column names must be unique",
                 )

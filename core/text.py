@@ -36,6 +36,12 @@ def printable_name(raw: bytes | str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def quoted(raw: bytes | str) -> str:
+    """``raw`` escaped once (:func:`printable_name`) between single quotes, for a
+    message. Not ``repr()``, which would double each backslash of an escape."""
+    return f"'{printable_name(raw)}'"
+
+
 def printable_lines(raw: str) -> str:
     """Like :func:`printable_name`, but keeps line breaks (for messages of several lines)."""
     return "\n".join(printable_name(line) for line in raw.split("\n"))

@@ -22,7 +22,7 @@ from core.checks import (
     run_checks,
 )
 from core.errors import InputError
-from core.text import printable_name
+from core.text import printable_name, quoted
 from storage.checks import context_for, save_results
 from storage.confirmations import remove_confirmation, save_confirmation
 from usecases.services import Services
@@ -46,7 +46,7 @@ def _manual_id(check_id: str) -> str:
     wanted = check_id.strip()
     if wanted not in MANUAL_CHECK_IDS:
         raise InputError(
-            f"{printable_name(wanted)!r} is not a manual check",
+            f"{quoted(wanted)} is not a manual check",
             f"manual checks: {', '.join(MANUAL_CHECK_IDS)}",
         )
     return wanted

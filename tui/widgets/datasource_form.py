@@ -27,7 +27,7 @@ from core.ids import MAX_NUMBER_DIGITS, check_numeric_id
 from core.model import Channel, CipherEncoding, DataSource, IdType, Transform
 from core.normalize import normalize_email, normalize_phone
 from core.secrets import Secret
-from core.text import printable_name
+from core.text import quoted
 from tui.text import plain
 from tui.widgets.tickbox import TickBox
 
@@ -376,7 +376,7 @@ class DataSourceForm(VerticalScroll):
             priority = int(text)
         except ValueError:
             errors["priority"] = (
-                f"✗ Priority {printable_name(text[:24])!r} is not a whole number "
+                f"✗ Priority {quoted(text[:24])} is not a whole number "
                 f"of at most {MAX_NUMBER_DIGITS} digits (higher wins, e.g. 10)"
             )
         id_type = IdType(str(raw["id_type"]) or "visitor")
