@@ -46,8 +46,9 @@ def is_ecid(value: str) -> bool:
 
 
 #: What each numeric ID is, for the hint of a value that is not one.
+SEGMENT_ID_HINT = "a segment (or trait) ID as Audience Manager shows it, digits only, e.g. 201"
 _NOT_A_NUMBER_HINTS = {
-    "segment_id": "only digits: the segment's (or trait's) ID in Audience Manager, e.g. 5123456",
+    "segment_id": SEGMENT_ID_HINT,
     "destination_id": "only digits: the destination ID Adobe sent, e.g. 46390",
 }
 _DEFAULT_HINT = "only digits, e.g. 14016 (not the alias text)"
@@ -58,7 +59,11 @@ def check_numeric_id(value: object, field: str, *, required: bool = True) -> int
     if value is None or value == "":
         if required:
             raise ValidationError(
-                field, "is required", "Adobe sends this number after provisioning"
+                field,
+                "is required",
+                SEGMENT_ID_HINT
+                if field == "segment_id"
+                else "Adobe sends this number after provisioning",
             )
         return None
     if isinstance(value, bool):
@@ -76,7 +81,9 @@ def check_numeric_id(value: object, field: str, *, required: bool = True) -> int
             _NOT_A_NUMBER_HINTS.get(field, _DEFAULT_HINT),
         )
     if number <= 0:
-        raise ValidationError(field, "must be a positive number", "e.g. 14016")
+        raise ValidationError(
+            field, "must be a positive number", _NOT_A_NUMBER_HINTS.get(field, "e.g. 14016")
+        )
     if number > _INT63_MAX:
         raise ValidationError(field, "is too large", f"at most {_INT63_MAX}")
     return number

@@ -603,3 +603,35 @@ def test_concurrent_writers_in_one_second_get_distinct_names(tmp_path: Path) -> 
     assert names == [f"ftp_dpm_7_{1486140843 + n}.sync" for n in range(8)]
     writers = sorted((tmp_path / name).read_text().split("\t")[0] for name in names)
     assert writers == [f"writer{n}" for n in range(8)]
+
+
+def test_a_segment_id_with_surrounding_spaces_is_read_as_its_digits(  # type: ignore[no-untyped-def]
+    run_cli, db_path: Path, tmp_path: Path
+) -> None:
+    """``--segment-id ' 201'`` passes the digits check, so it finds segment 201's audience
+    (as ``checklist confirm`` strips its ID) instead of "segment  201 has no member"."""
+    demo_store(tmp_path / "demo", db_path)
+    services = Services(db_path=db_path)
+    try:
+        run_import_pass(services)
+    finally:
+        services.close()
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["export", "--segment-id", " 201 ", "--datasource", AES_DS, "--out", str(out)]
+    result = run_cli(*args, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["segment_id"] == "201" and report["members"] > 0
+    assert {segment for _, segment in read_lines(out / report["file"])} == {"201"}
+
+
+@pytest.mark.parametrize("segment", ["x201", "0", ""])
+def test_a_bad_segment_id_gets_the_segment_hint_not_the_dpid_one(  # type: ignore[no-untyped-def]
+    run_cli, db_path: Path, tmp_path: Path, segment: str
+) -> None:
+    demo_store(tmp_path / "demo", db_path)
+    result = run_cli("export", "--segment-id", segment, "--datasource", AES_DS)
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert "segment_id" in result.err and "e.g. 201" in result.err, result.err
+    assert "14016" not in result.err and "provisioning" not in result.err, result.err

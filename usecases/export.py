@@ -74,17 +74,18 @@ def _members_csv(services: Services, env: Environment, request: ExportRequest) -
     if request.members_csv is not None:
         yield request.members_csv
         return
-    if not request.store_segment:
+    if request.store_segment is None:
         raise InputError("no segment chosen", "pick a segment of the store or a members CSV")
-    check_numeric_id(request.store_segment, "segment_id")
-    members = SqliteWorkflowStore(services.store).segment_members(env.name, request.store_segment)
+    segment = request.store_segment.strip()  # " 201" is 201, as the digits check reads it
+    check_numeric_id(segment, "segment_id")
+    members = SqliteWorkflowStore(services.store).segment_members(env.name, segment)
     if not members:
         raise InputError(
-            f"segment {request.store_segment} has no member in the store",
+            f"segment {segment} has no member in the store",
             "run the import workflow first, or export a members CSV",
         )
     with tempfile.TemporaryDirectory(prefix=temp_prefix("members")) as tmp:
-        yield _write_members(members, Path(tmp) / f"segment-{request.store_segment}.csv")
+        yield _write_members(members, Path(tmp) / f"segment-{segment}.csv")
 
 
 def skipped_lines(report: ExportReport) -> list[str]:
