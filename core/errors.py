@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     CONNECTION = 3
     INTERRUPTED = 130
+    OUTPUT_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 
 
 class AudienceError(Exception):

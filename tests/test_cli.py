@@ -104,3 +104,25 @@ def test_bare_command_opens_the_console_with_its_options(
     assert run_cli("tui", "--theme", "nord").code == 0
     assert run_cli().code == 0
     assert opened == [(False, "ansi-dark"), (True, "nord"), (True, "textual-dark")]
+
+
+@pytest.mark.parametrize(
+    "command", [["doctor", "--offline"], ["dry-run", "{profiles}", "{visitors}", "{outbound}"]]
+)
+def test_a_closed_stdout_ends_quietly_with_141(db_path: Path, tmp_path: Path, command) -> None:  # type: ignore[no-untyped-def]
+    """``audiencectl doctor | head -1``: the reader gone, the command stops quietly with
+    141 (docs/reference.md §1), not 1, which would mean findings."""
+    from tests.test_import_cli import cli, demo_store
+
+    ws = demo_store(tmp_path / "demo", db_path)
+    fill = {
+        "{profiles}": f"--profiles={ws.profiles_csv}",
+        "{visitors}": f"--visitors={ws.visitors_csv}",
+        "{outbound}": str(ws.inbox),
+    }
+    process = cli(db_path, *[fill.get(arg, arg) for arg in command])
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first line
+    err = process.stderr.read()
+    assert process.wait() == 141, err
+    assert err == ""

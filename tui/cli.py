@@ -21,7 +21,41 @@ from usecases.services import Services
 DEBUG_VAR = "AUDIENCECTL_DEBUG"
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _OutputClosed(Exception):
+    """Standard output was closed by its reader (``| head``): see :func:`_output_closed`."""
+
+
+class _Group(click.Group):
+    """Lets a closed stdout reach :func:`main` (click would turn it into exit 1, which
+    here means findings)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _OutputClosed from exc
+
+
+def _output_closed() -> int:
+    """The reader went away: nothing more is written (stdout now goes to /dev/null, so
+    the exit's final flush cannot fail) and the exit code says the output was cut,
+    141 as for a tool ended by SIGPIPE: neither success (0) nor findings (1).
+    SIGPIPE itself stays ignored, so a closed SFTP socket still raises an error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+    return int(ExitCode.OUTPUT_CLOSED)
+
+
+@click.group(
+    cls=_Group,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -107,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("audiencectl: interrupted", err=True)
         return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        return int(ExitCode.OK)
+    except (_OutputClosed, BrokenPipeError):
+        return _output_closed()
     except Exception as exc:  # the last net: one line, never a traceback
         if os.environ.get(DEBUG_VAR):
             raise
@@ -117,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"this is a bug; rerun with {DEBUG_VAR}=1 and report the traceback",
         )
         return 70
+    try:
+        sys.stdout.flush()  # the reader may have gone after the last write
+    except BrokenPipeError:
+        return _output_closed()
+    except (OSError, ValueError):
+        pass
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
 
