@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from core.cipher import parse_key
 from storage.checks import last_results
@@ -93,3 +93,43 @@ async def test_the_source_form_takes_campaigns_backslash_x_key_and_refuses_a_bro
     env = services.repo.require(None)
     ds = env.datasource("Recipient - Email")
     assert parse_key(services.secret(env, ds, "aes_key")) == key
+
+
+async def test_confirming_keeps_the_header_on_the_last_run_time(db_path: Path) -> None:
+    """c stores a confirmation, which is no run: "Last run …" keeps the doctor run's time."""
+    from datetime import UTC, datetime
+
+    from core import clock
+    from core.checks.base import CheckResult
+    from storage.checks import save_results
+
+    services, env = services_with_sample(db_path)
+    ran = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    save_results(
+        services.store,
+        env.name,
+        [
+            CheckResult("request.complete", "pass", "Request", "filled", at=ran),
+            CheckResult("aam.merge_rule", "skip", "Merge rule", "not confirmed", at=ran),
+        ],
+    )
+    clock.freeze(datetime(2026, 5, 6, 7, 8, tzinfo=UTC))
+    try:
+        app = app_for(services)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.press("f7")
+            await pilot.pause()
+            header = app.screen.query_one("#cl-summary", Static)
+            assert "Last run 2026-01-02 03:04Z" in str(header.render())
+            item = app.screen.query_one("#check-aam-merge_rule", CheckItem)
+            item.focus()
+            await pilot.press("c")
+            await wait_until(pilot, lambda: isinstance(app.screen, PromptModal), "the prompt")
+            app.screen.query_one(Input).value = "seen"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: item.status_name == "pass", "the check confirmed")
+            await pilot.pause()
+            assert "Last run 2026-01-02 03:04Z" in str(header.render())
+            assert "2026-05-06" not in str(header.render())
+    finally:
+        clock.freeze(None)

@@ -148,7 +148,10 @@ class ChecklistScreen(ConsoleScreen):
             summary.update("Never run: a runs every check; o skips the network.")
             return
         counts = summarize(results)
-        stamps = [r.at for r in results if r.at is not None]
+        # A manual check's verdict is stamped when someone confirms it (c): that is no
+        # run, so the header keeps the time of the last run of the other checks.
+        ran = [r for r in results if not r.manual] or results
+        stamps = [r.at for r in ran if r.at is not None]
         when = f"{max(stamps):%Y-%m-%d %H:%M}Z" if stamps else "?"
         text = ", ".join(f"{counts[s]} {s}" for s in ("fail", "warn", "pass", "skip") if counts[s])
         summary.update(f"Last run {when}: {text}")
