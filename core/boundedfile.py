@@ -48,10 +48,15 @@ def read_bounded(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
         raise FileRefused(
             "unreadable", f"cannot be read ({exc.strerror or type(exc).__name__})"
         ) from None
+    try:
+        info = os.fstat(fd)
+    except OSError as exc:
+        os.close(fd)
+        raise FileRefused("unreadable", f"cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):  # checked on the descriptor: fdopen refuses a folder
+        os.close(fd)
+        raise FileRefused("not_regular", "is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise FileRefused("not_regular", "is not a regular file")
         if info.st_size > limit:
             raise FileRefused("too_large", f"is larger than {size_text(limit)}")
         try:
