@@ -72,8 +72,9 @@ def _text(plain: bytes | None) -> str | None:
 
 class Engine:
     """The misses being tested, the data source's key and IV, the profile side, and the
-    ways to confirm a claim; the hypotheses (core/forensics/aes.py, hashes.py) build on
-    it."""
+    ways to confirm a claim, among them ``digest_ids`` (an ID that is a profile's digest:
+    AES and clear data sources alike); the hypotheses (core/forensics/aes.py, hashes.py)
+    build on it."""
 
     def __init__(
         self,
