@@ -20,6 +20,7 @@ Persistence is behind :class:`WorkflowStore` (``storage.audiences`` implements i
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -38,6 +39,7 @@ from core.leftovers import temp_prefix
 from core.model import Account, DataSource, Environment
 from core.outcomes import match_rate
 from core.reconcile import (
+    BadBatchFile,
     BatchPlan,
     Cancelled,
     IndexProgress,
@@ -401,6 +403,9 @@ class PassReport:
     ignored: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    #: The complete batches left for the next run because a file of theirs could not
+    #: be used (also in ``waiting``): ``(batch, reason)``.
+    held: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def match_rate(self) -> float:
@@ -674,16 +679,25 @@ def _import_batches(
                 raise _Cancel
             folder = Path(tmp) / f"b{number}"
             folder.mkdir()
-            paths = _fetch_batch(
-                files, batch, found.plan.manifest_of(batch), folder, gate, emit, hook
-            )
-            emit(PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed)))
-            hook("reconcile")
             try:
+                paths = _fetch_batch(
+                    files, batch, found.plan.manifest_of(batch), folder, gate, emit, hook
+                )
+                emit(PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed)))
+                hook("reconcile")
                 result = reconciler.batch(batch_input(batch, paths), sources)
                 causes = [c.to_json() for c in reconciler.causes()]
             except Cancelled:
                 raise _Cancel from None
+            except BadBatchFile as exc:
+                # A part that differs from its manifest (often still being uploaded) or
+                # a damaged gzip: only this batch waits, unrecorded, for the next run.
+                reason = exc.message.removeprefix(f"batch {batch.key}: ")
+                report.waiting.append((batch.key, reason))
+                report.held.append((batch.key, reason))
+                emit(PassEvent("wait", f"batch {batch.key} left for the next run: {reason}"))
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
             write = replace(_batch_write(batch, result, found.sizes), causes=causes)
             emit(PassEvent("write", f"writing {batch.key}", number, len(routed)))
             store.write_batch(env.name, run_id, write, during=lambda: hook("write"))
@@ -720,8 +734,12 @@ def run_pass(
     Steps: list the account and select the batches (:func:`_list`), record what
     is skipped, then fetch, reconcile and write each batch (:func:`_import_batches`).
     Every batch is written in one transaction with its ledger rows, so a pass
-    killed at any moment is redone correctly by the next one. On an error
-    (connection, bad file, store) the run is recorded ``failed``, the workflow
+    killed at any moment is redone correctly by the next one. A batch with a file
+    that cannot be used (a part that differs from its manifest, a damaged gzip:
+    ``BadBatchFile``) is not written nor recorded as processed: it is in the
+    report's ``waiting`` with the reason (and the run's ``error``, see
+    :func:`held_words`), the pass goes on and the next one tries it again. On an
+    error (connection, store, configuration) the run is recorded ``failed``, the workflow
     becomes ``failed`` with ``last_error`` (one line, no secret) and the error
     is re-raised (``ConnectionFailure``: exit 3; ``InputError``: exit 2).
     """
@@ -748,7 +766,7 @@ def run_pass(
             )
         if report.status == "running":
             report.status = "ok" if report.batches else "nothing_new"
-        store.finish_run(env.name, run_id, clock.now(), report.status)
+        store.finish_run(env.name, run_id, clock.now(), report.status, held_words(report.held))
         emit(PassEvent("done", _summary(report)))
         return report
     except _Cancel:
@@ -773,6 +791,12 @@ def run_pass(
     finally:
         if reconciler is not None:
             reconciler.close()  # its profile indexes (an in-memory database)
+
+
+def held_words(held: Sequence[tuple[str, str]]) -> str:
+    """What a pass that did not fail records as its run's ``error``: the batches it left
+    for the next run because a file of theirs could not be used, with the reason."""
+    return "; ".join(f"batch {key} left for the next run: {reason}" for key, reason in held)
 
 
 def _no_hook(point: str) -> None:

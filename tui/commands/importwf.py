@@ -121,7 +121,10 @@ def status_lines(status: ImportStatus) -> list[str]:
             f"{run.records} record(s), {run.reconciled} reconciled "
             f"({run.match_rate:.1%}), {run.duplicates} duplicate(s)"
         )
-        if run.error:
+        if run.error and run.status in ("ok", "nothing_new", "paused"):
+            # Not a failure: the batches the run left for the next one, with the reason.
+            lines.append(f"  {run.error}")
+        elif run.error:
             lines.append(f"  error: {run.error}")
     lines.append(f"processed files: {status.processed_files}")
     if status.waiting_files:
