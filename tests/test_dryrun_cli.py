@@ -280,6 +280,30 @@ def test_a_part_differing_from_its_manifest_skips_its_batch_only(run_cli, tmp_pa
     _assert_bad_batch_left_out(run_cli, tmp_path, data, db, MANIFESTED, "the manifest says")
 
 
+def test_a_gzip_bomb_skips_its_batch_only(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17.10 with 15.3: a bomb-like gzip is refused, its batch skipped with the
+    reason, and the good batch beside it reconciled."""
+    from tests.test_hostile_input import _gz_of
+
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "bombed"
+    folder.mkdir()
+    good = next(data.inbox.glob("ftp_800_*.sync"))
+    (folder / good.name).write_bytes(good.read_bytes())
+    bomb = folder / f"{SINGLE}.sync.gz"
+    bomb.write_bytes(_gz_of([b"\n" * (1 << 20)] * 32))  # 32 MiB of blank lines
+    args = ["--profiles", str(data.profiles_csv), "--json"]
+    doc = json.loads(dry_run(run_cli, db, *args, str(folder)).out)
+    assert [b["files"] for b in doc["batches"]] == [[good.name]]
+    [skipped] = doc["skipped"]
+    assert skipped["file"] == bomb.name and "inflates more than 200 times" in skipped["reason"]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / good.name).write_bytes(good.read_bytes())
+    expected = json.loads(dry_run(run_cli, db, *args, str(alone)).out)
+    assert (doc["records"], doc["outcomes"]) == (expected["records"], expected["outcomes"])
+
+
 def test_every_batch_damaged_still_exits_0_loudly(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data, db = saved_dataset(tmp_path)
     folder = tmp_path / "only"
