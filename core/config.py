@@ -21,6 +21,10 @@ from tomlkit.items import AoT, Table
 from core.errors import ConfigError, InputError, ValidationError
 from core.ids import MAX_NUMBER_DIGITS
 from core.model import (
+    FIELDS_OF_TYPE,
+    LOCAL_FIELDS,
+    S3_FIELDS,
+    SFTP_FIELDS,
     Account,
     DataSource,
     Environment,
@@ -35,27 +39,6 @@ from core.text import printable_name
 SECRET_FIELDS = frozenset(
     {"password", "private_key", "private_key_passphrase", "secret_access_key", "aes_key", "aes_iv"}
 )
-# Keys of one account type only: an export writes those of the account's type.
-S3_KEYS = (
-    "server",
-    "access_key_id",
-    "secret_access_key",
-    "region",
-    "server_side_encryption",
-    "endpoint_url",
-    "ca_bundle",
-)
-SFTP_KEYS = (
-    "host",
-    "port",
-    "user",
-    "password",
-    "private_key",
-    "private_key_passphrase",
-    "remote_dir",
-    "host_key",
-)
-LOCAL_KEYS = ("path",)
 
 # Expected TOML types per key; a tuple means any of them.
 _REQUEST_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -420,14 +403,8 @@ def _value(obj: Any, name: str) -> Any:
 def _foreign_keys(account: Account) -> tuple[str, ...]:
     """Keys an export leaves out: those of the other account types (and the role), so a
     local account writes only type and path, an SFTP or S3 account only its own keys."""
-    from core.model import AccountType
-
-    own = {
-        AccountType.S3: S3_KEYS,
-        AccountType.SFTP: SFTP_KEYS,
-        AccountType.LOCAL: LOCAL_KEYS,
-    }[account.type]
-    return ("role", *(k for k in (*SFTP_KEYS, *S3_KEYS, *LOCAL_KEYS) if k not in own))
+    own = FIELDS_OF_TYPE[account.type]
+    return ("role", *(k for k in (*SFTP_FIELDS, *S3_FIELDS, *LOCAL_FIELDS) if k not in own))
 
 
 def to_document(env: Environment) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from core.errors import AudienceError, ValidationError
-from core.model import Account, AccountType, Role
+from core.model import LOCAL_FIELDS, S3_FIELDS, Account, AccountType, Role
 from core.s3 import check_ca_bundle, secret_file_problem
 from core.secrets import Secret
 from tui.widgets.probe_view import ProbeView
@@ -61,26 +61,6 @@ FIELD_TITLES: dict[str, str] = {
     "endpoint_url": "Endpoint URL",
     "ca_bundle": "CA bundle",
 }
-SFTP_FIELDS = (
-    "host",
-    "port",
-    "user",
-    "password",
-    "private_key",
-    "private_key_passphrase",
-    "remote_dir",
-    "host_key",
-)
-LOCAL_FIELDS = ("path",)
-S3_FIELDS = (
-    "server",
-    "access_key_id",
-    "secret_access_key",
-    "region",
-    "server_side_encryption",
-    "endpoint_url",
-    "ca_bundle",
-)
 S3_TEXT_FIELDS = ("server", "access_key_id", "region", "endpoint_url", "ca_bundle")
 SFTP_SECRET_FIELDS = ("password", "private_key", "private_key_passphrase")
 SECRET_FIELDS = (*SFTP_SECRET_FIELDS, "secret_access_key")
