@@ -21,6 +21,10 @@ from tomlkit.items import AoT, Table
 from core.errors import ConfigError, InputError, ValidationError
 from core.ids import MAX_NUMBER_DIGITS
 from core.model import (
+    FIELDS_OF_TYPE,
+    LOCAL_FIELDS,
+    S3_FIELDS,
+    SFTP_FIELDS,
     Account,
     DataSource,
     Environment,
@@ -34,27 +38,6 @@ from core.text import printable_name
 
 SECRET_FIELDS = frozenset(
     {"password", "private_key", "private_key_passphrase", "secret_access_key", "aes_key", "aes_iv"}
-)
-# Keys of one account type only: an export writes those of the account's type.
-S3_KEYS = (
-    "server",
-    "access_key_id",
-    "secret_access_key",
-    "region",
-    "server_side_encryption",
-    "endpoint_url",
-    "ca_bundle",
-)
-SFTP_KEYS = (
-    "host",
-    "port",
-    "user",
-    "password",
-    "private_key",
-    "private_key_passphrase",
-    "remote_dir",
-    "host_key",
-    "path",
 )
 
 # Expected TOML types per key; a tuple means any of them.
@@ -271,9 +254,10 @@ def _refuse_long_numbers(text: str, source: str) -> None:
 
 
 def _check_s3_files(reader: _Reader, path: tuple[str | int, ...], account: Account) -> None:
-    """An S3 account's files must exist now: the CA bundle (PEM) and a ``file:`` secret."""
+    """An S3 account's files must be usable now: the CA bundle (a bounded PEM file) and
+    a ``file:`` secret (a regular file)."""
     from core.model import AccountType
-    from core.s3 import check_ca_bundle
+    from core.s3 import check_ca_bundle, secret_file_problem
 
     if account.type is not AccountType.S3:
         return
@@ -281,12 +265,12 @@ def _check_s3_files(reader: _Reader, path: tuple[str | int, ...], account: Accou
         check_ca_bundle(account.ca_bundle)
     except ValidationError as exc:
         raise reader.fail((*path, exc.field), exc.reason, exc.hint) from None
-    secret = account.secret_access_key
-    if secret is not None and secret.kind == "file" and not Path(secret.ref).expanduser().is_file():
+    problem = secret_file_problem(account.secret_access_key)
+    if problem:
         raise reader.fail(
             (*path, "secret_access_key"),
-            f"file:{secret.ref} does not exist",
-            "write the secret access key in that file, or give env:NAME",
+            problem,
+            "write the secret access key in a plain file, or give env:NAME",
         )
 
 
@@ -417,12 +401,10 @@ def _value(obj: Any, name: str) -> Any:
 
 
 def _foreign_keys(account: Account) -> tuple[str, ...]:
-    """Keys an export leaves out: those of the other account types (and the role)."""
-    from core.model import AccountType
-
-    if account.type is AccountType.S3:
-        return ("role", *SFTP_KEYS)
-    return ("role", *S3_KEYS)
+    """Keys an export leaves out: those of the other account types (and the role), so a
+    local account writes only type and path, an SFTP or S3 account only its own keys."""
+    own = FIELDS_OF_TYPE[account.type]
+    return ("role", *(k for k in (*SFTP_FIELDS, *S3_FIELDS, *LOCAL_FIELDS) if k not in own))
 
 
 def to_document(env: Environment) -> dict[str, Any]:

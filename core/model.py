@@ -39,6 +39,35 @@ class AccountType(StrEnum):
     LOCAL = "local"
 
 
+#: The fields of each account type, in the order of Campaign's external account form
+#: (the TOML keys, the console's rows; an export writes those of the account's type).
+SFTP_FIELDS = (
+    "host",
+    "port",
+    "user",
+    "password",
+    "private_key",
+    "private_key_passphrase",
+    "remote_dir",
+    "host_key",
+)
+S3_FIELDS = (
+    "server",
+    "access_key_id",
+    "secret_access_key",
+    "region",
+    "server_side_encryption",
+    "endpoint_url",
+    "ca_bundle",
+)
+LOCAL_FIELDS = ("path",)
+FIELDS_OF_TYPE: dict[AccountType, tuple[str, ...]] = {
+    AccountType.SFTP: SFTP_FIELDS,
+    AccountType.S3: S3_FIELDS,
+    AccountType.LOCAL: LOCAL_FIELDS,
+}
+
+
 class IdType(StrEnum):
     VISITOR = "visitor"
     DECLARED = "declared"

@@ -18,6 +18,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.boundedfile import FileRefused, read_bounded
 from core.errors import SecretError
 
 SecretKind = Literal["env", "file", "stored", "literal"]
@@ -185,37 +186,18 @@ class SecretBox:
 def read_secret_file(path: Path, field: str) -> str:
     """The text of a ``file:`` secret: a regular file of at most
     :data:`MAX_SECRET_FILE_BYTES`; a FIFO, device or directory is refused without
-    waiting on it. A file readable by group or others is read, with a warning."""
+    waiting on it (:func:`core.boundedfile.read_bounded`). A file readable by group or
+    others is read, with a warning."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise SecretError(
-            f"{field}: secret file {path} does not exist", "check the file: reference"
-        ) from None
-    except OSError as exc:
-        raise SecretError(
-            f"{field}: secret file {path} cannot be read ({exc.strerror or type(exc).__name__})",
-            "check its permissions",
-        ) from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretError(
-                f"{field}: secret file {path} is not a regular file",
-                "point file: at a plain file holding the secret",
-            )
-        try:
-            raw = fh.read(MAX_SECRET_FILE_BYTES + 1)
-        except OSError as exc:
-            raise SecretError(
-                f"{field}: secret file {path} cannot be read ({exc.strerror})",
-                "check the file",
-            ) from None
-    if len(raw) > MAX_SECRET_FILE_BYTES:
-        raise SecretError(
-            f"{field}: secret file {path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB",
-            "the file should hold only the secret",
-        )
+        raw, info = read_bounded(path, MAX_SECRET_FILE_BYTES)
+    except FileRefused as exc:
+        hints = {
+            "missing": "check the file: reference",
+            "unreadable": "check its permissions",
+            "not_regular": "point file: at a plain file holding the secret",
+            "too_large": "the file should hold only the secret",
+        }
+        raise SecretError(f"{field}: secret file {path} {exc.reason}", hints[exc.kind]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -50,3 +50,12 @@ def printable_lines(raw: str) -> str:
 def is_printable(raw: str) -> bool:
     """True when :func:`printable_name` would leave ``raw`` unchanged."""
     return printable_name(raw) == raw
+
+
+def clipped(raw: str, limit: int = 60) -> str:
+    """``raw`` as :func:`printable_name` writes it, cut to its first ``limit`` characters
+    followed by "…" when longer: what an error line echoes of a value the user gave, so
+    that a hostile value of megabytes never makes a megabyte line."""
+    if len(raw) <= limit:
+        return printable_name(raw)
+    return printable_name(raw[:limit]) + "…"

@@ -20,24 +20,24 @@ Persistence is behind :class:`WorkflowStore` (``storage.audiences`` implements i
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from core import clock
-from core.errors import AudienceError, ExitCode
+from core.errors import AudienceError
 from core.formats import Batch, Manifest
 from core.leftovers import temp_prefix
 from core.model import Account, DataSource, Environment
 from core.outcomes import match_rate
 from core.reconcile import (
+    BadBatchFile,
     BatchPlan,
     Cancelled,
     IndexProgress,
@@ -51,9 +51,26 @@ from core.reconcile import (
     plan_batches,
 )
 from core.selection import Selection, manifests_to_read, select_batches
+from core.workflow_state import (
+    AAM_DAILY_HOUR_UTC,
+    BatchWrite,
+    ExpectedLatency,
+    RunRecord,
+    State,
+    WorkflowRefused,
+    WorkflowStatus,
+    WorkflowStore,
+    check_can_run,
+    expected_latency,
+    is_overdue,
+    pause,
+    resume,
+    stop,
+)
 
 __all__ = [
     "AAM_DAILY_HOUR_UTC",
+    "LEFT_OUT_STATUSES",
     "Backlog",
     "BatchWrite",
     "ExpectedLatency",
@@ -76,295 +93,7 @@ __all__ = [
     "stop",
 ]
 
-#: AAM exports once a day, about 14:00 UTC (docs/adobe.md "Timing").
-AAM_DAILY_HOUR_UTC = 14
 MAX_SAMPLES = 100
-
-
-class State(StrEnum):
-    """The workflow's state (docs/reference.md §1: ``running|paused|stopped|failed|idle``)."""
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    IDLE = "idle"
-
-
-class WorkflowRefused(AudienceError):
-    """The workflow's state forbids what was asked (e.g. running a paused workflow).
-
-    Exit code 1: a finding about the workflow, not a usage error.
-    """
-
-    exit_code = ExitCode.FINDINGS
-
-
-@dataclass(frozen=True)
-class WorkflowStatus:
-    """The persisted state of one environment's import workflow."""
-
-    state: State
-    changed_at: datetime
-    last_error: str = ""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One import run as recorded (``status``: running, ok, failed, nothing_new, cancelled)."""
-
-    id: int
-    started_at: datetime
-    finished_at: datetime | None
-    status: str
-    batches: int
-    files: int
-    records: int
-    reconciled: int
-    duplicates: int
-    outcomes: dict[str, int]
-    samples: list[dict[str, Any]]
-    error: str
-    #: Website mistakes found in the run's misses (``SourceCause.to_json`` items, per batch).
-    causes: list[dict[str, Any]] = field(default_factory=list)
-
-    def dominant_cause(self) -> dict[str, Any] | None:
-        """The cause that explains the most lines (the first found among equals), or None."""
-        best: dict[str, Any] | None = None
-        for cause in self.causes:
-            if best is None or int(cause.get("count", 0)) > int(best.get("count", 0)):
-                best = cause
-        return best
-
-    @property
-    def match_rate(self) -> float:
-        """``reconciled / (records - duplicates)``, to 4 places; 0.0 when nothing was counted."""
-        return round(match_rate(self.reconciled, self.records, self.duplicates), 4)
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``last_run`` object of ``import status --json``."""
-        return {
-            "id": self.id,
-            "started_at": clock.iso(self.started_at),
-            "finished_at": clock.iso(self.finished_at) if self.finished_at else None,
-            "status": self.status,
-            "batches": self.batches,
-            "files": self.files,
-            "records": self.records,
-            "reconciled": self.reconciled,
-            "duplicates": self.duplicates,
-            "match_rate": self.match_rate,
-            "outcomes": dict(self.outcomes),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class BatchWrite:
-    """Everything one batch changes in the store, written in one transaction.
-
-    ``segments`` maps a segment ID to ``(members, removed)`` profile-ID sets;
-    ``files`` lists ``(name, size)`` of the batch's parts and manifest.
-    """
-
-    batch: str
-    mode: str
-    segments: Mapping[str, tuple[frozenset[str], frozenset[str]]]
-    files: Sequence[tuple[str, int]]
-    records: int
-    reconciled: int
-    duplicates: int
-    outcomes: Mapping[str, int]
-    samples: Sequence[Mapping[str, Any]]
-    causes: Sequence[Mapping[str, Any]] = ()
-
-
-class WorkflowStore(Protocol):
-    """Where the workflow persists (``storage.audiences.SqliteWorkflowStore``)."""
-
-    def status(self, env: str) -> WorkflowStatus:
-        """The workflow's state (``idle`` when never set)."""
-        ...
-
-    def set_state(self, env: str, state: State, last_error: str = "") -> WorkflowStatus:
-        """Records a new state and ``last_error`` (one line, no secret)."""
-        ...
-
-    def processed_names(self, env: str) -> set[str]:
-        """Names of every file in the processed-files ledger."""
-        ...
-
-    def close_interrupted_runs(self, env: str) -> int:
-        """Marks runs left ``running`` by a dead process as failed; how many."""
-        ...
-
-    def start_run(self, env: str, started_at: datetime) -> int:
-        """Creates a run record (status ``running``) and returns its ID."""
-        ...
-
-    def write_batch(
-        self, env: str, run_id: int, write: BatchWrite, during: Callable[[], None] | None = None
-    ) -> None:
-        """Applies ``write`` atomically: audiences, ledger rows and run counters.
-
-        ``during`` is called inside the transaction, before it commits.
-        """
-        ...
-
-    def finish_run(
-        self, env: str, run_id: int, finished_at: datetime, status: str, error: str = ""
-    ) -> None:
-        """Closes the run record with its final status and error."""
-        ...
-
-    def mark_superseded(
-        self, env: str, run_id: int, batch: str, files: Sequence[tuple[str, int]]
-    ) -> None:
-        """Records ``files`` in the ledger without touching any audience (one transaction)."""
-        ...
-
-    def last_run(self, env: str) -> RunRecord | None:
-        """The most recent run, or None."""
-        ...
-
-    def processed_count(self, env: str) -> int:
-        """How many files the ledger holds."""
-        ...
-
-    def segment_counts(self, env: str) -> dict[str, int]:
-        """Members per segment now in the store, by segment ID."""
-        ...
-
-
-# --------------------------------------------------------------------- transitions
-
-
-def pause(store: WorkflowStore, env: str) -> tuple[WorkflowStatus, str]:
-    """Pauses a running workflow (work in progress finishes its batch, nothing new starts).
-
-    Returns the new status and a one-line message. Pausing a paused workflow is a
-    no-op; pausing a stopped, failed or idle one is refused (``WorkflowRefused``).
-    """
-    current = store.status(env)
-    if current.state is State.PAUSED:
-        return current, "the import workflow is already paused"
-    if current.state is not State.RUNNING:
-        raise WorkflowRefused(
-            f"cannot pause: the import workflow is {current.state.value}, not running",
-            "only a running workflow can be paused; `audiencectl import resume` starts it",
-        )
-    return store.set_state(env, State.PAUSED), (
-        "paused: a pass in progress finishes its current batch, no new pass starts"
-    )
-
-
-def resume(store: WorkflowStore, env: str) -> tuple[WorkflowStatus, str]:
-    """Makes the workflow running from any state and clears ``last_error``."""
-    current = store.status(env)
-    if current.state is State.RUNNING:
-        return current, "the import workflow is already running"
-    status = store.set_state(env, State.RUNNING, "")
-    was = current.state.value
-    cleared = " (last error cleared)" if current.last_error else ""
-    return status, (
-        f"running (was {was}){cleared}; the next pass imports new files "
-        "(`audiencectl import run`, or Run now in the console)"
-    )
-
-
-def stop(store: WorkflowStore, env: str) -> tuple[WorkflowStatus, str]:
-    """Stops the workflow: a pass in progress is cancelled, nothing runs until resumed."""
-    current = store.status(env)
-    if current.state is State.STOPPED:
-        return current, "the import workflow is already stopped"
-    return store.set_state(env, State.STOPPED, current.last_error), (
-        "stopped: a pass in progress is cancelled; `audiencectl import resume` restarts it"
-    )
-
-
-def check_can_run(store: WorkflowStore, env: str) -> WorkflowStatus:
-    """The status to run under: ``idle`` becomes ``running``; running stays.
-
-    Raises ``WorkflowRefused`` (why, and how to resume) when paused, stopped or failed.
-    """
-    current = store.status(env)
-    if current.state is State.IDLE:
-        return store.set_state(env, State.RUNNING, "")
-    if current.state is State.RUNNING:
-        return current
-    resume_hint = "run `audiencectl import resume` first"
-    if current.state is State.FAILED:
-        raise WorkflowRefused(
-            f"the import workflow failed and needs attention: {current.last_error or 'unknown'}",
-            f"fix the cause, then {resume_hint}",
-        )
-    raise WorkflowRefused(
-        f"the import workflow is {current.state.value}: nothing runs "
-        f"(since {clock.iso(current.changed_at)})",
-        resume_hint,
-    )
-
-
-# ------------------------------------------------------------------------ timing
-
-
-@dataclass(frozen=True)
-class ExpectedLatency:
-    """How long audiences take to travel, so that slow is not mistaken for broken."""
-
-    aam_schedule: str
-    next_aam_delivery: datetime
-    end_to_end_hours: tuple[int, int]
-    from_analytics_max_hours: int
-    import_interval_minutes: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "aam_schedule": self.aam_schedule,
-            "next_aam_delivery": clock.iso(self.next_aam_delivery),
-            "end_to_end_hours": list(self.end_to_end_hours),
-            "from_analytics_max_hours": self.from_analytics_max_hours,
-            "import_interval_minutes": self.import_interval_minutes,
-        }
-
-    def lines(self) -> list[str]:
-        low, high = self.end_to_end_hours
-        return [
-            f"AAM delivers {self.aam_schedule}; next about {clock.iso(self.next_aam_delivery)}",
-            f"end to end {low}-{high} h after a segment changes in AAM "
-            f"(up to {self.from_analytics_max_hours} h when it comes from Analytics); "
-            f"this workflow looks every {self.import_interval_minutes} min",
-        ]
-
-
-def expected_latency(interval_minutes: int, at: datetime | None = None) -> ExpectedLatency:
-    """AAM's schedule and the expected end-to-end delays (docs/adobe.md "Timing")."""
-    moment = at or clock.now()
-    today = moment.replace(hour=AAM_DAILY_HOUR_UTC, minute=0, second=0, microsecond=0)
-    delivery = today if today > moment else today + timedelta(days=1)
-    return ExpectedLatency(
-        aam_schedule="once a day, about 14:00 UTC (sometimes late, then two files for one day)",
-        next_aam_delivery=delivery,
-        end_to_end_hours=(24, 36),
-        from_analytics_max_hours=60,
-        import_interval_minutes=interval_minutes,
-    )
-
-
-def is_overdue(
-    status: WorkflowStatus,
-    last: RunRecord | None,
-    interval_minutes: int,
-    at: datetime | None = None,
-) -> bool:
-    """True when the workflow is running but no pass started within twice its interval."""
-    if status.state is not State.RUNNING:
-        return False
-    moment = at or clock.now()
-    since = last.started_at if last is not None else status.changed_at
-    if last is not None and status.changed_at > since:
-        since = status.changed_at
-    return moment - since > timedelta(minutes=2 * interval_minutes)
 
 
 # -------------------------------------------------------------------------- pass
@@ -401,6 +130,9 @@ class PassReport:
     ignored: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    #: The complete batches left for the next run because a file of theirs could not
+    #: be used (also in ``waiting``): ``(batch, reason)``.
+    held: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def match_rate(self) -> float:
@@ -674,16 +406,25 @@ def _import_batches(
                 raise _Cancel
             folder = Path(tmp) / f"b{number}"
             folder.mkdir()
-            paths = _fetch_batch(
-                files, batch, found.plan.manifest_of(batch), folder, gate, emit, hook
-            )
-            emit(PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed)))
-            hook("reconcile")
             try:
+                paths = _fetch_batch(
+                    files, batch, found.plan.manifest_of(batch), folder, gate, emit, hook
+                )
+                emit(PassEvent("reconcile", f"reconciling {batch.key}", number, len(routed)))
+                hook("reconcile")
                 result = reconciler.batch(batch_input(batch, paths), sources)
                 causes = [c.to_json() for c in reconciler.causes()]
             except Cancelled:
                 raise _Cancel from None
+            except BadBatchFile as exc:
+                # A part that differs from its manifest (often still being uploaded) or
+                # a damaged gzip: only this batch waits, unrecorded, for the next run.
+                reason = exc.message.removeprefix(f"batch {batch.key}: ")
+                report.waiting.append((batch.key, reason))
+                report.held.append((batch.key, reason))
+                emit(PassEvent("wait", f"batch {batch.key} left for the next run: {reason}"))
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
             write = replace(_batch_write(batch, result, found.sizes), causes=causes)
             emit(PassEvent("write", f"writing {batch.key}", number, len(routed)))
             store.write_batch(env.name, run_id, write, during=lambda: hook("write"))
@@ -720,8 +461,12 @@ def run_pass(
     Steps: list the account and select the batches (:func:`_list`), record what
     is skipped, then fetch, reconcile and write each batch (:func:`_import_batches`).
     Every batch is written in one transaction with its ledger rows, so a pass
-    killed at any moment is redone correctly by the next one. On an error
-    (connection, bad file, store) the run is recorded ``failed``, the workflow
+    killed at any moment is redone correctly by the next one. A batch with a file
+    that cannot be used (a part that differs from its manifest, a damaged gzip:
+    ``BadBatchFile``) is not written nor recorded as processed: it is in the
+    report's ``waiting`` with the reason (and the run's ``error``, see
+    :func:`held_words`), the pass goes on and the next one tries it again. On an
+    error (connection, store, configuration) the run is recorded ``failed``, the workflow
     becomes ``failed`` with ``last_error`` (one line, no secret) and the error
     is re-raised (``ConnectionFailure``: exit 3; ``InputError``: exit 2).
     """
@@ -748,7 +493,7 @@ def run_pass(
             )
         if report.status == "running":
             report.status = "ok" if report.batches else "nothing_new"
-        store.finish_run(env.name, run_id, clock.now(), report.status)
+        store.finish_run(env.name, run_id, clock.now(), report.status, held_words(report.held))
         emit(PassEvent("done", _summary(report)))
         return report
     except _Cancel:
@@ -773,6 +518,17 @@ def run_pass(
     finally:
         if reconciler is not None:
             reconciler.close()  # its profile indexes (an in-memory database)
+
+
+#: Run statuses whose ``error`` is not a failure but :func:`held_words`: the batches the
+#: run left for the next one because a file of theirs could not be used.
+LEFT_OUT_STATUSES = frozenset({"ok", "nothing_new", "paused"})
+
+
+def held_words(held: Sequence[tuple[str, str]]) -> str:
+    """What a pass that did not fail records as its run's ``error``: the batches it left
+    for the next run because a file of theirs could not be used, with the reason."""
+    return "; ".join(f"batch {key} left for the next run: {reason}" for key, reason in held)
 
 
 def _no_hook(point: str) -> None:

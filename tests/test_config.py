@@ -156,7 +156,7 @@ def test_the_readme_example_is_a_valid_environment_with_every_key() -> None:
 def test_the_readme_s3_example_is_valid_and_shows_every_s3_key() -> None:
     import re
 
-    from core.config import S3_KEYS
+    from core.model import S3_FIELDS as S3_KEYS
     from core.model import AccountType
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -211,12 +212,109 @@ def test_no_store_is_an_error_and_creates_nothing(run_cli, tmp_path: Path) -> No
     assert not db.parent.exists()
 
 
-def test_corrupt_part_exits_2_naming_the_file(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+MANIFESTED = "ftp_500_14016_full_1793541600000"  # two parts (a gzip one) and a manifest
+SINGLE = "ftp_900_14018_full_1793541603000"  # one file, no manifest
+
+
+def _damage_gzip(folder: Path) -> Path:
+    """``SINGLE``'s file replaced by a gzip of it cut short in its middle (no manifest:
+    the damage is found while the batch is read)."""
+    plain = folder / f"{SINGLE}.sync"
+    packed = gzip.compress(plain.read_bytes() * 50, mtime=0)
+    plain.unlink()
+    damaged = folder / f"{SINGLE}.sync.gz"
+    damaged.write_bytes(packed[: len(packed) // 2])
+    return damaged
+
+
+def _without_bad_batch(data, tmp_path: Path, key: str) -> Path:  # type: ignore[no-untyped-def]
+    """A copy of the dataset's folder without the files of batch ``key``."""
+    folder = tmp_path / "without"
+    folder.mkdir()
+    for path in data.inbox.iterdir():
+        if not path.name.startswith(key):
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def _assert_bad_batch_left_out(
+    run_cli, tmp_path: Path, data, db: Path, key: str, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The dry run of the folder: exit 0, every file of batch ``key`` skipped with the
+    reason (headline, JSON, report, console), and every count that of the folder
+    without that batch (no line of it counted, not even of a part read before)."""
+    args = ["--profiles", str(data.profiles_csv)]
+    bad = sorted(p.name for p in data.inbox.iterdir() if p.name.startswith(key))
+    report = tmp_path / "bad.md"
+    human = dry_run(run_cli, db, *args, "--report", str(report), str(data.inbox))
+    assert human.code == 0, human.err
+    headline = human.out.splitlines()[0]
+    assert "file(s) skipped" in headline.lower() and key not in headline
+    markdown = report.read_text()
+    parts = [name for name in bad if not name.endswith(".info")]
+    for name in parts:
+        assert f"skipped {name}: " in human.out and name in markdown
+    assert fragment in human.out and fragment in markdown
+    doc = json.loads(dry_run(run_cli, db, *args, "--json", str(data.inbox)).out)
+    reasons = {s["file"]: s["reason"] for s in doc["skipped"]}
+    assert all(fragment in reasons[name] for name in parts)
+    assert key not in [b["key"] for b in doc["batches"]]
+    clean = _without_bad_batch(data, tmp_path, key)
+    expected = json.loads(dry_run(run_cli, db, *args, "--json", str(clean)).out)
+    for key in ("records", "reconciled", "duplicates", "outcomes", "segments", "batches"):
+        assert doc[key] == expected[key], key
+    assert doc["records"] > 0
+
+
+def test_a_damaged_gzip_skips_its_batch_only(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A gzip cut short costs its batch, whole, never the run (issues 15.3, 17)."""
     data, db = saved_dataset(tmp_path)
-    part = next(data.inbox.glob("*001.sync.gz"))
-    part.write_bytes(part.read_bytes()[:-5])
-    result = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(data.inbox))
-    assert result.code == 2 and part.name in result.err
+    _damage_gzip(data.inbox)
+    _assert_bad_batch_left_out(run_cli, tmp_path, data, db, SINGLE, "truncated")
+
+
+def test_a_part_differing_from_its_manifest_skips_its_batch_only(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    part = data.inbox / f"{MANIFESTED}002.sync"
+    part.write_bytes(part.read_bytes() + b"extra 1\n")
+    _assert_bad_batch_left_out(run_cli, tmp_path, data, db, MANIFESTED, "the manifest says")
+
+
+def test_a_gzip_bomb_skips_its_batch_only(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17.10 with 15.3: a bomb-like gzip is refused, its batch skipped with the
+    reason, and the good batch beside it reconciled."""
+    from tests.test_hostile_input import _gz_of
+
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "bombed"
+    folder.mkdir()
+    good = next(data.inbox.glob("ftp_800_*.sync"))
+    (folder / good.name).write_bytes(good.read_bytes())
+    bomb = folder / f"{SINGLE}.sync.gz"
+    bomb.write_bytes(_gz_of([b"\n" * (1 << 20)] * 32))  # 32 MiB of blank lines
+    args = ["--profiles", str(data.profiles_csv), "--json"]
+    doc = json.loads(dry_run(run_cli, db, *args, str(folder)).out)
+    assert [b["files"] for b in doc["batches"]] == [[good.name]]
+    [skipped] = doc["skipped"]
+    assert skipped["file"] == bomb.name and "inflates more than 200 times" in skipped["reason"]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / good.name).write_bytes(good.read_bytes())
+    expected = json.loads(dry_run(run_cli, db, *args, str(alone)).out)
+    assert (doc["records"], doc["outcomes"]) == (expected["records"], expected["outcomes"])
+
+
+def test_every_batch_damaged_still_exits_0_loudly(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data, db = saved_dataset(tmp_path)
+    folder = tmp_path / "only"
+    folder.mkdir()
+    (folder / f"{SINGLE}.sync").write_bytes((data.inbox / f"{SINGLE}.sync").read_bytes())
+    part = _damage_gzip(folder)
+    human = dry_run(run_cli, db, "--profiles", str(data.profiles_csv), str(folder))
+    assert human.code == 0, human.err
+    headline = human.out.splitlines()[0]
+    assert headline.startswith("WARNING: dry run") and "0 of 1 batch(es) reconciled" in headline
+    assert f"skipped {part.name}: " in human.out and "truncated" in human.out
 
 
 def test_without_profiles_the_store_profiles_and_visitor_map_are_used(run_cli, demo) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Forensics (core/forensics.py): each website mistake made by the tool that really makes it.
+"""Forensics (core/forensics/): each website mistake made by the tool that really makes it.
 
 Ciphertexts come from the openssl command, Node's crypto module and CryptoJS
 (installed from the npm registry into a temporary folder once per session),

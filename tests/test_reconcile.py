@@ -22,6 +22,7 @@ from core.reconcile import (
     BatchResult,
     Cancelled,
     Progress,
+    SourceCause,
     batches_from_paths,
     build_codecs,
     reconcile_batches,
@@ -508,13 +509,15 @@ def test_unknown_datasource_label_is_an_input_error(dataset: Dataset) -> None:
 # --------------------------------------------------------------------------- manifests
 
 
-def test_part_failing_its_manifest_is_an_input_error(dataset: Dataset) -> None:
+def test_part_failing_its_manifest_skips_its_batch(dataset: Dataset) -> None:
     part = dataset.inbox / f"ftp_500_14016_full_{TS}002.sync"
     part.write_bytes(part.read_bytes() + b"extra 1\n")
-    with pytest.raises(InputError) as info:
-        batches_from_paths([dataset.inbox])
-    assert part.name in info.value.message
-    assert "manifest" in info.value.message
+    batches, skipped = batches_from_paths([dataset.inbox])
+    assert all(b.key != f"ftp_500_14016_full_{TS}" for b in batches)
+    assert len(batches) >= 4  # the other batches are still there
+    reasons = dict(skipped)
+    for name in (f"ftp_500_14016_full_{TS}001.sync.gz", part.name, f"ftp_500_14016_full_{TS}.info"):
+        assert part.name in reasons[name] and "the manifest says" in reasons[name]
 
 
 def test_batch_waits_for_parts_its_manifest_lists(dataset: Dataset) -> None:
@@ -714,3 +717,50 @@ def test_a_manifest_over_the_bound_is_refused_before_it_is_parsed(tmp_path: Path
             "larger than 1 MiB, too large for a .info manifest",
         ),
     ]
+
+
+def test_a_gzip_broken_part_way_counts_for_nothing_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issues 15.3/17: a batch whose gzip breaks after some chunks were counted is left
+    out whole (no line of it in any count, sample or cause), with the reason in
+    ``skipped``; every other batch is reconciled as in a folder without it."""
+    import core.reconcile.run
+
+    monkeypatch.setattr(core.reconcile.run, "JOIN_LINES", 1)  # each chunk counted at once
+    name = f"ftp_900_14018_full_{TS + 3000}.sync"
+    clean = build_dataset(tmp_path / "clean")
+    (clean.inbox / name).unlink()
+    expected_causes: list[SourceCause] = []
+    expected, expected_skipped = run(clean, chunk_lines=4096, causes=expected_causes)
+    data = build_dataset(tmp_path / "bad")
+    plain = data.inbox / name
+    # Over a few read blocks of unique lines (misses: they would be samples and causes).
+    lines = "".join(f"{n:064x} 1\n" for n in range(20_000)).encode()
+    packed = gzip.compress(plain.read_bytes() + lines, mtime=0)
+    plain.unlink()
+    damaged = data.inbox / f"{name}.gz"
+    damaged.write_bytes(packed[: len(packed) * 3 // 5])
+    read: list[str] = []
+    causes: list[SourceCause] = []
+    results, skipped = run(
+        data, chunk_lines=4096, causes=causes, progress=lambda step: read.append(step.file)
+    )
+    assert damaged.name in read  # chunks of it were counted before it broke
+    assert sorted(results) == sorted(expected)
+    for key, result in results.items():
+        want = expected[key]
+        assert (result.records, result.reconciled, result.duplicates) == (
+            want.records,
+            want.reconciled,
+            want.duplicates,
+        ), key
+        assert (result.outcomes, result.segments, result.samples) == (
+            want.outcomes,
+            want.segments,
+            want.samples,
+        ), key
+    assert [c.to_json() for c in causes] == [c.to_json() for c in expected_causes]
+    reasons = dict(skipped)
+    assert "truncated" in reasons[damaged.name] and damaged.name in reasons[damaged.name]
+    assert sorted(skipped) == sorted([*expected_skipped, (damaged.name, reasons[damaged.name])])

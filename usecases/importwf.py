@@ -17,6 +17,7 @@ from core.model import AccountType, Environment
 from core.transport import LocalTransport
 from core.workflow import (
     AAM_DAILY_HOUR_UTC,
+    LEFT_OUT_STATUSES,
     Backlog,
     CancelledFn,
     ExpectedLatency,
@@ -252,6 +253,8 @@ def import_status(services: Services) -> ImportStatus:
         notes.append(f"{len(backlog.skipped)} file(s) skipped, never imported: {shown}{more}")
     if backlog is not None:
         notes.extend(f"batch {key} waits: {reason}" for key, reason in backlog.waiting)
+    if last is not None and last.error and last.status in LEFT_OUT_STATUSES:
+        notes.append(last.error)  # the batches it left for the next run, with the reason
     if status.state in (State.PAUSED, State.STOPPED):
         held = f", {waiting} file(s) waiting" if waiting else ""
         notes.append(

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.errors import ValidationError
 from core.model import Account, Role
 from core.probe.common import (
     PROBE_PAYLOAD,
@@ -39,7 +40,7 @@ from core.probe.common import (
     resolve,
     secs,
 )
-from core.s3 import AWS_SUFFIX, S3Location, masked_key_id
+from core.s3 import AWS_SUFFIX, S3Location, masked_key_id, read_ca_bundle
 from core.text import printable_name
 
 S3_NETWORK_STAGES: tuple[str, ...] = ("dns", "tcp", "tls", "auth", "bucket")
@@ -89,11 +90,19 @@ def ca_source(account: Account) -> tuple[str, str]:
     ``AWS_CA_BUNDLE`` when set (as the AWS tools honour it); else the system's CA store
     (OpenSSL's default file or folder, ``SSL_CERT_FILE``/``SSL_CERT_DIR`` included);
     else, on a system without one, the SDK's own bundle. The tls stage and the client
-    use the same one (docs/reference.md §2)."""
+    use the same one (docs/reference.md §2).
+
+    A ``ca_bundle`` or ``AWS_CA_BUNDLE`` file is first read through the bounded,
+    non-blocking reader (``core.s3.read_ca_bundle``), so a FIFO, a device or a huge file
+    is refused at once with a ``ValidationError`` naming the setting, never waited on by
+    the TLS library; an ``AWS_CA_BUNDLE`` folder of hashed certificates is taken as is."""
     if account.ca_bundle:
+        read_ca_bundle(account.ca_bundle)
         return account.ca_bundle, "ca_bundle"
     from_env = os.environ.get("AWS_CA_BUNDLE", "").strip()
     if from_env:
+        if not os.path.isdir(from_env):
+            read_ca_bundle(from_env, "AWS_CA_BUNDLE")
         return from_env, "AWS_CA_BUNDLE"
     paths = ssl.get_default_verify_paths()
     for candidate in (paths.cafile, paths.openssl_cafile):
@@ -254,7 +263,7 @@ def explain_sdk_error(exc: Exception, action: str, timeout: float) -> StageError
     from botocore import exceptions as bx
 
     if isinstance(exc, bx.SSLError):
-        return StageError(f"TLS failed {action}: {exc}", _TLS_HINT)
+        return StageError(f"TLS failed {action}: {exc}", tls_failure_hint(exc, _TLS_HINT))
     if isinstance(exc, (bx.ConnectTimeoutError, bx.ReadTimeoutError)):
         return StageError(f"no answer {action} within {secs(timeout)}", H_S3_DROPPED)
     if isinstance(exc, bx.EndpointConnectionError):
@@ -268,6 +277,22 @@ _TLS_HINT = (
     "the certificate is not trusted here: for a private CA set ca_bundle to its PEM file; "
     "towards AWS, a TLS-inspecting proxy is the usual cause (add its CA with ca_bundle)"
 )
+H_NOT_TLS = "not a TLS (https) service on this port: check endpoint_url"
+# What OpenSSL says when the other side answers a TLS hello with something that is not
+# TLS (a plain HTTP server answers "HTTP/1.1 400 ...").
+_NOT_TLS_MARKS = ("WRONG_VERSION_NUMBER", "wrong version number", "RECORD_LAYER_FAILURE")
+
+
+def tls_failure_hint(exc: BaseException, default: str) -> str:
+    """The hint for a failed TLS handshake, the same for the probe's tls stage and for
+    transfers: a peer that does not speak TLS is said so; a certificate that does not
+    verify gets the trust hint; anything else ``default``."""
+    text = f"{getattr(exc, 'reason', '') or ''} {exc}"
+    if any(mark in text for mark in _NOT_TLS_MARKS):
+        return H_NOT_TLS
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return _TLS_HINT
+    return default
 
 
 def call(
@@ -288,7 +313,13 @@ def call(
 
 
 def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> Outcome:
-    path, source = ca_source(account)
+    try:
+        path, source = ca_source(account)
+    except ValidationError as exc:
+        raise StageError(
+            f"cannot load the CA certificates of {exc.field}: {exc.reason}",
+            f"check {exc.field}: {exc.hint}",
+        ) from None
     try:
         context = _context(path)
     except (OSError, ssl.SSLError) as exc:
@@ -318,8 +349,7 @@ def _tls(sock: socket.socket, host: str, account: Account, timeout: float) -> Ou
         ) from None
     except ssl.SSLError as exc:
         raise StageError(
-            f"TLS failed: {exc.reason or exc}",
-            "not a TLS (https) service on this port: check endpoint_url",
+            f"TLS failed: {exc.reason or exc}", tls_failure_hint(exc, H_NOT_TLS)
         ) from None
     except OSError as exc:
         raise StageError(f"the connection dropped during TLS: {exc}", H_S3_DROPPED) from None

@@ -28,7 +28,7 @@ from core.formats import (
     read_manifest,
     verify_part,
 )
-from core.reconcile.types import AudienceFile, BatchInput
+from core.reconcile.types import AudienceFile, BadBatchFile, BatchInput
 
 #: Opens a file of the batch's folder or account by name (raw bytes).
 OpenFile = Callable[[str], AbstractContextManager[BinaryIO]]
@@ -85,14 +85,15 @@ def check_part(batch: Batch, manifest: Manifest | None, name: str, path: Path) -
     """Check the part ``name`` of ``batch``, at ``path``, against its manifest entry.
 
     Nothing to check without a manifest or an entry for the part; otherwise every
-    problem (size, md5, line count) in one ``InputError`` naming the batch.
+    problem (size, md5, line count) in one ``BadBatchFile`` naming the batch (only that
+    batch is left out: often a part still being uploaded).
     """
     entry = manifest.file(name) if manifest is not None else None
     if entry is None:
         return
     problems = verify_part(entry, path)
     if problems:
-        raise InputError(
+        raise BadBatchFile(
             f"batch {batch.key}: " + "; ".join(problems),
             f"the file differs from {batch.manifest_name}: fetch it again from AAM "
             "(an import fetches it again on its next run, after `audiencectl import resume`)",
@@ -165,7 +166,8 @@ def batches_from_paths(
     account may not hold are skipped with the reason, see :func:`_expand`). Batches
     come from
     :func:`plan_batches`; when a ``.info`` manifest is present every part is
-    checked against it (:func:`check_part`). Incomplete batches are skipped with
+    checked against it (:func:`check_part`); a batch with a part that differs is
+    skipped, all its files, with the reason. Incomplete batches are skipped with
     the formats module's waiting reason.
 
     ``force_destination`` sets every batch's destination ID. ``accept_unnamed``
@@ -192,8 +194,13 @@ def batches_from_paths(
             skipped.extend((name, batch.waiting_reason) for name in names)
             continue
         manifest = plan.manifest_of(batch)
-        for name in batch.part_names:
-            check_part(batch, manifest, name, by_name[name])
+        try:
+            for name in batch.part_names:
+                check_part(batch, manifest, name, by_name[name])
+        except BadBatchFile as exc:
+            names = (*batch.part_names, *((batch.manifest_name,) if batch.manifest_name else ()))
+            skipped.extend((name, exc.message) for name in names)
+            continue
         out.append(batch_input(batch, by_name, force_destination))
     for item in plan.ignored:
         name = Path(item.name).name

@@ -22,6 +22,7 @@ reads the profiles again only for the digests of values as stored (see
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,15 @@ class MissCollector:
         self.samples: dict[str, MissSample] = {}
         #: Per data source, its column as indexed (``keep``).
         self.kept: dict[str, list[str | list[str]]] = {}
+
+    def mark(self) -> dict[str, MissSample]:
+        """A copy of the misses collected so far (bounded: ``cap`` per outcome), for
+        :meth:`rollback` when the batch about to be read fails part way."""
+        return copy.deepcopy(self.samples)
+
+    def rollback(self, mark: dict[str, MissSample]) -> None:
+        """Forget the misses collected since ``mark`` (a batch that counts for nothing)."""
+        self.samples = mark
 
     def keep(self, ds: DataSource, keys: Sequence[str | None], stored: Sequence[str]) -> None:
         """Keep a chunk of the column as the run indexes it: an AES or clear data

@@ -21,6 +21,7 @@ from core.reconcile.reading import _prepare, _Prepared
 from core.reconcile.samples import _sample, _Sampler
 from core.reconcile.types import (
     CHUNK_LINES,
+    BadBatchFile,
     BatchInput,
     BatchResult,
     Cancelled,
@@ -287,8 +288,19 @@ class Reconciler:
 
     def batch(self, batch: BatchInput, sources: Sequence[DataSource]) -> BatchResult:
         """The batch's result against ``sources`` (highest priority first); ``Cancelled``
-        when ``cancelled()`` turns true, ``InputError`` for input that stops the run."""
+        when ``cancelled()`` turns true, ``BadBatchFile`` when a file of the batch cannot
+        be read to its end (nothing of the batch counts: the misses it added for
+        forensics are taken back too), ``InputError`` for input that stops the run."""
         sources = list(sources)
+        mark = self.forensics.mark() if self.forensics is not None else None
+        try:
+            return self._batch(batch, sources)
+        except BadBatchFile:
+            if self.forensics is not None and mark is not None:
+                self.forensics.rollback(mark)
+            raise
+
+    def _batch(self, batch: BatchInput, sources: list[DataSource]) -> BatchResult:
         codecs = [self.codec(ds) for ds in sources]
         # A large batch on disk is read and decoded in a child process, started before
         # the indexes are built so that both run at once (two cores).
@@ -298,12 +310,19 @@ class Reconciler:
                 worker = _Worker(batch.files, codecs, self.chunk_lines)
         try:
             steps = [(codec, self.index(ds)) for ds, codec in zip(sources, codecs, strict=True)]
-            if worker is not None:
-                self.check_cancelled()
-                prepared = worker.chunks(self.check_cancelled)
-            else:
-                prepared = _prepare(batch.files, codecs, self.chunk_lines, self.check_cancelled)
-            return self._consume(batch, sources, steps, prepared)
+            # From here on an input error comes from the batch's own files (a damaged
+            # or bomb-like gzip): that batch fails, whole, and the run may go on.
+            try:
+                if worker is not None:
+                    self.check_cancelled()
+                    prepared = worker.chunks(self.check_cancelled)
+                else:
+                    prepared = _prepare(batch.files, codecs, self.chunk_lines, self.check_cancelled)
+                return self._consume(batch, sources, steps, prepared)
+            except BadBatchFile:
+                raise
+            except InputError as exc:
+                raise BadBatchFile(exc.message, exc.hint) from None
         finally:
             if worker is not None:
                 worker.stop()
@@ -510,8 +529,11 @@ def reconcile_batches(
     given) with the reason. ``cancelled()`` is checked between chunks and
     raises ``Cancelled``; ``progress`` is called after each chunk, ``indexing``
     after each chunk of profiles read into an index and once it is built. Samples:
-    at most ``max_samples`` per batch, spread across outcomes. Errors that
-    stop the run (a corrupt gzip, a missing reconciliation column, an unknown
+    at most ``max_samples`` per batch, spread across outcomes. A batch one of whose
+    files cannot be read to its end (a damaged or bomb-like gzip, ``BadBatchFile``)
+    counts for nothing, none of its lines: with ``skipped`` its files are appended
+    there with the reason and the run goes on, without it the error is raised.
+    Errors that stop the run (a missing reconciliation column, an unknown
     ``datasource`` label) raise ``InputError``.
 
     ``causes`` (when given) receives, once every batch is done, the website
@@ -538,7 +560,14 @@ def reconcile_batches(
                     reason = _no_route_reason(env, batch.destination_id)
                     skipped.extend((f.name, reason) for f in batch.files)
                 continue
-            yield run.batch(batch, sources)
+            try:
+                result = run.batch(batch, sources)
+            except BadBatchFile as exc:
+                if skipped is None:
+                    raise
+                skipped.extend((f.name, exc.message) for f in batch.files)
+                continue
+            yield result
         if causes is not None:
             causes.extend(run.causes())
     finally:

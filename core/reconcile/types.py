@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import OperationCancelled
+from core.errors import InputError, OperationCancelled
 from core.outcomes import match_rate
 
 CHUNK_LINES = 16_384
@@ -119,6 +119,12 @@ def index_words(datasource: str, rows: int, done: bool) -> str:
     if done:
         return f"{datasource}: index ready ({rows:,} rows)"
     return f"{datasource}: indexing, {rows:,} rows read"
+
+
+class BadBatchFile(InputError):
+    """A file of one batch cannot be used: its gzip data is damaged or inflates like a
+    bomb, or it differs from its manifest (size, md5, line count). Only that batch is
+    left out, with this message as its reason; the run goes on with the others."""
 
 
 class Cancelled(OperationCancelled):

@@ -140,6 +140,18 @@ class BoundedDownload(io.RawIOBase):
         super().close()
 
 
+def listed(name: str, shown: str, skipped: list[tuple[str, str]]) -> bool:
+    """Whether a regular file called ``name`` belongs in a listing: a name that
+    ``check_remote_name`` refuses goes to ``skipped`` as ``(shown, why)``; our own
+    in-flight names (``.part-`` uploads, probe files) are left out without a word."""
+    try:
+        check_remote_name(name)
+    except InputError as exc:
+        skipped.append((shown, f"{exc.message}: {exc.hint}"))
+        return False
+    return not _PARTIAL.match(name)
+
+
 def _open_source(local_path: Path | str) -> BinaryIO:
     """The local file to upload, opened for reading (the caller closes it)."""
     local = Path(local_path)
@@ -171,8 +183,12 @@ class FileTransport(ABC):
     location: str
 
     def __init__(self) -> None:
-        self.list_rejected: list[str] = []
         self.list_skipped: list[tuple[str, str]] = []
+
+    @property
+    def list_rejected(self) -> list[str]:
+        """The names the last ``list()`` refused (``check_remote_name``), shown escaped."""
+        return [name for name, reason in self.list_skipped if reason != SYMLINK_REASON]
 
     @abstractmethod
     def list(self) -> list[RemoteFile]:

@@ -8,10 +8,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import AudienceError, ConnectionFailure, InputError
+from core.errors import AudienceError, ConnectionFailure
 from core.text import printable_name
 from core.transport.base import (
-    _PARTIAL,
     CHUNK,
     MAX_LISTING,
     SYMLINK_REASON,
@@ -22,6 +21,7 @@ from core.transport.base import (
     _open_source,
     _temp_name,
     check_remote_name,
+    listed,
 )
 
 # ---------------------------------------------------------------------------- local
@@ -61,7 +61,6 @@ class LocalTransport(FileTransport):
             ) from None
 
     def list(self) -> list[RemoteFile]:
-        rejected: list[str] = []
         skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         with self._errors("list", str(self.folder)), os.scandir(self.folder) as entries:
@@ -76,18 +75,10 @@ class LocalTransport(FileTransport):
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                try:
-                    check_remote_name(entry.name)
-                except InputError as exc:
-                    shown = printable_name(os.fsencode(entry.name))
-                    rejected.append(shown)
-                    skipped.append((shown, f"{exc.message}: {exc.hint}"))
-                    continue
-                if _PARTIAL.match(entry.name):
+                if not listed(entry.name, printable_name(os.fsencode(entry.name)), skipped):
                     continue
                 info = entry.stat(follow_symlinks=False)
                 files.append(RemoteFile(entry.name, info.st_size, info.st_mtime))
-        self.list_rejected = rejected
         self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 

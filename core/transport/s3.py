@@ -19,13 +19,12 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from core.errors import AudienceError, ConnectionFailure, InputError
+from core.errors import AudienceError, ConnectionFailure
 from core.model import Account
 from core.probe import Credentials, StageError
 from core.probe.s3 import call, explain_client_error, explain_sdk_error, make_client
 from core.text import printable_name
 from core.transport.base import (
-    _PARTIAL,
     CHUNK,
     MAX_LISTING,
     BoundedDownload,
@@ -36,6 +35,7 @@ from core.transport.base import (
     _open_source,
     check_download_size,
     check_remote_name,
+    listed,
 )
 
 PART_SIZE = 16 * 1024 * 1024  # one PutObject up to this size; above it, parts of this size
@@ -153,7 +153,6 @@ class S3Transport(FileTransport):
         return self.prefix + check_remote_name(name)
 
     def list(self) -> list[RemoteFile]:
-        rejected: list[str] = []
         skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         seen = 0
@@ -180,14 +179,8 @@ class S3Transport(FileTransport):
                     name = str(item["Key"])[len(self.prefix) :]
                     if not name:
                         continue  # a console's "folder" marker
-                    try:
-                        check_remote_name(name)
-                    except InputError as exc:
-                        shown = printable_name(name.encode("utf-8", "surrogateescape"))
-                        rejected.append(shown)
-                        skipped.append((shown, f"{exc.message}: {exc.hint}"))
-                        continue
-                    if _PARTIAL.match(name):
+                    shown = printable_name(name.encode("utf-8", "surrogateescape"))
+                    if not listed(name, shown, skipped):
                         continue
                     files.append(
                         RemoteFile(name, int(item.get("Size", 0)), item["LastModified"].timestamp())
@@ -195,7 +188,6 @@ class S3Transport(FileTransport):
                 token = page.get("NextContinuationToken")
                 if not page.get("IsTruncated") or not token:
                     break
-        self.list_rejected = rejected
         self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 

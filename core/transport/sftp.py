@@ -14,11 +14,10 @@ from typing import BinaryIO
 import paramiko
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
 
-from core.errors import AudienceError, ConnectionFailure, InputError
+from core.errors import AudienceError, ConnectionFailure
 from core.probe import H_DROPPED, SshSession, quiet_paramiko
 from core.text import printable_name
 from core.transport.base import (
-    _PARTIAL,
     CHUNK,
     MAX_LISTING,
     SYMLINK_REASON,
@@ -31,6 +30,7 @@ from core.transport.base import (
     _temp_name,
     check_download_size,
     check_remote_name,
+    listed,
 )
 
 quiet_paramiko()
@@ -121,7 +121,6 @@ class SftpTransport(FileTransport):
                 self.sftp._request(CMD_CLOSE, handle)
 
     def list(self) -> list[RemoteFile]:
-        rejected: list[str] = []
         skipped: list[tuple[str, str]] = []
         files: list[RemoteFile] = []
         with self._errors("list", self.folder):
@@ -136,16 +135,9 @@ class SftpTransport(FileTransport):
                 if attr.st_mode is None or not stat.S_ISREG(attr.st_mode):
                     continue
                 name = raw.decode("utf-8", "surrogateescape")
-                try:
-                    check_remote_name(name)
-                except InputError as exc:
-                    rejected.append(printable_name(raw))
-                    skipped.append((printable_name(raw), f"{exc.message}: {exc.hint}"))
-                    continue
-                if _PARTIAL.match(name):
+                if not listed(name, printable_name(raw), skipped):
                     continue
                 files.append(RemoteFile(name, attr.st_size or 0, float(attr.st_mtime or 0)))
-        self.list_rejected = rejected
         self.list_skipped = skipped
         return sorted(files, key=lambda f: f.name)
 

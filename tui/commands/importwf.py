@@ -9,7 +9,7 @@ import click
 
 from core import clock
 from core.errors import ExitCode
-from core.workflow import PassEvent, PassReport, ProgressFn
+from core.workflow import LEFT_OUT_STATUSES, PassEvent, PassReport, ProgressFn
 from tui.commands._common import CliState, pass_state
 from usecases.importwf import ImportStatus, change_state, import_status, run_import_loop
 
@@ -121,7 +121,7 @@ def status_lines(status: ImportStatus) -> list[str]:
             f"{run.records} record(s), {run.reconciled} reconciled "
             f"({run.match_rate:.1%}), {run.duplicates} duplicate(s)"
         )
-        if run.error:
+        if run.error and run.status not in LEFT_OUT_STATUSES:
             lines.append(f"  error: {run.error}")
     lines.append(f"processed files: {status.processed_files}")
     if status.waiting_files:

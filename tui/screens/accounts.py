@@ -215,7 +215,7 @@ class AccountsScreen(ConsoleScreen):
         if env is None:
             self.notify(NO_ENV, severity="warning")
             return None
-        results = {role: self.panel(role).collect() for role in Role}
+        results = {role: self.panel(role).collect(check_files=True) for role in Role}
         bad = [role.value for role, result in results.items() if result.account is None]
         if bad:
             self.notify(

@@ -25,8 +25,8 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from core.errors import AudienceError, ValidationError
-from core.model import Account, AccountType, Role
-from core.s3 import check_ca_bundle
+from core.model import LOCAL_FIELDS, S3_FIELDS, Account, AccountType, Role
+from core.s3 import check_ca_bundle, secret_file_problem
 from core.secrets import Secret
 from tui.widgets.probe_view import ProbeView
 
@@ -61,28 +61,9 @@ FIELD_TITLES: dict[str, str] = {
     "endpoint_url": "Endpoint URL",
     "ca_bundle": "CA bundle",
 }
-SFTP_FIELDS = (
-    "host",
-    "port",
-    "user",
-    "password",
-    "private_key",
-    "private_key_passphrase",
-    "remote_dir",
-    "host_key",
-)
-LOCAL_FIELDS = ("path",)
-S3_FIELDS = (
-    "server",
-    "access_key_id",
-    "secret_access_key",
-    "region",
-    "server_side_encryption",
-    "endpoint_url",
-    "ca_bundle",
-)
 S3_TEXT_FIELDS = ("server", "access_key_id", "region", "endpoint_url", "ca_bundle")
-SECRET_FIELDS = ("password", "private_key", "private_key_passphrase", "secret_access_key")
+SFTP_SECRET_FIELDS = ("password", "private_key", "private_key_passphrase")
+SECRET_FIELDS = (*SFTP_SECRET_FIELDS, "secret_access_key")
 PASTED_KEY = "(pasted key)"
 SECRET_HELP = {
     "password": "env:NAME, file:PATH or the password",
@@ -212,7 +193,7 @@ class AccountPanel(Vertical):
                 Input(id=self.wid(name), placeholder=placeholders[name], compact=True),
                 self.role,
             )
-        for name in SECRET_FIELDS:
+        for name in SFTP_SECRET_FIELDS:  # the S3 secret key has its row among the S3 fields
             cls = KeyInput if name == "private_key" else Input
             yield _row(
                 FIELD_TITLES[name],
@@ -366,8 +347,12 @@ class AccountPanel(Vertical):
         _check_key_file(path)
         return Secret("file", str(path.resolve()))
 
-    def collect(self) -> FormResult:
-        """Validates every field; the account is None when any field is invalid."""
+    def collect(self, check_files: bool = False) -> FormResult:
+        """Validates every field; the account is None when any field is invalid.
+
+        ``check_files`` (on save) also checks the S3 account's files: the CA bundle is read
+        through the bounded, non-blocking reader and a ``file:`` secret is ``stat``-ed. It
+        is off while typing, so that no keystroke reads a file."""
         errors: dict[str, str] = {}
         role = self.role
         kind = str(self.query_one(f"#{self.wid('type')}", Select).value)
@@ -398,7 +383,7 @@ class AccountPanel(Vertical):
         sse = self.query_one(f"#{self.wid('server_side_encryption')}", Select).value
         s3_values["server_side_encryption"] = sse == "yes"
         account: Account | None = None
-        if kind == AccountType.S3.value:
+        if check_files and kind == AccountType.S3.value:
             _check_s3_files(s3_values, secrets["secret_access_key"], errors)
         if not errors:
             try:
@@ -443,15 +428,16 @@ class AccountPanel(Vertical):
 def _check_s3_files(
     values: dict[str, object], secret: Secret | None, errors: dict[str, str]
 ) -> None:
-    """The CA bundle must be a PEM file and a ``file:`` secret must exist, as on import."""
+    """The CA bundle must be a PEM file and a ``file:`` secret a regular file, as on import;
+    neither check can block (a FIFO or a device is refused at once)."""
     try:
         check_ca_bundle(str(values["ca_bundle"]))
     except ValidationError as exc:
         errors["ca_bundle"] = _reason(exc)
-    if secret is not None and secret.kind == "file" and not Path(secret.ref).expanduser().is_file():
+    problem = secret_file_problem(secret)
+    if problem:
         errors["secret_access_key"] = (
-            f"✗ file:{secret.ref} does not exist. Write the secret access key in that file, "
-            "or give env:NAME"
+            f"✗ {problem}. Write the secret access key in a plain file, or give env:NAME"
         )
 
 

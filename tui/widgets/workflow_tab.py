@@ -83,8 +83,11 @@ class WorkflowTab(JobTab):
                 f", {report.files} file(s), {report.records:,} records, "
                 f"{report.reconciled:,} reconciled ({report.match_rate:.1%})"
             )
-        if report.waiting:
-            words += f"; {len(report.waiting)} batch(es) wait for their parts"
+        incomplete = len(report.waiting) - len(report.held)
+        if incomplete:
+            words += f"; {incomplete} batch(es) wait for their parts"
+        if report.held:  # the reasons are in the last run, under the status
+            words += f"; {len(report.held)} batch(es) with a bad file left for the next run"
         if report.status == "cancelled":
             self.progress.stopped("cancelled: the batch in progress was not written")
         else:
