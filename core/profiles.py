@@ -175,8 +175,7 @@ class _CsvFile:
         for name in names:
             if name in seen:
                 raise InputError(
-                    f"{self.name}: column {quoted(name[:80])} appears twice "
-                    "in the header",
+                    f"{self.name}: column {quoted(name[:80])} appears twice in the header",
                     "column names must be unique",
                 )
             seen.add(name)
