@@ -136,8 +136,9 @@ def test_loop_ends_when_stopped_elsewhere(db_path: Path, tmp_path: Path) -> None
         assert loop.poll() is None, "the loop must keep running between passes"
         stopper = cli(db_path, "import", "stop")
         assert stopper.wait(SAFETY_NET) == 0
-        assert loop.wait(SAFETY_NET) == 0
-        assert loop.stderr is not None and "now stopped" in loop.stderr.read()
+        _, err = loop.communicate(timeout=SAFETY_NET)  # drains both pipes (see below)
+        assert loop.returncode == 0
+        assert "now stopped" in err
     finally:
         if loop.poll() is None:
             loop.kill()
@@ -154,7 +155,10 @@ def test_loop_ctrl_c_exits_130(db_path: Path, tmp_path: Path) -> None:
             line = loop.stderr.readline()
         assert "next pass" in line
         loop.send_signal(2)  # SIGINT, as Ctrl+C
-        assert loop.wait(SAFETY_NET) == 130
+        # communicate, not wait: it drains both pipes, so a child flushing its output at
+        # exit can never block on a full pipe (subprocess's documented deadlock)
+        loop.communicate(timeout=SAFETY_NET)
+        assert loop.returncode == 130
     finally:
         if loop.poll() is None:
             loop.kill()
