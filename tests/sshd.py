@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from core.transport import FileTransport
+
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "ssh-keygen"
 HOST = "127.0.0.1"
@@ -472,3 +474,26 @@ def banner_only_port() -> Iterator[int]:
     listener = _Listener(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.2 stuck\r\n"))
     yield listener.port
     listener.close()
+
+
+@pytest.fixture
+def sftp_files(
+    sshd: Sshd, sshd_world: SshdWorld, chroot_dir: Callable[..., str]
+) -> Iterator[tuple[FileTransport, Path]]:
+    """A transport on a fresh folder of the password user, and that folder on disk."""
+    from core.hostkeys import HostKeyCheck, MemoryHostKeyStore
+    from core.model import Account, Role
+    from core.probe import Credentials
+    from core.transport import open_transport
+
+    folder = chroot_dir()
+    account = Account(
+        role=Role.EXPORT,
+        host=HOST,
+        port=sshd.port,
+        user=sshd_world.password_user,
+        remote_dir=folder,
+    )
+    check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
+    with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
+        yield files, sshd_world.disk(folder)

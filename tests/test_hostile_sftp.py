@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import core.transport.base
 from core.errors import ConnectionFailure
-from core.hostkeys import HostKeyCheck, MemoryHostKeyStore
-from core.model import Account, Role
-from core.probe import Credentials
-from core.transport import FileTransport, open_transport
-from tests.sshd import HOST, Sshd, SshdWorld
+from core.transport import FileTransport
 
 NAME = "ftp_46390_14016_iso8601_full.sync"
 BODY = b"59767559181262060060278870901087098252 246\n"  # 43 bytes
-
-
-@pytest.fixture
-def sftp_files(
-    sshd: Sshd, sshd_world: SshdWorld, chroot_dir: Callable[..., str]
-) -> Iterator[tuple[FileTransport, Path]]:
-    folder = chroot_dir()
-    account = Account(
-        role=Role.IMPORT,
-        host=HOST,
-        port=sshd.port,
-        user=sshd_world.password_user,
-        remote_dir=folder,
-    )
-    check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
-    with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
-        yield files, sshd_world.disk(folder)
 
 
 @pytest.mark.sshd

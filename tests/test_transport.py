@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
@@ -66,24 +66,6 @@ def upload_source(tmp_path: Path, size: int, name: str = "source.bin") -> Path:
 
 
 # --------------------------------------------------------------------------- SFTP
-
-
-@pytest.fixture
-def sftp_files(
-    sshd: Sshd, sshd_world: SshdWorld, chroot_dir: Callable[..., str]
-) -> Iterator[tuple[FileTransport, Path]]:
-    """A transport on a fresh folder of the password user, and that folder on disk."""
-    folder = chroot_dir()
-    account = Account(
-        role=Role.EXPORT,
-        host=HOST,
-        port=sshd.port,
-        user=sshd_world.password_user,
-        remote_dir=folder,
-    )
-    check = HostKeyCheck(MemoryHostKeyStore(), trust_new=True)
-    with open_transport(account, Credentials(password=sshd_world.password), check, 5) as files:
-        yield files, sshd_world.disk(folder)
 
 
 @sshd_test
